@@ -1,0 +1,134 @@
+"""build_application(settings): the only place that knows bot, handlers and storage together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.categories import CategoryCatalog
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
+from bot.texts import Texts
+from handlers import admin, errors, intake, membership, menu, resident
+from storage import Storage
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = Update.ALL_TYPES
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> LinliApp:
+    """A fresh Application; storage opens in post_init and closes in post_shutdown."""
+    runtime = Runtime(
+        settings=settings,
+        catalog=CategoryCatalog.load(settings.categories_file),
+        clock=clock or SystemClock(),
+        texts=Texts(settings.language),
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(settings.bot_api_base_url)
+        .context_types(ContextTypes(context=LinliContext))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                tzinfo=settings.tz,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder.request(request)  # the builder's setters mutate it in place
+    if get_updates_request is not None:
+        builder.get_updates_request(get_updates_request)
+    # AIORateLimiter keeps to Telegram's flood limits and retries on RetryAfter.
+    app: LinliApp = builder.rate_limiter(AIORateLimiter(max_retries=5)).build()
+    app.bot_data[RUNTIME_KEY] = runtime
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: LinliApp) -> None:
+    """Order matters: membership (-1) sees migrations first; commands (0) before intake (1)."""
+    membership.register(app)
+    admin.register(app)
+    resident.register(app)
+    intake.register(app)
+    errors.register(app)
+
+
+async def _post_init(app: Any) -> None:
+    runtime = runtime_of(app)
+    if runtime.storage_ is None:
+        runtime.storage_ = await Storage.open(runtime.settings.database_path)
+    logger.info(
+        "LinliTong started as @%s (reads all group messages: %s)",
+        app.bot.username,
+        app.bot.can_read_all_group_messages,
+    )
+    await menu.publish_menu(app)
+
+
+async def _post_shutdown(app: Any) -> None:
+    runtime = runtime_of(app)
+    if runtime.storage_ is not None:
+        await runtime.storage_.close()
+        runtime.storage_ = None
+
+
+@asynccontextmanager
+async def running(
+    app: LinliApp, *, polling: bool = True, poll_timeout: int = 1
+) -> AsyncIterator[LinliApp]:
+    """What run_polling does, for callers that own the event loop (tests, benches).
+
+    With ``polling=False`` nothing fetches updates: the caller feeds ``app.process_update``.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        assert app.updater is not None
+        if polling:
+            await app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
+            )
+        await app.start()
+        try:
+            yield app
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def run(settings: Settings) -> None:
+    """Poll Telegram until SIGINT/SIGTERM (python-telegram-bot's own loop and signal handling)."""
+    app = build_application(settings)
+    app.run_polling(
+        allowed_updates=ALLOWED_UPDATES,
+        timeout=settings.poll_timeout,
+        drop_pending_updates=False,
+        close_loop=False,
+    )

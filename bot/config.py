@@ -1,0 +1,136 @@
+"""Settings, loaded once from the environment and ``.env`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+
+def _parse_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+        return [int(p) for p in parts]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+def _parse_clock_time(value: Any) -> Any:
+    if isinstance(value, str):
+        hours, _, minutes = value.strip().partition(":")
+        return time(int(hours), int(minutes or 0))
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+
+
+class QuietHours(tuple[time, time]):
+    """A daily window such as 22:00-07:00; it may wrap past midnight."""
+
+    def contains(self, moment: time) -> bool:
+        start, end = self
+        if start == end:
+            return False
+        if start < end:
+            return start <= moment < end
+        return moment >= start or moment < end
+
+
+def _parse_quiet_hours(value: Any) -> Any:
+    if isinstance(value, QuietHours):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in {"", "off", "none"}:
+            return QuietHours((time(0), time(0)))
+        start, sep, end = text.partition("-")
+        if not sep:
+            raise ValueError("QUIET_HOURS looks like 22:00-07:00 (or 'off')")
+        return QuietHours((_parse_clock_time(start), _parse_clock_time(end)))
+    raise ValueError("QUIET_HOURS looks like 22:00-07:00 (or 'off')")
+
+
+class Settings(BaseSettings):
+    """Every setting; each one is documented in .env.example."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    bot_api_base_url: str = DEFAULT_API_BASE_URL
+    database_path: Path = Path("data/linlitong.db")
+    admin_ids: Annotated[list[int], NoDecode, BeforeValidator(_parse_ids)] = Field(
+        default_factory=list
+    )
+    timezone: str = "Asia/Shanghai"
+    digest_time: ClockTime = time(18, 0)
+    quiet_hours: Annotated[QuietHours, NoDecode, BeforeValidator(_parse_quiet_hours)] = Field(
+        default_factory=lambda: QuietHours((time(22, 0), time(7, 0)))
+    )
+    categories_file: Path | None = None
+    language: Literal["zh", "en"] = "zh"
+    log_level: str = "INFO"
+    tick_interval: Duration = timedelta(seconds=30)
+    reminder_lead: Duration = timedelta(minutes=30)
+    followup_delay: Duration = timedelta(hours=1)
+    followup_remind: Duration = timedelta(hours=24)
+    followup_close: Duration = timedelta(hours=72)
+    unbound_hint_interval: Duration = timedelta(days=1)
+    album_window: Duration = timedelta(minutes=10)
+    poll_timeout: int = Field(default=10, ge=0, le=50)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        # LANGUAGE is also gettext's variable (e.g. "en_US:en"): read a locale list by its first
+        # entry, and fall back to Chinese for a locale we have no texts for.
+        if isinstance(value, str) and ("_" in value or ":" in value or "." in value):
+            first = value.split(":")[0].split("_")[0].split(".")[0].lower()
+            return first if first in {"zh", "en"} else "zh"
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL is one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("bot_token", "categories_file", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token(self) -> str:
+        """The bot token; only the application builder asks for it."""
+        if self.bot_token is None:
+            raise ValueError("BOT_TOKEN is not set")
+        return self.bot_token.get_secret_value()

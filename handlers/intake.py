@@ -1,0 +1,226 @@
+"""Tagged messages in a grid chat become tickets, each answered by a receipt."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from telegram import Message, ReplyParameters, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import MessageHandler, filters
+
+from bot.context import LinliApp, LinliContext, Runtime
+from bot.parsing import ParsedReport, parse_report
+from bot.receipts import receipt_text
+from bot.tickets import IntakeMessage, MediaItem, OpenResult, Ticket, apply_edit, open_ticket
+
+logger = logging.getLogger(__name__)
+
+GROUP = 1  # after commands (0) and membership (-1)
+NOTICE_UNBOUND = "unbound_hint"
+
+# What can carry a report: text, or a caption on a photo, video or document (albums included).
+REPORT_CONTENT = (
+    filters.TEXT | filters.CAPTION | filters.PHOTO | filters.VIDEO | filters.Document.ALL
+)
+
+
+def register(app: LinliApp) -> None:
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS
+            & REPORT_CONTENT
+            & ~filters.COMMAND
+            & filters.UpdateType.MESSAGE,
+            on_group_message,
+        ),
+        group=GROUP,
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS
+            & REPORT_CONTENT
+            & ~filters.COMMAND
+            & filters.UpdateType.EDITED_MESSAGE,
+            on_group_edit,
+        ),
+        group=GROUP,
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex("[#＃]"),
+            on_private_tag,
+        ),
+        group=GROUP,
+    )
+
+
+def is_resident_post(message: Message) -> bool:
+    """A person's own message: not another bot, not a channel's automatic forward."""
+    if message.is_automatic_forward:
+        return False
+    if message.sender_chat is not None:
+        # an anonymous group admin posts as the group itself; a channel speaking here is no report
+        return message.sender_chat.id == message.chat_id
+    return message.from_user is not None and not message.from_user.is_bot
+
+
+def reporter(message: Message) -> tuple[int | None, str]:
+    if message.sender_chat is not None:
+        return None, message.sender_chat.title or message.sender_chat.effective_name or ""
+    user = message.from_user
+    return (user.id, user.full_name) if user else (None, "")
+
+
+def media_of(message: Message) -> tuple[MediaItem, ...]:
+    if message.photo:
+        largest = message.photo[-1]
+        return (MediaItem(message.message_id, "photo", largest.file_id, largest.file_unique_id),)
+    for kind in ("video", "document", "animation", "audio", "voice"):
+        item = getattr(message, kind)
+        if item is not None:
+            return (MediaItem(message.message_id, kind, item.file_id, item.file_unique_id),)
+    return ()
+
+
+def intake_message(message: Message, text: str) -> IntakeMessage:
+    reporter_id, reporter_name = reporter(message)
+    return IntakeMessage(
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        text=text,
+        reporter_id=reporter_id,
+        reporter_name=reporter_name,
+        sent_at=message.date,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        media_group_id=message.media_group_id,
+        media=media_of(message),
+    )
+
+
+async def on_group_message(update: Update, context: LinliContext) -> None:
+    message = update.message
+    if message is None or not is_resident_post(message):
+        return
+    await take_report(message, context)
+
+
+async def take_report(message: Message, context: LinliContext) -> None:
+    """The whole intake of one message; also used for an edit that adds a tag."""
+    runtime = context.runtime
+    text = message.text or message.caption or ""
+    parsed = parse_report(text, runtime.catalog)
+    intake = intake_message(message, text)
+    if not parsed.is_report:
+        if intake.media_group_id and intake.media:
+            await _album_part(runtime, intake)
+        return
+    binding = await runtime.storage.grids.active_binding(message.chat_id)
+    if binding is None or not binding.is_grid:
+        if binding is None:
+            await _hint_unbound(message, runtime)
+        return
+    if parsed.needs_detail and not intake.media:
+        await _reply(message, runtime.texts("intake.need_detail", tag=parsed.tag))
+        return
+    if intake.media_group_id and intake.media:
+        existing = await _album_part(runtime, intake)
+        if existing is not None:
+            return  # a second captioned item of an album that already has its ticket
+        intake = replace(intake, media=())  # stashed above: the new ticket adopts it
+    now = runtime.clock.now()
+    result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now)
+    if result.needs_receipt:
+        await _send_receipt(message, runtime, result)
+
+
+async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:
+    assert intake.media_group_id is not None
+    return await runtime.storage.tickets.add_album_item(
+        intake.chat_id,
+        intake.media_group_id,
+        intake.media[0],
+        actor_id=intake.reporter_id,
+        actor_name=intake.reporter_name,
+        now=runtime.clock.now(),
+    )
+
+
+async def _send_receipt(message: Message, runtime: Runtime, result: OpenResult) -> None:
+    ticket = result.ticket
+    text = receipt_text(
+        ticket,
+        catalog=runtime.catalog,
+        texts=runtime.texts,
+        tz=runtime.settings.tz,
+        files=1 if message.effective_attachment else 0,
+        album=ticket.media_group_id is not None,
+    )
+    sent = await _reply(message, text)
+    if sent is not None:
+        await runtime.storage.tickets.set_receipt(ticket.id, sent.message_id)
+        logger.info("ticket %s opened in chat %s", ticket.id, ticket.chat_id)
+
+
+async def on_group_edit(update: Update, context: LinliContext) -> None:
+    message = update.edited_message
+    if message is None or not is_resident_post(message):
+        return
+    runtime = context.runtime
+    ticket = await runtime.storage.tickets.by_message(message.chat_id, message.message_id)
+    if ticket is None:
+        # an edit that adds a tag to an ordinary message is a report like any other
+        await take_report(message, context)
+        return
+    text = message.text or message.caption or ""
+    parsed: ParsedReport = parse_report(text, runtime.catalog)
+    intake = intake_message(message, text)
+    updated = await apply_edit(
+        runtime.storage, runtime.catalog, ticket, parsed, intake, runtime.clock.now()
+    )
+    if updated is None or updated.receipt_message_id is None:
+        return  # no longer new, or nothing changed: the edit is ignored
+    receipt = receipt_text(
+        updated,
+        catalog=runtime.catalog,
+        texts=runtime.texts,
+        tz=runtime.settings.tz,
+        files=len(await runtime.storage.tickets.media(updated.id)),
+        album=updated.media_group_id is not None,
+        updated=True,
+    )
+    try:
+        await context.bot.edit_message_text(
+            receipt, chat_id=updated.chat_id, message_id=updated.receipt_message_id
+        )
+    except TelegramError as exc:
+        logger.warning("could not update the receipt of ticket %s: %s", updated.id, exc)
+
+
+async def on_private_tag(update: Update, context: LinliContext) -> None:
+    if update.message is not None and update.message.chat.type == ChatType.PRIVATE:
+        await _reply(update.message, context.runtime.texts("intake.private"))
+
+
+async def _hint_unbound(message: Message, runtime: Runtime) -> None:
+    claimed = await runtime.storage.notices.claim(
+        message.chat_id,
+        NOTICE_UNBOUND,
+        runtime.clock.now(),
+        runtime.settings.unbound_hint_interval,
+    )
+    if claimed:
+        await _reply(message, runtime.texts("intake.unbound"))
+
+
+async def _reply(message: Message, text: str) -> Message | None:
+    """Reply under the resident's message (in its forum topic); None if Telegram refused."""
+    try:
+        return await message.reply_text(
+            text,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        )
+    except TelegramError as exc:
+        logger.warning("reply in chat %s failed: %s", message.chat_id, exc)
+        return None

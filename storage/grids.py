@@ -1,0 +1,221 @@
+"""Streets, communities, grids and the group chats bound to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import Database, to_db_time
+from storage.models import ChatBinding
+
+_BINDING_SELECT = """
+SELECT c.chat_id, c.title, c.kind, c.active, c.bound_at,
+       c.grid_id, g.name AS grid_name,
+       COALESCE(c.community_id, g.community_id) AS community_id, m.name AS community_name,
+       COALESCE(c.street_id, m.street_id) AS street_id, s.name AS street_name
+FROM chats c
+LEFT JOIN grids g ON g.id = c.grid_id
+LEFT JOIN communities m ON m.id = COALESCE(c.community_id, g.community_id)
+LEFT JOIN streets s ON s.id = COALESCE(c.street_id, m.street_id)
+"""
+
+
+class GridTakenError(Exception):
+    """The grid is already bound to another active group."""
+
+    def __init__(self, other: ChatBinding) -> None:
+        super().__init__(f"grid already bound to chat {other.chat_id}")
+        self.other = other
+
+
+class UnknownUnitError(LookupError):
+    """No community or street has that name."""
+
+
+class GridRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def binding(self, chat_id: int) -> ChatBinding | None:
+        row = await self._db.fetch_one(_BINDING_SELECT + " WHERE c.chat_id = ?", (chat_id,))
+        return None if row is None else ChatBinding.from_row(row)
+
+    async def active_binding(self, chat_id: int) -> ChatBinding | None:
+        binding = await self.binding(chat_id)
+        return binding if binding is not None and binding.active else None
+
+    async def bindings(self, *, include_inactive: bool = False) -> list[ChatBinding]:
+        where = "" if include_inactive else " WHERE c.active = 1"
+        rows = await self._db.fetch_all(
+            _BINDING_SELECT + where + " ORDER BY c.kind DESC, community_name, grid_name, c.chat_id"
+        )
+        return [ChatBinding.from_row(r) for r in rows]
+
+    async def bind_grid(
+        self,
+        *,
+        chat_id: int,
+        title: str,
+        grid: str,
+        community: str,
+        street: str | None,
+        by: int | None,
+        now: datetime,
+    ) -> ChatBinding:
+        """Bind (or rebind) a group as a grid of a community, creating the names it needs."""
+        stamp = to_db_time(now)
+        async with self._db.transaction() as conn:
+            street_id = await _upsert_street(conn, street, stamp) if street else None
+            community_id = await _upsert_community(conn, community, street_id, stamp)
+            grid_id = await _upsert_grid(conn, grid, community_id, stamp)
+            other = await _active_chat_of_grid(conn, grid_id, chat_id)
+            if other is not None:
+                raise GridTakenError(other)
+            await _upsert_chat(conn, chat_id, title, "grid", grid_id, None, None, by, stamp)
+            binding = await _binding_in(conn, chat_id)
+        return binding
+
+    async def bind_supervisor(
+        self, *, chat_id: int, title: str, name: str, by: int | None, now: datetime
+    ) -> ChatBinding:
+        """Bind a group as supervisor of the community, or else the street, named ``name``."""
+        stamp = to_db_time(now)
+        async with self._db.transaction() as conn:
+            community_id = await _id_by_name(conn, "communities", name)
+            street_id = (
+                None if community_id is not None else await _id_by_name(conn, "streets", name)
+            )
+            if community_id is None and street_id is None:
+                raise UnknownUnitError(name)
+            await _upsert_chat(
+                conn, chat_id, title, "supervisor", None, community_id, street_id, by, stamp
+            )
+            binding = await _binding_in(conn, chat_id)
+        return binding
+
+    async def unbind(self, chat_id: int, now: datetime) -> ChatBinding | None:
+        """Stop intake in a chat; its tickets and history stay."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE chats SET active = 0, updated_at = ? WHERE chat_id = ? AND active = 1",
+                (to_db_time(now), chat_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            return await _binding_in(conn, chat_id)
+
+    async def rename_chat(self, chat_id: int, title: str, now: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE chats SET title = ?, updated_at = ? WHERE chat_id = ? AND title <> ?",
+                (title, to_db_time(now), chat_id, title),
+            )
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int, now: datetime) -> bool:
+        """A group became a supergroup: move its binding and tickets to the new id. Idempotent."""
+        async with self._db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (old_chat_id,)) as cur:
+                if await cur.fetchone() is None:
+                    return False
+            async with conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (new_chat_id,)) as cur:
+                if await cur.fetchone() is not None:
+                    # The new id was bound on its own already: it wins, the old row is retired.
+                    await conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
+                else:
+                    await conn.execute(
+                        "UPDATE chats SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
+                        (new_chat_id, to_db_time(now), old_chat_id),
+                    )
+            for table in ("tickets", "ticket_media", "album_parts"):
+                await conn.execute(
+                    f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?",  # noqa: S608 - fixed names
+                    (new_chat_id, old_chat_id),
+                )
+            await conn.execute("DELETE FROM chat_notices WHERE chat_id = ?", (old_chat_id,))
+        return True
+
+
+async def _id_by_name(conn: aiosqlite.Connection, table: str, name: str) -> int | None:
+    # table is one of our own fixed names, never user input
+    async with conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)) as cursor:  # noqa: S608
+        row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def _upsert_street(conn: aiosqlite.Connection, name: str, stamp: str) -> int:
+    await conn.execute(
+        "INSERT INTO streets (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        (name, stamp),
+    )
+    found = await _id_by_name(conn, "streets", name)
+    assert found is not None
+    return found
+
+
+async def _upsert_community(
+    conn: aiosqlite.Connection, name: str, street_id: int | None, stamp: str
+) -> int:
+    await conn.execute(
+        "INSERT INTO communities (name, street_id, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET street_id = COALESCE(excluded.street_id, street_id)",
+        (name, street_id, stamp),
+    )
+    found = await _id_by_name(conn, "communities", name)
+    assert found is not None
+    return found
+
+
+async def _upsert_grid(conn: aiosqlite.Connection, name: str, community_id: int, stamp: str) -> int:
+    await conn.execute(
+        "INSERT INTO grids (name, community_id, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (community_id, name) DO NOTHING",
+        (name, community_id, stamp),
+    )
+    async with conn.execute(
+        "SELECT id FROM grids WHERE community_id = ? AND name = ?", (community_id, name)
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _active_chat_of_grid(
+    conn: aiosqlite.Connection, grid_id: int, except_chat: int
+) -> ChatBinding | None:
+    async with conn.execute(
+        _BINDING_SELECT + " WHERE c.grid_id = ? AND c.active = 1 AND c.kind = 'grid'"
+        " AND c.chat_id <> ?",
+        (grid_id, except_chat),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else ChatBinding.from_row(row)
+
+
+async def _upsert_chat(
+    conn: aiosqlite.Connection,
+    chat_id: int,
+    title: str,
+    kind: str,
+    grid_id: int | None,
+    community_id: int | None,
+    street_id: int | None,
+    by: int | None,
+    stamp: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO chats (chat_id, title, kind, grid_id, community_id, street_id, active,"
+        " bound_by, bound_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+        " ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title, kind = excluded.kind,"
+        " grid_id = excluded.grid_id, community_id = excluded.community_id,"
+        " street_id = excluded.street_id, active = 1, bound_by = excluded.bound_by,"
+        " bound_at = excluded.bound_at, updated_at = excluded.updated_at",
+        (chat_id, title, kind, grid_id, community_id, street_id, by, stamp, stamp),
+    )
+
+
+async def _binding_in(conn: aiosqlite.Connection, chat_id: int) -> ChatBinding:
+    async with conn.execute(_BINDING_SELECT + " WHERE c.chat_id = ?", (chat_id,)) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return ChatBinding.from_row(row)

@@ -1,0 +1,115 @@
+"""The bot driven the way Telegram drives it, in-process: the simulator behind a BaseRequest.
+
+Updates are fetched with a real getUpdates call (so they carry the entities Telegram attaches)
+and fed to ``Application.process_update``; when ``drain()`` returns, every handler has finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import build_application, running
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.context import LinliApp, runtime_of
+from bot.simulator import Simulator, SimulatorRequest
+from bot.simulator.models import SimChat, SimUser
+from storage import Storage
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Harness:
+    sim: Simulator
+    app: LinliApp
+    clock: ManualClock
+    admin: SimUser
+    processed: list[Update] = field(default_factory=list)
+    _offset: int = field(default=0)
+
+    @property
+    def storage(self) -> Storage:
+        return runtime_of(self.app).storage
+
+    async def drain(self) -> int:
+        """Fetch every pending update over the Bot API and process it; returns how many."""
+        handled = 0
+        while True:
+            updates = await self.app.bot.get_updates(offset=self._offset, timeout=0)
+            if not updates:
+                return handled
+            for update in updates:
+                self._offset = update.update_id + 1
+                await self.app.process_update(update)
+                self.processed.append(update)
+                handled += 1
+
+    async def feed(self, update: JSON) -> None:
+        """Process one raw update dict directly (hostile input that getUpdates would not carry)."""
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, chat: SimChat, user: SimUser, text: str, **kwargs: Any) -> JSON:
+        message = self.sim.send_text(chat, user, text, **kwargs)
+        await self.drain()
+        return message
+
+    def replies(self, chat: SimChat, message: JSON | int) -> list[JSON]:
+        message_id = message if isinstance(message, int) else message["message_id"]
+        return self.sim.replies_to(chat.id, message_id)
+
+    def reply_text(self, chat: SimChat, message: JSON | int) -> str:
+        """The one reply to a message (asserts there is exactly one)."""
+        replies = self.replies(chat, message)
+        assert len(replies) == 1, f"expected one reply, got {len(replies)}: {replies}"
+        return str(replies[0].get("text", ""))
+
+    def group(self, title: str, *members: SimUser, supergroup: bool = True, **kw: Any) -> SimChat:
+        chat = self.sim.add_group(title, supergroup=supergroup, **kw)
+        self.sim.set_member(chat, self.admin, "creator")
+        for member in members:
+            self.sim.set_member(chat, member, "member")
+        self.sim.add_bot(chat, by=self.admin, status="member")
+        return chat
+
+    async def grid(
+        self,
+        title: str,
+        *members: SimUser,
+        grid: str = "第一网格",
+        community: str = "通顺社区",
+        **kw: Any,
+    ) -> SimChat:
+        """A group bound as a grid through the real /bind command."""
+        chat = self.group(title, *members, **kw)
+        bound = await self.say(chat, self.admin, f"/bind {grid} {community} 交通街道")
+        assert "✅" in self.reply_text(chat, bound)
+        return chat
+
+
+@asynccontextmanager
+async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
+    sim = Simulator()
+    admin = sim.add_user("张书记")
+    clock = ManualClock()
+    config = Settings(
+        _env_file=None,
+        bot_token=sim.token,
+        database_path=tmp_path / "bot.db",
+        admin_ids=[admin.id],
+        **settings,
+    )
+    app = build_application(
+        config,
+        clock=clock,
+        request=SimulatorRequest(sim),
+        get_updates_request=SimulatorRequest(sim),
+    )
+    async with running(app, polling=False):
+        yield Harness(sim, app, clock, admin)
