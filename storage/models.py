@@ -113,6 +113,18 @@ class Ticket:
     response_due: datetime
     resolution_due: datetime
     receipt_message_id: int | None
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    reopen_count: int = 0
+    satisfaction: str | None = None
+    duplicate_of: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("new", "accepted")
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Ticket:
@@ -140,6 +152,14 @@ class Ticket:
             response_due=_time(row, "response_due"),
             resolution_due=_time(row, "resolution_due"),
             receipt_message_id=row["receipt_message_id"],
+            assignee_id=row["assignee_id"],
+            assignee_name=row["assignee_name"],
+            accepted_at=from_db_time(row["accepted_at"]),
+            resolved_at=from_db_time(row["resolved_at"]),
+            closed_at=from_db_time(row["closed_at"]),
+            reopen_count=row["reopen_count"],
+            satisfaction=row["satisfaction"],
+            duplicate_of=row["duplicate_of"],
         )
 
 

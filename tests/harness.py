@@ -94,8 +94,10 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
-    sim = Simulator()
+async def harness(
+    tmp_path: Path, *, sim: Simulator | None = None, **settings: Any
+) -> AsyncIterator[Harness]:
+    sim = sim or Simulator()
     admin = sim.add_user("张书记")
     clock = ManualClock()
     config = Settings(
