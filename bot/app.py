@@ -16,8 +16,9 @@ from bot.categories import CategoryCatalog
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
+from bot.roles import RoleBook
 from bot.texts import Texts
-from handlers import admin, errors, intake, membership, menu, resident
+from handlers import admin, buttons, errors, intake, membership, menu, officer, resident, views
 from storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ def register_handlers(app: LinliApp) -> None:
     """Order matters: membership (-1) sees migrations first; commands (0) before intake (1)."""
     membership.register(app)
     admin.register(app)
+    officer.register(app)
+    views.register(app)
+    buttons.register(app)
     resident.register(app)
     intake.register(app)
     errors.register(app)
@@ -78,6 +82,9 @@ async def _post_init(app: Any) -> None:
     runtime = runtime_of(app)
     if runtime.storage_ is None:
         runtime.storage_ = await Storage.open(runtime.settings.database_path)
+    runtime.roles_ = RoleBook(
+        app.bot, runtime.storage_, frozenset(runtime.settings.admin_ids), runtime.clock
+    )
     logger.info(
         "LinliTong started as @%s (reads all group messages: %s)",
         app.bot.username,

@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.categories import CategoryCatalog
 from bot.clock import Clock
 from bot.config import Settings
+from bot.roles import RoleBook
 from bot.texts import Texts
 from storage import Storage
 
@@ -25,12 +26,19 @@ class Runtime:
     clock: Clock
     texts: Texts
     storage_: Storage | None = field(default=None, repr=False)
+    roles_: RoleBook | None = field(default=None, repr=False)
 
     @property
     def storage(self) -> Storage:
         if self.storage_ is None:
             raise RuntimeError("storage is opened in post_init; the application is not running")
         return self.storage_
+
+    @property
+    def roles(self) -> RoleBook:
+        if self.roles_ is None:
+            raise RuntimeError("roles are set up in post_init; the application is not running")
+        return self.roles_
 
 
 class LinliContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,7 @@ def receipt_text(
     files: int = 0,
     album: bool = False,
     updated: bool = False,
+    duplicates: Sequence[int] = (),
 ) -> str:
     """The receipt in HTML; everything the resident wrote is masked and escaped."""
     category = catalog.get(ticket.category)
@@ -63,8 +65,23 @@ def receipt_text(
         lines.append(texts("receipt.contact", contact=escape(contact)))
     lines.append(texts("receipt.response_due", due=texts.moment(ticket.response_due, tz)))
     lines.append(texts("receipt.resolution_due", due=texts.moment(ticket.resolution_due, tz)))
-    lines.append(texts("receipt.footer"))
+    if duplicates:
+        ids = "、".join(str(i) for i in duplicates)
+        lines.append(texts("receipt.possible_duplicate", ids=ids))
+    if ticket.status == "new":
+        lines.append(texts("receipt.footer"))
+    else:
+        lines.append(status_line(ticket, texts))
     return "\n".join(lines)
+
+
+def status_line(ticket: Ticket, texts: Texts) -> str:
+    status = texts.status(ticket.status)
+    if ticket.status == "duplicate" and ticket.duplicate_of is not None:
+        status = f"{status} → {ticket.duplicate_of}"
+    if ticket.assignee_name and ticket.status in ("accepted", "resolved", "closed"):
+        return texts("receipt.status_by", status=status, name=escape(ticket.assignee_name))
+    return texts("receipt.status", status=status)
 
 
 def _preview(body: str) -> str:

@@ -161,6 +161,239 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "名称太长了（最多 {limit} 个字），请换个简短的名称。",
         "en": "That name is too long (at most {limit} characters).",
     },
+    # -- tickets: status on the receipt, buttons -----------------------------------------------
+    "receipt.status": {"zh": "状态：{status}", "en": "Status: {status}"},
+    "receipt.status_by": {"zh": "状态：{status}（{name}）", "en": "Status: {status} ({name})"},
+    "receipt.possible_duplicate": {
+        "zh": "⚠️ 可能与工单 {ids} 是同一问题，网格员会核实。",
+        "en": "⚠️ Possibly the same problem as ticket {ids}; an officer will check.",
+    },
+    "button.take": {"zh": "接单", "en": "Take"},
+    "button.done": {"zh": "办结", "en": "Done"},
+    "button.merge": {"zh": "合并到工单 {id}", "en": "Merge into {id}"},
+    "button.next_page": {"zh": "下一页 ▶", "en": "Next ▶"},
+    "button.prev_page": {"zh": "◀ 上一页", "en": "◀ Previous"},
+    "popup.not_allowed": {
+        "zh": "只有本网格的网格员或社区工作人员可以操作。",
+        "en": "Only this grid's officers or community staff can do this.",
+    },
+    "popup.invalid": {"zh": "这个按钮已失效。", "en": "This button is no longer valid."},
+    "popup.done": {"zh": "已完成：工单 {id} {status}", "en": "Done: ticket {id} is {status}"},
+    "popup.wrong_status": {
+        "zh": "工单 {id} 现在是「{status}」，不能这样操作。",
+        "en": "Ticket {id} is {status}; that is not possible now.",
+    },
+    # -- officer commands ----------------------------------------------------------------------
+    "officer.need_ticket": {
+        "zh": "请写上工单号，例如 /{command} 12；或者回复居民的原消息或回执后再发送 /{command}。",
+        "en": "Add a ticket number, e.g. /{command} 12, or send /{command} as a reply to the report or its receipt.",
+    },
+    "officer.not_found": {
+        "zh": "没有找到工单 {id}。请检查编号，或用 /list 查看待办工单。",
+        "en": "Ticket {id} does not exist. Check the number, or see /list.",
+    },
+    "officer.not_allowed": {
+        "zh": "抱歉，只有本网格的网格员或社区工作人员可以处理工单 {id}。",
+        "en": "Sorry, only this grid's officers or community staff can work ticket {id}.",
+    },
+    "officer.wrong_status": {
+        "zh": "工单 {id} 现在是「{status}」，不能{action}。{hint}",
+        "en": "Ticket {id} is {status}: cannot {action}. {hint}",
+    },
+    "officer.need_text": {
+        "zh": "请在工单号后面写上{what}，例如：/{command} {id} {example}",
+        "en": "Write the {what} after the number, e.g. /{command} {id} {example}",
+    },
+    "officer.taken": {
+        "zh": "👌 工单 {id} 已由 {name} 接单，处理中。",
+        "en": "👌 {name} took ticket {id}.",
+    },
+    "officer.assigned": {
+        "zh": "👌 工单 {id} 已指派给 {name}。",
+        "en": "👌 Ticket {id} assigned to {name}.",
+    },
+    "officer.assign_need_person": {
+        "zh": "请回复要指派的人的任意一条消息并发送 /assign {id}，或写上对方的用户 ID：/assign {id} 123456789",
+        "en": "Reply to a message of the person with /assign {id}, or give their user id: /assign {id} 123456789",
+    },
+    "officer.progress_public": {
+        "zh": "📣 工单 {id} 进展：{text}\n—— {name}",
+        "en": "📣 Ticket {id} update: {text}\n— {name}",
+    },
+    "officer.progress_posted": {
+        "zh": "已把进展发到群里，并回复了居民的原消息。",
+        "en": "The update was posted in the group, replying to the resident's message.",
+    },
+    "officer.noted": {
+        "zh": "📝 已为工单 {id} 记录内部备注（居民看不到）。",
+        "en": "📝 Internal note recorded on ticket {id} (residents cannot see it).",
+    },
+    "officer.note_hint": {
+        "zh": "提示：内部备注最好在与我的私聊中写，群里的人能看到您发的命令。",
+        "en": "Tip: write internal notes in a private chat with me; the group sees your command.",
+    },
+    "officer.done_public": {
+        "zh": "✅ 您反映的问题（工单 {id}）已办结{text}。稍后会请您评价处理结果。",
+        "en": "✅ Your report (ticket {id}) has been resolved{text}. You will be asked to rate it.",
+    },
+    "officer.done": {"zh": "✅ 工单 {id} 已办结。", "en": "✅ Ticket {id} resolved."},
+    "officer.rejected_public": {
+        "zh": "工单 {id} 已退回：{reason}。如有疑问请联系网格员。",
+        "en": "Ticket {id} was returned: {reason}. Please contact your grid officer with questions.",
+    },
+    "officer.rejected": {"zh": "工单 {id} 已退回。", "en": "Ticket {id} returned."},
+    "officer.dup_usage": {
+        "zh": "用法：/dup 重复的工单号 原工单号，例如 /dup 15 12",
+        "en": "Usage: /dup DUPLICATE ORIGINAL, e.g. /dup 15 12",
+    },
+    "officer.dup_same": {
+        "zh": "不能把工单合并到它自己。",
+        "en": "A ticket cannot duplicate itself.",
+    },
+    "officer.dup_public": {
+        "zh": "工单 {id} 与工单 {original} 是同一问题，已合并，进展会在工单 {original} 通知您。",
+        "en": "Ticket {id} is the same problem as ticket {original}; merged, updates follow there.",
+    },
+    "officer.dup_done": {
+        "zh": "工单 {id} 已合并到工单 {original}。",
+        "en": "Ticket {id} merged into ticket {original}.",
+    },
+    "officer.dup_refused": {
+        "zh": "无法合并：工单 {id} 需要是待受理或处理中，工单 {original} 不能是已合并的工单。",
+        "en": "Cannot merge: ticket {id} must be open and ticket {original} must not be a duplicate.",
+    },
+    "officer.reopened": {
+        "zh": "🔁 工单 {id} 已重办（第 {count} 次），状态改为处理中。",
+        "en": "🔁 Ticket {id} reopened (time {count}); now in progress.",
+    },
+    "officer.reopened_public": {
+        "zh": "🔁 工单 {id} 重新处理中{reason}。",
+        "en": "🔁 Ticket {id} is being handled again{reason}.",
+    },
+    "officer.named": {
+        "zh": "✅ 已把 {name} 设为 {grid} 的网格员。",
+        "en": "✅ {name} is now an officer of {grid}.",
+    },
+    "officer.already": {
+        "zh": "{name} 已经是 {grid} 的网格员。",
+        "en": "{name} is already an officer of {grid}.",
+    },
+    "officer.unnamed": {
+        "zh": "已取消 {name} 的网格员身份。",
+        "en": "{name} is no longer an officer.",
+    },
+    "officer.not_named": {
+        "zh": "{name} 不是本网格指定的网格员。",
+        "en": "{name} is not a named officer here.",
+    },
+    "officer.name_usage": {
+        "zh": "请在网格群里回复对方的消息发送 /{command}，或写上用户 ID：/{command} 123456789",
+        "en": "In the grid group, reply to their message with /{command}, or give a user id.",
+    },
+    "officer.grid_only": {
+        "zh": "请在已绑定的网格群里使用这个命令。",
+        "en": "Use this command in a bound grid group.",
+    },
+    "officer.log_need_tag": {
+        "zh": "请带上一个标签说明类别，例如：/log #隐患 5号楼消防通道堆放杂物\n可用的标签：{tags}",
+        "en": "Include a tag for the category, e.g. /log #隐患 …\nTags: {tags}",
+    },
+    "officer.log_pick_grid": {
+        "zh": "您负责多个网格，请在对应的网格群里发送 /log。",
+        "en": "You work several grids: send /log in the grid's group.",
+    },
+    "officer.logged": {
+        "zh": "📒 已记入民情日记：工单 {id}（{category}），由您处理。",
+        "en": "📒 Logged in the patrol diary: ticket {id} ({category}), assigned to you.",
+    },
+    # -- lists and details -------------------------------------------------------------------
+    "list.header": {
+        "zh": "📋 {scope}：共 {total} 个（第 {page}/{pages} 页）",
+        "en": "📋 {scope}: {total} in all (page {page}/{pages})",
+    },
+    "list.empty": {"zh": "📋 {scope}：没有工单。", "en": "📋 {scope}: no tickets."},
+    "list.scope.open": {"zh": "待办工单", "en": "Open tickets"},
+    "list.scope.overdue": {"zh": "超时工单", "en": "Overdue tickets"},
+    "list.scope.mine": {"zh": "我负责的工单", "en": "My tickets"},
+    "list.scope.all": {"zh": "全部工单", "en": "All tickets"},
+    "list.scope.category": {"zh": "{tag} 类待办工单", "en": "Open {tag} tickets"},
+    "list.usage": {
+        "zh": "用法：/list [open|overdue|mine|all|标签] [页码]，例如 /list overdue 或 /list 报修 2",
+        "en": "Usage: /list [open|overdue|mine|all|TAG] [PAGE]",
+    },
+    "list.not_allowed": {
+        "zh": "只有网格员和社区、街道工作人员可以查看工单列表；居民请用 /my 查看自己的工单。",
+        "en": "Only officers and community or street staff can list tickets; residents use /my.",
+    },
+    "list.overdue_mark": {"zh": "⏰超时", "en": "⏰overdue"},
+    "list.link": {"zh": "原消息", "en": "message"},
+    "list.no_grids": {
+        "zh": "没有找到您负责的网格。请在您的网格群里发送 /list。",
+        "en": "No grid of yours was found. Send /list in your grid's group.",
+    },
+    "show.title": {"zh": "🧾 工单 {id}（{category}）", "en": "🧾 Ticket {id} ({category})"},
+    "show.grid": {"zh": "网格：{grid} · {community}", "en": "Grid: {grid} · {community}"},
+    "show.reporter": {"zh": "上报：{name} · {at}", "en": "Reported by {name} · {at}"},
+    "show.co_reporters": {"zh": "同样反映：{count} 人", "en": "Also reported by: {count}"},
+    "show.assignee": {"zh": "处理人：{name}", "en": "Handled by: {name}"},
+    "show.reopens": {"zh": "重办次数：{count}", "en": "Reopened: {count}"},
+    "show.history": {"zh": "处理记录：", "en": "History:"},
+    "show.duplicate_of": {"zh": "已合并到工单 {id}", "en": "Merged into ticket {id}"},
+    "event.opened": {"zh": "登记", "en": "opened"},
+    "event.edited": {"zh": "居民修改内容", "en": "edited by the resident"},
+    "event.media_added": {"zh": "补充附件", "en": "files added"},
+    "event.take": {"zh": "接单", "en": "taken"},
+    "event.assign": {"zh": "指派", "en": "assigned"},
+    "event.progress": {"zh": "进展", "en": "update"},
+    "event.note": {"zh": "内部备注", "en": "internal note"},
+    "event.done": {"zh": "办结", "en": "resolved"},
+    "event.reject": {"zh": "退回", "en": "returned"},
+    "event.duplicate": {"zh": "合并为重复", "en": "marked duplicate"},
+    "event.merged": {"zh": "并入重复工单", "en": "absorbed a duplicate"},
+    "event.reopen": {"zh": "重办", "en": "reopened"},
+    "event.co_reporter": {"zh": "有居民同样反映", "en": "another resident reported it too"},
+    # -- residents -----------------------------------------------------------------------------
+    "my.group": {
+        "zh": "您有 {total} 个工单（{open} 个处理中）。详情请点这里私聊查看：{link}",
+        "en": "You have {total} tickets ({open} open). Details in private: {link}",
+    },
+    "my.none": {"zh": "您还没有上报过工单。", "en": "You have not reported any tickets yet."},
+    "my.header": {"zh": "📋 您的工单（共 {total} 个）：", "en": "📋 Your tickets ({total}):"},
+    "status.usage": {"zh": "用法：/status 工单号，例如 /status 12", "en": "Usage: /status NUMBER"},
+    "status.short": {"zh": "工单 {id}：{status}", "en": "Ticket {id}: {status}"},
+    "metoo.added": {
+        "zh": "👍 已记录：您也反映了工单 {id} 的问题，进展会一起通知您。",
+        "en": "👍 Noted: you reported ticket {id} too; you will get its updates.",
+    },
+    "metoo.already": {
+        "zh": "您已经在工单 {id} 的反映人里了。",
+        "en": "You are already among the reporters of ticket {id}.",
+    },
+    "metoo.not_a_ticket": {
+        "zh": "请回复某个工单的原消息或回执再发送 /metoo。",
+        "en": "Send /metoo as a reply to a ticket's report or receipt.",
+    },
+    "photo.attached": {
+        "zh": "📎 照片已补充到工单 {id}。",
+        "en": "📎 Photo added to ticket {id}.",
+    },
+    "export.private_only": {
+        "zh": "台账包含居民的联系方式，不能发在居民群里。已私信发给您；若没收到，请先私聊我发送 /start。",
+        "en": "The ledger holds residents' contact details, so it is not posted here. I sent it to you privately; if nothing arrived, send me /start first.",
+    },
+    "export.caption": {
+        "zh": "📒 台账：{count} 个工单（{scope}）",
+        "en": "📒 Ledger: {count} tickets ({scope})",
+    },
+    "export.none": {"zh": "没有可以导出的工单。", "en": "There are no tickets to export."},
+    "export.not_allowed": {
+        "zh": "只有网格员和社区、街道工作人员可以导出台账。",
+        "en": "Only officers and community or street staff can export the ledger.",
+    },
+    "export.cannot_dm": {
+        "zh": "我还不能私信您：请先点开与我的私聊发送 /start，然后再试一次。",
+        "en": "I cannot message you yet: open a private chat with me, send /start, then retry.",
+    },
     # -- general -----------------------------------------------------------------------------
     "start.private": {
         "zh": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +10,8 @@ from bot.categories import Category, CategoryCatalog
 from bot.parsing import ParsedReport
 from storage import (
     ChatBinding,
+    EventDraft,
+    GridInfo,
     MediaItem,
     NewTicket,
     Storage,
@@ -16,7 +19,15 @@ from storage import (
     TicketChange,
 )
 
-__all__ = ["IntakeMessage", "MediaItem", "OpenResult", "Ticket", "apply_edit", "open_ticket"]
+__all__ = [
+    "Actor",
+    "IntakeMessage",
+    "MediaItem",
+    "OpenResult",
+    "Ticket",
+    "apply_edit",
+    "open_ticket",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +128,160 @@ async def apply_edit(
     return await storage.tickets.apply_edit(
         ticket.id, change, actor_id=message.reporter_id, actor_name=message.reporter_name, now=now
     )
+
+
+# -- the lifecycle (DESIGN.md "Statuses") ---------------------------------------------------
+
+OPEN = ("new", "accepted")
+# action -> (statuses it may start from, status it leads to)
+LIFECYCLE: dict[str, tuple[tuple[str, ...], str]] = {
+    "take": (OPEN, "accepted"),
+    "assign": (OPEN, "accepted"),
+    "progress": (OPEN, "accepted"),
+    "done": (OPEN, "resolved"),
+    "reject": (OPEN, "rejected"),
+    "duplicate": (OPEN, "duplicate"),
+    "reopen": (("resolved", "closed", "rejected"), "accepted"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person (user id) or an anonymous group admin (no id)."""
+
+    user_id: int | None
+    name: str
+
+
+def allowed(action: str, status: str) -> bool:
+    return status in LIFECYCLE[action][0]
+
+
+def _event(kind: str, actor: Actor, now: datetime, note: str = "") -> EventDraft:
+    return EventDraft(kind, actor.user_id, actor.name, now, note)
+
+
+async def _move(
+    storage: Storage,
+    ticket: Ticket,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    changes: Mapping[str, object] | None = None,
+    note: str = "",
+) -> Ticket | None:
+    starts, to = LIFECYCLE[action]
+    return await storage.tickets.transition(
+        ticket.id,
+        allowed_from=starts,
+        to=to,
+        changes=changes or {},
+        event=_event(action, actor, now, note),
+    )
+
+
+async def take(storage: Storage, ticket: Ticket, actor: Actor, now: datetime) -> Ticket | None:
+    changes = {"assignee_id": actor.user_id, "assignee_name": actor.name}
+    return await _move(storage, ticket, "take", actor, now, changes)
+
+
+async def assign(
+    storage: Storage, ticket: Ticket, actor: Actor, assignee: Actor, now: datetime
+) -> Ticket | None:
+    changes = {"assignee_id": assignee.user_id, "assignee_name": assignee.name}
+    return await _move(storage, ticket, "assign", actor, now, changes, note=assignee.name)
+
+
+async def progress(
+    storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime
+) -> Ticket | None:
+    """A public update: the first one also counts as the officer's response."""
+    return await _move(storage, ticket, "progress", actor, now, note=text)
+
+
+async def note(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime) -> bool:
+    """An internal note: history only, never posted to residents; any status."""
+    return await storage.tickets.record(ticket.id, _event("note", actor, now, text))
+
+
+async def done(
+    storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime
+) -> Ticket | None:
+    changes: dict[str, object] = {"resolved_at": now}
+    if ticket.assignee_id is None and ticket.assignee_name is None:
+        changes |= {"assignee_id": actor.user_id, "assignee_name": actor.name}
+    return await _move(storage, ticket, "done", actor, now, changes, note=text)
+
+
+async def reject(
+    storage: Storage, ticket: Ticket, actor: Actor, reason: str, now: datetime
+) -> Ticket | None:
+    return await _move(storage, ticket, "reject", actor, now, {"closed_at": now}, note=reason)
+
+
+async def mark_duplicate(
+    storage: Storage, ticket: Ticket, original: Ticket, actor: Actor, now: datetime
+) -> Ticket | None:
+    return await storage.tickets.merge_duplicate(
+        ticket.id, original.id, _event("duplicate", actor, now)
+    )
+
+
+async def reopen(
+    storage: Storage, ticket: Ticket, actor: Actor, reason: str, now: datetime
+) -> Ticket | None:
+    changes: dict[str, object] = {
+        "reopen_count": ticket.reopen_count + 1,
+        "resolved_at": None,
+        "closed_at": None,
+        "satisfaction": None,
+    }
+    return await _move(storage, ticket, "reopen", actor, now, changes, note=reason)
+
+
+def is_overdue(ticket: Ticket, now: datetime) -> bool:
+    """Open past its resolution deadline, or resolved after it."""
+    if ticket.resolved_at is not None:
+        return ticket.resolved_at > ticket.resolution_due
+    return ticket.status in OPEN and now > ticket.resolution_due
+
+
+async def open_patrol(
+    storage: Storage,
+    catalog: CategoryCatalog,
+    grid: GridInfo,
+    parsed: ParsedReport,
+    message: IntakeMessage,
+    now: datetime,
+) -> Ticket:
+    """民情日记: what an officer found on patrol, opened as his own ticket in progress."""
+    if parsed.category is None:
+        raise ValueError("a patrol log needs a known tag")
+    category = catalog[parsed.category]
+    response_due, resolution_due = deadlines(category, now)
+    location = parsed.location
+    draft = NewTicket(
+        grid_id=grid.id,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        source="patrol",
+        category=category.key,
+        labels=parsed.labels,
+        text=message.text,
+        body=parsed.body,
+        estate=location.estate,
+        building=location.building,
+        unit=location.unit,
+        room=location.room,
+        reporter_id=message.reporter_id,
+        reporter_name=message.reporter_name,
+        created_at=now,
+        response_due=response_due,
+        resolution_due=resolution_due,
+        status="accepted",
+        assignee_id=message.reporter_id,
+        assignee_name=message.reporter_name,
+        accepted_at=now,
+    )
+    ticket, _ = await storage.tickets.open(draft)
+    return ticket

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from telegram import Message, ReplyParameters, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import MessageHandler, filters
 
 from bot.context import LinliApp, LinliContext, Runtime
+from bot.keyboards import receipt_keyboard
 from bot.parsing import ParsedReport, parse_report
 from bot.receipts import receipt_text
 from bot.tickets import IntakeMessage, MediaItem, OpenResult, Ticket, apply_edit, open_ticket
+from handlers.common import DUPLICATE_WINDOW
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:
 
 async def _send_receipt(message: Message, runtime: Runtime, result: OpenResult) -> None:
     ticket = result.ticket
+    since = runtime.clock.now() - DUPLICATE_WINDOW
+    duplicates = [t.id for t in await runtime.storage.tickets.possible_duplicates(ticket, since)]
     text = receipt_text(
         ticket,
         catalog=runtime.catalog,
@@ -156,8 +160,9 @@ async def _send_receipt(message: Message, runtime: Runtime, result: OpenResult) 
         tz=runtime.settings.tz,
         files=1 if message.effective_attachment else 0,
         album=ticket.media_group_id is not None,
+        duplicates=duplicates,
     )
-    sent = await _reply(message, text)
+    sent = await _reply(message, text, receipt_keyboard(ticket, runtime.texts, duplicates))
     if sent is not None:
         await runtime.storage.tickets.set_receipt(ticket.id, sent.message_id)
         logger.info("ticket %s opened in chat %s", ticket.id, ticket.chat_id)
@@ -192,7 +197,10 @@ async def on_group_edit(update: Update, context: LinliContext) -> None:
     )
     try:
         await context.bot.edit_message_text(
-            receipt, chat_id=updated.chat_id, message_id=updated.receipt_message_id
+            receipt,
+            chat_id=updated.chat_id,
+            message_id=updated.receipt_message_id,
+            reply_markup=receipt_keyboard(updated, runtime.texts),
         )
     except TelegramError as exc:
         logger.warning("could not update the receipt of ticket %s: %s", updated.id, exc)
@@ -214,12 +222,15 @@ async def _hint_unbound(message: Message, runtime: Runtime) -> None:
         await _reply(message, runtime.texts("intake.unbound"))
 
 
-async def _reply(message: Message, text: str) -> Message | None:
+async def _reply(
+    message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> Message | None:
     """Reply under the resident's message (in its forum topic); None if Telegram refused."""
     try:
         return await message.reply_text(
             text,
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            reply_markup=keyboard,
         )
     except TelegramError as exc:
         logger.warning("reply in chat %s failed: %s", message.chat_id, exc)

@@ -22,6 +22,7 @@ def register(app: LinliApp) -> None:
     app.add_handler(
         ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER), group=GROUP
     )
+    app.add_handler(ChatMemberHandler(on_chat_member, ChatMemberHandler.CHAT_MEMBER), group=GROUP)
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate), group=GROUP)
     app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_TITLE, on_new_title), group=GROUP)
 
@@ -55,6 +56,13 @@ async def on_my_chat_member(update: Update, context: LinliContext) -> None:
             await context.bot.send_message(change.chat.id, text)
         except TelegramError as exc:
             logger.warning("could not greet chat %s: %s", change.chat.id, exc)
+
+
+async def on_chat_member(update: Update, context: LinliContext) -> None:
+    """Someone joined, left, was promoted or demoted: roles are looked up anew next time."""
+    change = update.chat_member
+    if change is not None:
+        context.runtime.roles.forget(change.chat.id, change.new_chat_member.user.id)
 
 
 async def on_migrate(update: Update, context: LinliContext) -> None:

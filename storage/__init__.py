@@ -6,23 +6,28 @@ from pathlib import Path
 
 from storage.db import Database, SchemaTooNewError
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
-from storage.models import ChatBinding, MediaItem, NewTicket, Ticket, TicketEvent
+from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.notices import NoticeRepository
-from storage.tickets import TicketChange, TicketRepository
+from storage.officers import OfficerRepository
+from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
 
 __all__ = [
     "ChatBinding",
     "Database",
+    "EventDraft",
+    "GridInfo",
     "GridRepository",
     "GridTakenError",
     "MediaItem",
     "NewTicket",
     "NoticeRepository",
+    "OfficerRepository",
     "SchemaTooNewError",
     "Storage",
     "Ticket",
     "TicketChange",
     "TicketEvent",
+    "TicketFilter",
     "TicketRepository",
     "UnknownUnitError",
 ]
@@ -36,6 +41,7 @@ class Storage:
         self.grids = GridRepository(db)
         self.tickets = TicketRepository(db)
         self.notices = NoticeRepository(db)
+        self.officers = OfficerRepository(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:

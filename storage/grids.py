@@ -7,7 +7,7 @@ from datetime import datetime
 import aiosqlite
 
 from storage.db import Database, to_db_time
-from storage.models import ChatBinding
+from storage.models import ChatBinding, GridInfo
 
 _BINDING_SELECT = """
 SELECT c.chat_id, c.title, c.kind, c.active, c.bound_at,
@@ -18,6 +18,16 @@ FROM chats c
 LEFT JOIN grids g ON g.id = c.grid_id
 LEFT JOIN communities m ON m.id = COALESCE(c.community_id, g.community_id)
 LEFT JOIN streets s ON s.id = COALESCE(c.street_id, m.street_id)
+"""
+
+
+_GRID_SELECT = """
+SELECT g.id, g.name, g.community_id, m.name AS community_name, m.street_id, s.name AS street_name,
+       (SELECT c.chat_id FROM chats c WHERE c.grid_id = g.id AND c.active = 1 AND c.kind = 'grid')
+       AS chat_id
+FROM grids g
+JOIN communities m ON m.id = g.community_id
+LEFT JOIN streets s ON s.id = m.street_id
 """
 
 
@@ -49,6 +59,24 @@ class GridRepository:
         where = "" if include_inactive else " WHERE c.active = 1"
         rows = await self._db.fetch_all(
             _BINDING_SELECT + where + " ORDER BY c.kind DESC, community_name, grid_name, c.chat_id"
+        )
+        return [ChatBinding.from_row(r) for r in rows]
+
+    async def grid(self, grid_id: int) -> GridInfo | None:
+        row = await self._db.fetch_one(_GRID_SELECT + " WHERE g.id = ?", (grid_id,))
+        return None if row is None else GridInfo.from_row(row)
+
+    async def grids(self) -> list[GridInfo]:
+        rows = await self._db.fetch_all(_GRID_SELECT + " ORDER BY m.name, g.name")
+        return [GridInfo.from_row(r) for r in rows]
+
+    async def supervisor_chats(self, community_id: int, street_id: int | None) -> list[ChatBinding]:
+        """Active supervisor chats of a community and of its street, community first."""
+        rows = await self._db.fetch_all(
+            _BINDING_SELECT + " WHERE c.active = 1 AND c.kind = 'supervisor'"
+            " AND (c.community_id = ? OR (c.street_id IS NOT NULL AND c.street_id = ?))"
+            " ORDER BY c.community_id IS NULL, c.chat_id",
+            (community_id, street_id),
         )
         return [ChatBinding.from_row(r) for r in rows]
 

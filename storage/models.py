@@ -86,6 +86,10 @@ class NewTicket:
     unit: str | None = None
     room: str | None = None
     media: tuple[MediaItem, ...] = field(default=())
+    status: str = "new"
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    accepted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -187,4 +191,29 @@ class TicketEvent:
             from_status=row["from_status"],
             to_status=row["to_status"],
             note=row["note"],
+        )
+
+
+@dataclass(frozen=True)
+class GridInfo:
+    """A grid with its community, street and the group chat bound to it (if any)."""
+
+    id: int
+    name: str
+    community_id: int
+    community_name: str
+    street_id: int | None
+    street_name: str | None
+    chat_id: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> GridInfo:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            community_id=row["community_id"],
+            community_name=row["community_name"],
+            street_id=row["street_id"],
+            street_name=row["street_name"],
+            chat_id=row["chat_id"],
         )

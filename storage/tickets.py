@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -29,6 +30,44 @@ class TicketChange:
     resolution_due: datetime
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """A history row to write with a change: who did what, and why."""
+
+    kind: str
+    actor_id: int | None
+    actor_name: str
+    at: datetime
+    note: str = ""
+
+
+# Columns a transition may set. Names come from this code, never from input.
+_SETTABLE = frozenset(
+    {
+        "assignee_id",
+        "assignee_name",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+        "reopen_count",
+        "satisfaction",
+        "duplicate_of",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows; every field narrows it."""
+
+    grid_ids: tuple[int, ...] | None = None  # None = every grid
+    statuses: tuple[str, ...] | None = None
+    category: str | None = None
+    assignee_id: int | None = None
+    overdue_at: datetime | None = None  # open and past the resolution deadline at this moment
+    reporter_id: int | None = None  # reporter or co-reporter
+
+
 class TicketRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -41,8 +80,9 @@ class TicketRepository:
                 "INSERT INTO tickets (grid_id, chat_id, message_id, thread_id, media_group_id,"
                 " source, category, labels, text, body, estate, building, unit, room,"
                 " reporter_id, reporter_name, status, created_at, updated_at, response_due,"
-                " resolution_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new',"
-                " ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
+                " resolution_due, assignee_id, assignee_name, accepted_at) VALUES (?, ?, ?, ?,"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, message_id) DO NOTHING",
                 (
                     draft.grid_id,
                     draft.chat_id,
@@ -60,10 +100,14 @@ class TicketRepository:
                     draft.room,
                     draft.reporter_id,
                     draft.reporter_name,
+                    draft.status,
                     stamp,
                     stamp,
                     to_db_time(draft.response_due),
                     to_db_time(draft.resolution_due),
+                    draft.assignee_id,
+                    draft.assignee_name,
+                    None if draft.accepted_at is None else to_db_time(draft.accepted_at),
                 ),
             )
             if cursor.rowcount == 0:
@@ -80,7 +124,7 @@ class TicketRepository:
                 draft.reporter_name,
                 "opened",
                 None,
-                "new",
+                draft.status,
                 draft.source,
             )
             await _insert_media(conn, ticket_id, draft.chat_id, draft.media, stamp)
@@ -237,12 +281,249 @@ class TicketRepository:
         )
         return [TicketEvent.from_row(r) for r in rows]
 
+    async def by_receipt(self, chat_id: int, message_id: int) -> Ticket | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM tickets WHERE chat_id = ? AND receipt_message_id = ?",
+            (chat_id, message_id),
+        )
+        return None if row is None else Ticket.from_row(row)
+
+    async def transition(
+        self,
+        ticket_id: int,
+        *,
+        allowed_from: Sequence[str],
+        to: str,
+        changes: Mapping[str, Any],
+        event: EventDraft,
+        keep_accepted_at: bool = True,
+    ) -> Ticket | None:
+        """Move a ticket if its status is still one of ``allowed_from``; None if it is not.
+
+        The status check is in the UPDATE itself, so two officers pressing at once cannot both
+        win; the event row is written in the same transaction.
+        """
+        unknown = set(changes) - _SETTABLE
+        if unknown:
+            raise ValueError(f"not settable: {sorted(unknown)}")
+        sets = ["status = ?", "updated_at = ?"]
+        values: list[Any] = [to, to_db_time(event.at)]
+        for column, value in changes.items():
+            sets.append(f"{column} = ?")
+            values.append(to_db_time(value) if isinstance(value, datetime) else value)
+        if keep_accepted_at and "accepted_at" not in changes and to != "new":
+            sets.append("accepted_at = COALESCE(accepted_at, ?)")  # the first officer action
+            values.append(to_db_time(event.at))
+        marks = ", ".join("?" for _ in allowed_from)
+        sql = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND status IN ({marks})"  # noqa: S608
+        async with self._db.transaction() as conn:
+            async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            cursor = await conn.execute(sql, (*values, ticket_id, *allowed_from))
+            if cursor.rowcount == 0:
+                return None
+            await _event(
+                conn,
+                ticket_id,
+                event.at,
+                event.actor_id,
+                event.actor_name,
+                event.kind,
+                row[0],
+                to,
+                event.note,
+            )
+            return await _by_id(conn, ticket_id)
+
+    async def record(self, ticket_id: int, event: EventDraft) -> bool:
+        """A history row that changes no status (internal note, progress while in progress)."""
+        async with self._db.transaction() as conn:
+            async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return False
+            await conn.execute(
+                "UPDATE tickets SET updated_at = ? WHERE id = ?", (to_db_time(event.at), ticket_id)
+            )
+            await _event(
+                conn,
+                ticket_id,
+                event.at,
+                event.actor_id,
+                event.actor_name,
+                event.kind,
+                row[0],
+                row[0],
+                event.note,
+            )
+        return True
+
+    async def merge_duplicate(
+        self, duplicate_id: int, original_id: int, event: EventDraft
+    ) -> Ticket | None:
+        """Close ``duplicate_id`` as a duplicate of ``original_id``, whose reporters it joins."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, status, reporter_id, reporter_name FROM tickets WHERE id IN (?, ?)",
+                (duplicate_id, original_id),
+            ) as cur:
+                rows = {r[0]: r for r in await cur.fetchall()}
+            dup, original = rows.get(duplicate_id), rows.get(original_id)
+            if dup is None or original is None or dup[1] not in ("new", "accepted"):
+                return None
+            if original[1] == "duplicate":
+                return None
+            stamp = to_db_time(event.at)
+            await conn.execute(
+                "UPDATE tickets SET status = 'duplicate', duplicate_of = ?, closed_at = ?,"
+                " updated_at = ?, accepted_at = COALESCE(accepted_at, ?) WHERE id = ?",
+                (original_id, stamp, stamp, stamp, duplicate_id),
+            )
+            reporters = [(dup[2], dup[3])] if dup[2] is not None else []
+            async with conn.execute(
+                "SELECT user_id, name FROM ticket_reporters WHERE ticket_id = ?", (duplicate_id,)
+            ) as cur:
+                reporters += [(r[0], r[1]) for r in await cur.fetchall()]
+            for user_id, name in reporters:
+                if user_id != original[2]:
+                    await conn.execute(
+                        "INSERT INTO ticket_reporters (ticket_id, user_id, name, added_at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (original_id, user_id, name, stamp),
+                    )
+            await _event(
+                conn,
+                duplicate_id,
+                event.at,
+                event.actor_id,
+                event.actor_name,
+                "duplicate",
+                dup[1],
+                "duplicate",
+                f"#{original_id} {event.note}".strip(),
+            )
+            await _event(
+                conn,
+                original_id,
+                event.at,
+                event.actor_id,
+                event.actor_name,
+                "merged",
+                original[1],
+                original[1],
+                f"#{duplicate_id}",
+            )
+            return await _by_id(conn, duplicate_id)
+
+    async def add_co_reporter(self, ticket_id: int, user_id: int, name: str, now: datetime) -> bool:
+        """A resident says "me too"; False if she already reported or co-reported it."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT reporter_id FROM tickets WHERE id = ?", (ticket_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None or row[0] == user_id:
+                return False
+            cursor = await conn.execute(
+                "INSERT INTO ticket_reporters (ticket_id, user_id, name, added_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (ticket_id, user_id, name, to_db_time(now)),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await _event(conn, ticket_id, now, user_id, name, "co_reporter", None, None, "")
+        return True
+
+    async def co_reporters(self, ticket_id: int) -> list[tuple[int, str]]:
+        rows = await self._db.fetch_all(
+            "SELECT user_id, name FROM ticket_reporters WHERE ticket_id = ? ORDER BY added_at",
+            (ticket_id,),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def is_reporter(self, ticket_id: int, user_id: int) -> bool:
+        value = await self._db.fetch_value(
+            "SELECT 1 FROM tickets WHERE id = ? AND reporter_id = ?"
+            " UNION ALL SELECT 1 FROM ticket_reporters WHERE ticket_id = ? AND user_id = ?"
+            " LIMIT 1",
+            (ticket_id, user_id, ticket_id, user_id),
+        )
+        return value is not None
+
+    async def find(
+        self, where: TicketFilter, *, limit: int = 10, offset: int = 0
+    ) -> tuple[list[Ticket], int]:
+        """Newest first, one page, and how many match in all."""
+        clauses, params = _filter_sql(where)
+        sql_where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        total = int(
+            await self._db.fetch_value(f"SELECT COUNT(*) FROM tickets t{sql_where}", params)  # noqa: S608
+        )
+        rows = await self._db.fetch_all(
+            f"SELECT t.* FROM tickets t{sql_where} ORDER BY t.id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            (*params, limit, offset),
+        )
+        return [Ticket.from_row(r) for r in rows], total
+
+    async def possible_duplicates(
+        self, ticket: Ticket, since: datetime, limit: int = 3
+    ) -> list[Ticket]:
+        """Open tickets of the same grid, category, estate and building opened since ``since``."""
+        if not ticket.building and not ticket.estate:
+            return []
+        rows = await self._db.fetch_all(
+            "SELECT * FROM tickets WHERE grid_id = ? AND category = ? AND id <> ?"
+            " AND status IN ('new', 'accepted') AND created_at >= ?"
+            " AND estate IS ? AND building IS ? ORDER BY id DESC LIMIT ?",
+            (
+                ticket.grid_id,
+                ticket.category,
+                ticket.id,
+                to_db_time(since),
+                ticket.estate,
+                ticket.building,
+                limit,
+            ),
+        )
+        return [Ticket.from_row(r) for r in rows]
+
     async def recent(self, limit: int = 50) -> list[Ticket]:
         rows = await self._db.fetch_all("SELECT * FROM tickets ORDER BY id DESC LIMIT ?", (limit,))
         return [Ticket.from_row(r) for r in rows]
 
     async def count(self) -> int:
         return int(await self._db.fetch_value("SELECT COUNT(*) FROM tickets"))
+
+
+def _filter_sql(where: TicketFilter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.grid_ids is not None:
+        if not where.grid_ids:
+            return ["0"], []
+        clauses.append(f"t.grid_id IN ({', '.join('?' for _ in where.grid_ids)})")
+        params += where.grid_ids
+    if where.statuses:
+        clauses.append(f"t.status IN ({', '.join('?' for _ in where.statuses)})")
+        params += where.statuses
+    if where.category:
+        clauses.append("t.category = ?")
+        params.append(where.category)
+    if where.assignee_id is not None:
+        clauses.append("t.assignee_id = ?")
+        params.append(where.assignee_id)
+    if where.overdue_at is not None:
+        clauses.append("t.status IN ('new', 'accepted') AND t.resolution_due < ?")
+        params.append(to_db_time(where.overdue_at))
+    if where.reporter_id is not None:
+        clauses.append(
+            "(t.reporter_id = ? OR t.id IN"
+            " (SELECT ticket_id FROM ticket_reporters WHERE user_id = ?))"
+        )
+        params += [where.reporter_id, where.reporter_id]
+    return clauses, params
 
 
 async def _by_id(conn: aiosqlite.Connection, ticket_id: int) -> Ticket | None:

@@ -12,6 +12,8 @@ ALTER TABLE tickets ADD COLUMN satisfaction TEXT
 ALTER TABLE tickets ADD COLUMN duplicate_of INTEGER REFERENCES tickets(id);
 
 CREATE INDEX tickets_created ON tickets (created_at);
+CREATE INDEX tickets_receipt ON tickets (chat_id, receipt_message_id);
+CREATE INDEX tickets_reporter ON tickets (reporter_id);
 CREATE INDEX tickets_assignee ON tickets (assignee_id, status) WHERE assignee_id IS NOT NULL;
 
 -- Officers named by a deployment admin (grid chat administrators are officers without a row here).
@@ -32,3 +34,4 @@ CREATE TABLE ticket_reporters (
     added_at   TEXT NOT NULL,
     PRIMARY KEY (ticket_id, user_id)
 );
+CREATE INDEX ticket_reporters_user ON ticket_reporters (user_id);

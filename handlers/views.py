@@ -1,0 +1,177 @@
+"""/list and /show for officers and staff, with paging buttons."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup, Message, Update, User
+from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.context import LinliApp, LinliContext, Runtime
+from bot.keyboards import page_keyboard, parse_page_data
+from bot.views import PAGE_SIZE, detail_text, list_text, pages_for
+from handlers.common import answer, is_private, officer_target, role_for, ticket_number
+from storage import TicketFilter
+
+logger = logging.getLogger(__name__)
+
+GROUP = 0
+SCOPES = ("open", "overdue", "mine", "all")
+
+
+def register(app: LinliApp) -> None:
+    app.add_handler(CommandHandler("list", on_list), group=GROUP)
+    app.add_handler(CommandHandler("show", on_show), group=GROUP)
+    app.add_handler(CallbackQueryHandler(on_page, pattern=r"^ls:"), group=GROUP)
+
+
+def _scope(runtime: Runtime, words: list[str]) -> tuple[str, int] | None:
+    """``[open|overdue|mine|all|TAG] [PAGE]`` -> (scope, page); a tag becomes ``c.<key>``."""
+    scope, page = "open", 1
+    for word in words[:2]:
+        number = ticket_number(word)
+        if number is not None:
+            page = max(1, number)
+        elif word.lower() in SCOPES:
+            scope = word.lower()
+        elif (category := runtime.catalog.by_word(word.lstrip("#＃"))) is not None:
+            scope = f"c.{category.key}"
+        else:
+            return None
+    return scope, page
+
+
+async def _grid_ids(
+    runtime: Runtime, message: Message, user: User | None
+) -> list[int] | bool | None:
+    """Grids the list covers: the group's grid, or in private every grid the user works.
+
+    None = every grid (an admin); False = the user may not list here.
+    """
+    if not is_private(message):
+        binding = await runtime.storage.grids.active_binding(message.chat_id)
+        if binding is None or binding.grid_id is None:
+            return False
+        grid = await runtime.storage.grids.grid(binding.grid_id)
+        if grid is None or not (await role_for(runtime, message, grid)).works_tickets:
+            return False
+        return [grid.id]
+    if user is None:
+        return False
+    grids = await runtime.roles.workable_grids(user.id)
+    return None if grids is None else [g.id for g in grids]
+
+
+def _filter(
+    runtime: Runtime, scope: str, grid_ids: list[int] | None, user: User | None
+) -> TicketFilter:
+    ids = None if grid_ids is None else tuple(grid_ids)
+    now = runtime.clock.now()
+    if scope == "overdue":
+        return TicketFilter(grid_ids=ids, overdue_at=now)
+    if scope == "mine":
+        return TicketFilter(
+            grid_ids=ids, statuses=("new", "accepted"), assignee_id=user.id if user else -1
+        )
+    if scope == "all":
+        return TicketFilter(grid_ids=ids)
+    category = scope[2:] if scope.startswith("c.") else None
+    return TicketFilter(grid_ids=ids, statuses=("new", "accepted"), category=category)
+
+
+def _scope_name(runtime: Runtime, scope: str) -> str:
+    if scope.startswith("c."):
+        category = runtime.catalog.get(scope[2:])
+        return runtime.texts("list.scope.category", tag=category.tag if category else scope[2:])
+    return runtime.texts(f"list.scope.{scope}")
+
+
+async def render_list(
+    runtime: Runtime, message: Message, user: User | None, scope: str, page: int
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    grid_ids = await _grid_ids(runtime, message, user)
+    if grid_ids is False:
+        return None
+    assert grid_ids is not True
+    if grid_ids == []:
+        return runtime.texts("list.no_grids"), None
+    where = _filter(runtime, scope, grid_ids, user)
+    tickets, total = await runtime.storage.tickets.find(
+        where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    text = list_text(
+        tickets,
+        total=total,
+        page=page,
+        scope_name=_scope_name(runtime, scope),
+        catalog=runtime.catalog,
+        texts=runtime.texts,
+        tz=runtime.settings.tz,
+        now=runtime.clock.now(),
+        masked=not is_private(message),
+    )
+    return text, page_keyboard(scope, page, pages_for(total), runtime.texts)
+
+
+async def on_list(update: Update, context: LinliContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    parsed = _scope(runtime, list(context.args or []))
+    if parsed is None:
+        await answer(message, runtime.texts("list.usage"))
+        return
+    rendered = await render_list(runtime, message, update.effective_user, *parsed)
+    if rendered is None:
+        await answer(message, runtime.texts("list.not_allowed"))
+        return
+    text, keyboard = rendered
+    try:
+        await message.reply_text(text, reply_markup=keyboard)
+    except TelegramError as exc:
+        logger.warning("list in chat %s failed: %s", message.chat_id, exc)
+
+
+async def on_page(update: Update, context: LinliContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    runtime = context.runtime
+    parsed = parse_page_data(query.data)
+    message = query.message
+    if parsed is None or not isinstance(message, Message):
+        await query.answer(runtime.texts("popup.invalid"))
+        return
+    rendered = await render_list(runtime, message, query.from_user, *parsed)
+    if rendered is None:
+        await query.answer(runtime.texts("popup.not_allowed"))
+        return
+    text, keyboard = rendered
+    await query.answer()
+    try:
+        await message.edit_text(text, reply_markup=keyboard)
+    except TelegramError as exc:
+        logger.info("page edit failed: %s", exc)
+
+
+async def on_show(update: Update, context: LinliContext) -> None:
+    target = await officer_target(update, context, "show")
+    message = update.effective_message
+    if target is None or message is None:
+        return
+    runtime = context.runtime
+    ticket = target.ticket
+    text = detail_text(
+        ticket,
+        await runtime.storage.tickets.events(ticket.id),
+        grid=target.grid,
+        co_reporters=len(await runtime.storage.tickets.co_reporters(ticket.id)),
+        catalog=runtime.catalog,
+        texts=runtime.texts,
+        tz=runtime.settings.tz,
+        now=runtime.clock.now(),
+        masked=not is_private(message),
+    )
+    await answer(message, text)
