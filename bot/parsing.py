@@ -2,7 +2,8 @@
 
 Pure functions: no telegram import, no I/O, and no function here raises on any ``str``. They run
 on every group message, so they are built from linear regexes (no nested unbounded repeats) and
-bounded scans; a 4096-character Telegram message parses in well under a millisecond.
+bounded scans: a 200-character message parses in about 0.08 ms, a full 4096-character one in
+under 1 ms, and 100 KB of adversarial text in tens of milliseconds.
 
 Everything works on a *scan copy* of the text in which full-width ASCII (``＃３号楼``), the
 ideographic space, dash variants and ①–⑨ are folded to plain ASCII one character for one
@@ -39,6 +40,12 @@ Decisions on the ambiguous cases (the tests pin each of them):
   ``幸福里5号楼``, ``幸福里小区``): 家里, 这里, 群里, 小区里, 公里 are never estates.
 * ``弄`` only after a number (``长乐路123弄``); on its own it is a verb.
 * Buildings are digits only; ``A座`` is not read as a building.
+* The first place named wins, except that a 社区 yields to an estate after it and a street to an
+  estate named right after it (``中山路幸福小区`` -> 幸福小区).
+
+Limits, for messages no resident writes: at most ``_MAX_TAGS`` tags are read (the rest of the
+text stays in the body) and the location is looked for in the first ``_LOCATION_WINDOW``
+characters. Phones and ID numbers are found in the whole text, however long.
 """
 
 from __future__ import annotations
@@ -154,7 +161,6 @@ def _scan(text: str) -> str:
     return text.translate(_SCAN_TABLE) if _FOLDABLE.search(text) else text
 
 
-_CN_DIGITS = "零〇一二三四五六七八九十百千两"
 _URL = re.compile(r"(?:(?:https?|ftp)://|www\.)[!-~]+", re.IGNORECASE)
 
 
@@ -183,7 +189,7 @@ _BRACKETS = {
     "〖": "〗",
 }  # fmt: skip
 # What may stand before a bare 【报修】 in the header, and what the body loses at its start.
-_LEAD_JUNK = frozenset(" \t\r\n\v\f：:，,、。.；;！!-—~～)）】]」』〕>》〗")
+_LEAD_JUNK = " \t\r\n\v\f：:，,、。.；;！!-—~～)）】]」』〕>》〗"
 _HEADER_JUNK = re.compile(r"[\s：:，,、。.；;！!\-—~～)）】\]」』〕>》〗]*")
 _TRAIL_JUNK = "：:，,、；;-—(（【[「『〔<《〖"
 # Inside brackets emptied by removing the tags, these may remain: 【#报修，#充电】.
@@ -244,12 +250,9 @@ def _marker_hits(scan: str, catalog: CategoryCatalog) -> list[TagHit]:
     anywhere, glued = _tag_patterns(catalog)
     m = anywhere.search(searched)
     while m is not None and len(hits) < _MAX_TAGS:
-        word = m["k"] or m.groupdict().get("w")
-        category = catalog.by_word(word) if word else None
-        if category is not None and word:
-            hits.append(TagHit(word, category.key, m.start(), m.end()))
-        else:
-            hits.append(TagHit(m["u"], None, m.start(), m.end()))
+        word = m["k"] or m.groupdict().get("w") or m["u"] or ""
+        category = catalog.by_word(word) if word != m["u"] else None
+        hits.append(TagHit(word, category.key if category else None, m.start(), m.end()))
         end = m.end()
         m = glued.match(searched, end) or anywhere.search(searched, end)
     return hits
@@ -358,7 +361,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r" +(?=[，。！？、；：）】」』])")
 def _body(text: str, mask: bytearray) -> str:
     kept = "".join(text[m.start() : m.end()] for m in _KEEP_RUN.finditer(mask))
     collapsed = _SPACE_BEFORE_PUNCT.sub("", " ".join(kept.split()))
-    stripped = collapsed.lstrip("".join(_LEAD_JUNK))
+    stripped = collapsed.lstrip(_LEAD_JUNK)
     return stripped.rstrip(_TRAIL_JUNK + " ")
 
 
@@ -706,7 +709,7 @@ def _parse_location(scan: str) -> Location:
 _CN = "零〇一二三四五六七八九十百两"
 _NB = rf"(?:[0-9]{{1,3}}|[{_CN}]{{1,4}})"  # a building number
 _NU = rf"(?:[0-9]{{1,2}}|[{_CN}]{{1,3}})"  # a unit or floor number
-_SEP = r"[\s,，、/\-]{0,3}"  # between parts: '3号楼，2单元', '3号楼 - 2单元'
+_SEP = r"[\s,，、/\-的]{0,3}"  # between parts: '3号楼，2单元', '3号楼 - 2单元', '3号楼的2单元'
 _HAO = "[号號]"
 _LOU = "[楼樓]"
 _MARK = rf"(?:{_HAO}{_LOU}|{_HAO}[栋棟座]|#{_LOU}|#[栋棟]|[栋棟幢座]|#)"
@@ -866,8 +869,8 @@ _CUT_WORDS = (
         上午 下午 中午 凌晨 刚才 刚刚 一直 已经 好几天 好久 发现 看到 看见 听说 附近 旁边 对面
         门口 隔壁 周边 周围 前面 后面 里面 外面 楼下 楼上 楼前 楼后 东边 西边 南边 北边 东侧
         西侧 南侧 北侧 路边 路口 街边 这边 那边 中间 之间 拐弯处 拐角 号楼 号樓 单元 小区 社区
-        街道 什么 情况 问题 严重 破损 #
-        的 在 是 住 了 到 从 往 跟 我 你 他 她 它 咱 们 这 那 哪 说 问 请 让 被 把 给 吗 呢 吧
+        街道 什么 情况 问题 严重 破损
+        的 在 是 住 了 着 过 到 从 往 跟 我 你 他 她 它 咱 们 这 那 哪 说 问 请 让 被 把 给 吗 呢 吧
         啊 呀 嘛 哦 噢 喂 就 也 又 还 很 区 个 些 去 与 及 或 但 栋 幢 室 层
         """
     ),
@@ -889,19 +892,28 @@ _GENERIC_TOKENS = tuple(
         reverse=True,
     )
 )
-# Whole words that end like a place but are common nouns or verbs: 马路, 逛街, 家庭, 政府.
-_GENERIC_ENDINGS = frozenset(
+# Common nouns shaped like a place: 马路, 家庭, 政府. Real names end the same way (中山路 ends
+# like 山路, a mountain road), so these count whole or behind a measure word (这条马路, 大马路).
+_COMMON_PLACES = frozenset(
     _words(
         """
-        马路 道路 公路 铁路 小路 大路 电路 线路 网路 水路 思路 走路 出路 修路 上路 一路 过路
-        绕路 近路 堵路 挡路 占路 让路 带路 引路 山路 土路 新路 老路 旧路 回路 后路 退路 套路
-        半路 进路 来路 去路 迷路 问路 开路 拦路 断路 短路 通路 岔路 弯路 夜路 陆路 十字路 条路
-        段路 上街 逛街 临街 沿街 当街 满街 过街 条街 对街 扫街 小巷 深巷 街巷 陋巷 古巷
-        老巷 空巷 条巷 小胡同 老街坊 邻里街坊 好街坊 农村 乡村 山村 渔村 城中村 全村 本村 县城
-        省城 古城 京城 全城 进城 满城 长城 老城 家庭 法庭 政府 官府 美好家园 共同家园 精神家园
+        马路 道路 公路 铁路 小路 大路 电路 线路 网路 水路 思路 山路 土路 新路 老路 旧路 后路
+        套路 半路 夜路 陆路 一路 岔路 弯路 近路 条路 段路 小巷 深巷 街巷 陋巷 古巷 老巷 空巷
+        条巷 小胡同 农村 乡村 山村 渔村 县城 省城 古城 京城 长城 老城 家庭 法庭 政府 官府
         小花园 后花园 大花园 小广场 大广场
         """
     )
+)
+_MEASURE_PREFIX = "条这那一每整此该本个各大小老新旧"
+# Endings that never close a name: a verb and its object (堵路, 逛街, 进城) or a longer common
+# word (邻里街坊, 城中村, 十字路, 美好家园, 市政府).
+_NEVER_PLACES = _words(
+    """
+    走路 修路 堵路 挡路 占路 让路 带路 引路 绕路 拦路 开路 问路 迷路 上路 过路 出路 退路
+    回路 断路 短路 进路 来路 去路 通路 赶路 跑路 上街 逛街 临街 沿街 当街 满街 过街 对街
+    扫街 进城 全城 满城 全村 本村 老街坊 邻里街坊 好街坊 城中村 十字路 美好家园 共同家园
+    精神家园 市政府 区政府 县政府 镇政府 乡政府 省政府
+    """
 )
 _CUT_REVERSED = re.compile(
     "|".join(re.escape(w[::-1]) for w in sorted(set(_CUT_WORDS), key=len, reverse=True))
@@ -915,22 +927,32 @@ def _is_name_char(ch: str) -> bool:
 
 
 def _find_estate(scan: str) -> str | None:
-    """The first estate named; a 社区 (the community, an administrative area) only when no
-    estate follows it: '通顺社区嘉盟小区3号楼' -> 嘉盟小区."""
-    community = None
+    """The first estate named. A 社区 (the community, an administrative area) counts only when
+    no estate follows it ('通顺社区嘉盟小区3号楼' -> 嘉盟小区), and a street gives way to an
+    estate named right after it ('中山路幸福小区' -> 幸福小区)."""
+    community: str | None = None
+    street: tuple[str, int] | None = None  # the name and where it ends
     for i, m in enumerate(_ESTATE_SUFFIX.finditer(scan)):
         if i >= _MAX_CANDIDATES:
             break
-        estate = _estate_at(scan, m)
-        if estate is None:
+        found = _estate_at(scan, m, street[1] if street else 0)
+        if found is None:
             continue
-        if m.group() != "社区":
+        estate, start, end = found
+        if street is not None:
+            return estate if start == street[1] else street[0]
+        if m.group() in _STREETS:
+            street = estate, end
+        elif m.group() == "社区":
+            community = community or estate
+        else:
             return estate
-        community = community or estate
-    return community
+    return street[0] if street else community
 
 
-def _estate_at(scan: str, m: re.Match[str]) -> str | None:
+def _estate_at(scan: str, m: re.Match[str], floor: int) -> tuple[str, int, int] | None:
+    """The estate whose suffix ``m`` found, with where it starts and ends; its name does not
+    reach left of ``floor``."""
     suffix, start, end = m.group(), m.start(), m.end()
     if suffix in _NUMBERED:
         digits = _NUMBERED[suffix]
@@ -946,15 +968,21 @@ def _estate_at(scan: str, m: re.Match[str]) -> str | None:
         return None  # 花园路: the street candidate that follows takes the whole name
     if suffix == "里" and not _AFTER_LI.match(scan, end):
         return None  # 家里, 这里, 群里: 里 is a place only with an address after it (幸福里3期)
-    name = _name_before(scan, start, _NAME_MAX)
-    if len(name) < fewest or _is_generic(name):
+    name = _name_before(scan, start, floor)
+    if len(name) < fewest or _is_generic(name) or _is_common_noun(name + suffix):
         return None
-    estate = name + suffix + _continuation(scan, end, suffix)
+    extra = _continuation(scan, end, suffix)
+    estate = name + suffix + extra
     if len(estate) < 2 or len(estate) > _ESTATE_MAX:
         return None
-    if any(estate[-k:] in _GENERIC_ENDINGS for k in range(2, 6)):
-        return None
-    return estate
+    return estate, start - len(name), end + len(extra)
+
+
+def _is_common_noun(place: str) -> bool:
+    """马路, 这条马路, 有车堵路, 邻里街坊: a place word that names no place."""
+    if place in _COMMON_PLACES or (place[1:] in _COMMON_PLACES and place[0] in _MEASURE_PREFIX):
+        return True
+    return place.endswith(_NEVER_PLACES)
 
 
 def _street_at(scan: str, pos: int) -> bool:
@@ -965,11 +993,11 @@ def _street_at(scan: str, pos: int) -> bool:
     return False
 
 
-def _name_before(scan: str, start: int, limit: int) -> str:
+def _name_before(scan: str, start: int, floor: int) -> str:
     """The place name in front of a suffix: name characters back to a boundary, cut after the
     last leading word ('请处理', '住在', '的' ...), without a stray leading number."""
     left = start
-    while left > 0 and start - left < limit and _is_name_char(scan[left - 1]):
+    while left > floor and start - left < _NAME_MAX and _is_name_char(scan[left - 1]):
         left -= 1
     name = scan[left:start]
     last = _CUT_REVERSED.search(name[::-1])  # the first hit from the right ends rightmost
