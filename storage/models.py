@@ -125,6 +125,14 @@ class Ticket:
     reopen_count: int = 0
     satisfaction: str | None = None
     duplicate_of: int | None = None
+    rated_at: datetime | None = None
+    followup_due: datetime | None = None
+    followup_asked_at: datetime | None = None
+    followup_reminded_at: datetime | None = None
+    response_reminded_at: datetime | None = None
+    response_overdue_at: datetime | None = None
+    escalation_level: int = 0
+    escalated_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -164,6 +172,14 @@ class Ticket:
             reopen_count=row["reopen_count"],
             satisfaction=row["satisfaction"],
             duplicate_of=row["duplicate_of"],
+            rated_at=from_db_time(row["rated_at"]),
+            followup_due=from_db_time(row["followup_due"]),
+            followup_asked_at=from_db_time(row["followup_asked_at"]),
+            followup_reminded_at=from_db_time(row["followup_reminded_at"]),
+            response_reminded_at=from_db_time(row["response_reminded_at"]),
+            response_overdue_at=from_db_time(row["response_overdue_at"]),
+            escalation_level=row["escalation_level"],
+            escalated_at=from_db_time(row["escalated_at"]),
         )
 
 

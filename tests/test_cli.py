@@ -49,7 +49,7 @@ def test_db_migrate_check_backup_and_grid_list(
     db = tmp_path / "data" / "l.db"
     monkeypatch.setenv("DATABASE_PATH", str(db))
     assert main(["db", "migrate"]) == 0
-    assert "schema version 2" in capsys.readouterr().out
+    assert "schema version 3" in capsys.readouterr().out
     assert main(["db", "check"]) == 0
     assert ": ok" in capsys.readouterr().out
     assert main(["grid", "list"]) == 0

@@ -1,0 +1,204 @@
+"""The ledger (台账): every ticket with its grid and community names, streamed in id order."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database, from_db_time, to_db_time
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 2000
+
+# ``tickets AS t NOT INDEXED`` keeps SQLite on the rowid: every page is a range of ids
+# (``t.id > ? AND t.id <= ?``), so one statement reads at most ``batch`` tickets whatever the
+# filters are. Left to itself the planner would pick tickets_created or tickets_grid_status for a
+# filtered export and then sort the whole match again for every page.
+_SELECT = """
+SELECT t.id, g.name AS grid_name, m.name AS community_name, t.category, t.body,
+       t.estate, t.building, t.unit, t.room, t.reporter_name, t.created_at, t.status,
+       t.assignee_name, t.accepted_at, t.resolved_at, t.closed_at, t.resolution_due,
+       t.satisfaction, t.reopen_count, t.source, t.chat_id, t.message_id
+FROM tickets AS t NOT INDEXED
+JOIN grids g ON g.id = t.grid_id
+JOIN communities m ON m.id = g.community_id
+WHERE t.id > ? AND t.id <= ?"""
+
+_COUNT = """
+SELECT COUNT(*)
+FROM tickets AS t NOT INDEXED
+JOIN grids g ON g.id = t.grid_id
+JOIN communities m ON m.id = g.community_id
+WHERE t.id > ? AND t.id <= ?"""
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """Which tickets the ledger holds; ``since_utc`` is inclusive, ``until_utc`` exclusive."""
+
+    grid: str | None = None  # a grid name (grid names are unique only within a community)
+    community: str | None = None
+    since_utc: datetime | None = None
+    until_utc: datetime | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """Extra ``AND`` clauses and their parameters, in that order."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.grid is not None:
+            clauses.append("g.name = ?")
+            params.append(self.grid)
+        if self.community is not None:
+            clauses.append("m.name = ?")
+            params.append(self.community)
+        if self.since_utc is not None:
+            clauses.append("t.created_at >= ?")
+            params.append(to_db_time(self.since_utc))
+        if self.until_utc is not None:
+            clauses.append("t.created_at < ?")
+            params.append(to_db_time(self.until_utc))
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One ticket as the ledger needs it: raw stored values, times aware in UTC."""
+
+    id: int
+    grid_name: str
+    community_name: str
+    category: str
+    body: str
+    estate: str | None
+    building: str | None
+    unit: str | None
+    room: str | None
+    reporter_name: str
+    created_at: datetime
+    status: str
+    assignee_name: str | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution_due: datetime
+    satisfaction: str | None
+    reopen_count: int
+    source: str
+    chat_id: int
+    message_id: int
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LedgerRow:
+        created_at = from_db_time(row["created_at"])
+        resolution_due = from_db_time(row["resolution_due"])
+        if created_at is None or resolution_due is None:
+            raise ValueError(f"ticket {row['id']} lacks created_at or resolution_due")
+        return cls(
+            id=row["id"],
+            grid_name=row["grid_name"],
+            community_name=row["community_name"],
+            category=row["category"],
+            body=row["body"],
+            estate=row["estate"],
+            building=row["building"],
+            unit=row["unit"],
+            room=row["room"],
+            reporter_name=row["reporter_name"],
+            created_at=created_at,
+            status=row["status"],
+            assignee_name=row["assignee_name"],
+            accepted_at=from_db_time(row["accepted_at"]),
+            resolved_at=from_db_time(row["resolved_at"]),
+            closed_at=from_db_time(row["closed_at"]),
+            resolution_due=resolution_due,
+            satisfaction=row["satisfaction"],
+            reopen_count=row["reopen_count"],
+            source=row["source"],
+            chat_id=row["chat_id"],
+            message_id=row["message_id"],
+        )
+
+
+class LedgerRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def rows(
+        self,
+        *,
+        grid: str | None = None,
+        community: str | None = None,
+        since_utc: datetime | None = None,
+        until_utc: datetime | None = None,
+        batch: int = DEFAULT_BATCH,
+    ) -> AsyncIterator[LedgerRow]:
+        """The matching tickets in id order, fetched ``batch`` ids at a time.
+
+        Each page is its own statement (``Database.fetch_all`` takes the connection lock per
+        call), so the bot keeps working between pages. Tickets opened after the export started
+        are left out; a ticket that changes while the export runs shows its state when its page
+        was read.
+        """
+        async for page in self.pages(
+            LedgerFilter(grid, community, since_utc, until_utc), batch=batch
+        ):
+            for row in page:
+                yield row
+
+    async def pages(
+        self, where: LedgerFilter, *, batch: int = DEFAULT_BATCH
+    ) -> AsyncIterator[list[LedgerRow]]:
+        """Like ``rows`` but a page at a time (each at most ``batch`` rows, never empty)."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        extra, params = where.sql()
+        sql = _SELECT + extra + " ORDER BY t.id"
+        for low, high in await self._windows(where, batch):
+            found = await self._db.fetch_all(sql, (low, high, *params))
+            if found:
+                yield [LedgerRow.from_row(r) for r in found]
+
+    async def count(self, where: LedgerFilter, *, batch: int = DEFAULT_BATCH * 10) -> int:
+        """How many tickets ``pages`` would yield now, counted a window of ids at a time."""
+        extra, params = where.sql()
+        total = 0
+        for low, high in await self._windows(where, batch):
+            total += int(await self._db.fetch_value(_COUNT + extra, (low, high, *params)))
+        return total
+
+    async def _windows(self, where: LedgerFilter, size: int) -> list[tuple[int, int]]:
+        """``(low, high]`` id ranges covering every ticket that may match, ``size`` ids each."""
+        first, last = await self._id_span(where)
+        if first is None or last is None:
+            return []
+        return [(low, min(low + size, last)) for low in range(first - 1, last, size)]
+
+    async def _id_span(self, where: LedgerFilter) -> tuple[int | None, int | None]:
+        # With a date range the tickets_created index finds the first and last id that can
+        # match (ids need not follow created_at exactly, so this asks for MIN/MAX, not the ends
+        # of the range); without one, the ends of the rowid are O(log n).
+        if where.since_utc is None and where.until_utc is None:
+            row = await self._db.fetch_one(
+                "SELECT (SELECT MIN(id) FROM tickets), (SELECT MAX(id) FROM tickets)"
+            )
+        else:
+            clauses, params = [], []
+            if where.since_utc is not None:
+                clauses.append("created_at >= ?")
+                params.append(to_db_time(where.since_utc))
+            if where.until_utc is not None:
+                clauses.append("created_at < ?")
+                params.append(to_db_time(where.until_utc))
+            row = await self._db.fetch_one(
+                "SELECT MIN(id), MAX(id) FROM tickets INDEXED BY tickets_created WHERE "
+                + " AND ".join(clauses),
+                params,
+            )
+        if row is None:
+            return None, None
+        return row[0], row[1]
