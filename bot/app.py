@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,13 +11,16 @@ from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import schedule
 from bot.categories import CategoryCatalog
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
+from bot.outbox import OutboxSender
+from bot.ratelimit import FloodLimiter, TelegramBudget
 from bot.roles import RoleBook
 from bot.texts import Texts
 from handlers import admin, buttons, errors, intake, membership, menu, officer, resident, views
@@ -32,13 +37,21 @@ def build_application(
     clock: Clock | None = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    background: bool = True,
+    budget: TelegramBudget | None = None,
 ) -> LinliApp:
-    """A fresh Application; storage opens in post_init and closes in post_shutdown."""
+    """A fresh Application; storage opens in post_init and closes in post_shutdown.
+
+    ``background=False`` starts neither the outbox sender nor the scheduled tick: tests then
+    call ``runtime.sender.flush()`` and ``bot.schedule.tick`` themselves, with a moved clock.
+    """
     runtime = Runtime(
         settings=settings,
         catalog=CategoryCatalog.load(settings.categories_file),
         clock=clock or SystemClock(),
         texts=Texts(settings.language),
+        background=background,
+        budget=budget or TelegramBudget(),
     )
     builder = (
         ApplicationBuilder()
@@ -53,14 +66,16 @@ def build_application(
             )
         )
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder.request(request)  # the builder's setters mutate it in place
     if get_updates_request is not None:
         builder.get_updates_request(get_updates_request)
-    # AIORateLimiter keeps to Telegram's flood limits and retries on RetryAfter.
-    app: LinliApp = builder.rate_limiter(AIORateLimiter(max_retries=5)).build()
+    # One flood budget for every request; a RetryAfter blocks only its own chat.
+    limiter = FloodLimiter(runtime.budget)
+    app: LinliApp = builder.rate_limiter(limiter).build()
     app.bot_data[RUNTIME_KEY] = runtime
     register_handlers(app)
     return app
@@ -85,12 +100,27 @@ async def _post_init(app: Any) -> None:
     runtime.roles_ = RoleBook(
         app.bot, runtime.storage_, frozenset(runtime.settings.admin_ids), runtime.clock
     )
+    runtime.sender_ = OutboxSender(runtime, app.bot, runtime.budget)
+    if runtime.background:
+        # post_init runs before Application.start, so the task is ours to keep and to cancel
+        runtime.sender_task = asyncio.create_task(runtime.sender_.run(), name="outbox-sender")
+        schedule.start(app, runtime)
     logger.info(
         "LinliTong started as @%s (reads all group messages: %s)",
         app.bot.username,
         app.bot.can_read_all_group_messages,
     )
     await menu.publish_menu(app)
+
+
+async def _post_stop(app: Any) -> None:
+    runtime = runtime_of(app)
+    task = runtime.sender_task
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    runtime.sender_task = None
 
 
 async def _post_shutdown(app: Any) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.categories import CategoryCatalog
 from bot.clock import Clock
 from bot.config import Settings
+from bot.ratelimit import TelegramBudget
 from bot.roles import RoleBook
 from bot.texts import Texts
 from storage import Storage
+
+if TYPE_CHECKING:
+    from bot.outbox import OutboxSender
 
 RUNTIME_KEY = "linlitong"
 
@@ -25,14 +30,29 @@ class Runtime:
     catalog: CategoryCatalog
     clock: Clock
     texts: Texts
+    background: bool = True
+    budget: TelegramBudget = field(default_factory=TelegramBudget, repr=False)
     storage_: Storage | None = field(default=None, repr=False)
     roles_: RoleBook | None = field(default=None, repr=False)
+    sender_: OutboxSender | None = field(default=None, repr=False)
+    sender_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def storage(self) -> Storage:
         if self.storage_ is None:
             raise RuntimeError("storage is opened in post_init; the application is not running")
         return self.storage_
+
+    @property
+    def sender(self) -> OutboxSender:
+        if self.sender_ is None:
+            raise RuntimeError("the outbox sender is set up in post_init")
+        return self.sender_
+
+    def wake_sender(self) -> None:
+        """Something was queued in the outbox: send it now, not at the next poll."""
+        if self.sender_ is not None:
+            self.sender_.wake()
 
     @property
     def roles(self) -> RoleBook:

@@ -162,6 +162,14 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "That name is too long (at most {limit} characters).",
     },
     # -- tickets: status on the receipt, buttons -----------------------------------------------
+    "receipt.combined_title": {
+        "zh": "✅ 收到 {count} 条报事，都已登记：",
+        "en": "✅ Received {count} reports, all opened:",
+    },
+    "receipt.combined_line": {
+        "zh": "工单 <b>{ticket_id}</b> {category}",
+        "en": "ticket <b>{ticket_id}</b> {category}",
+    },
     "receipt.status": {"zh": "状态：{status}", "en": "Status: {status}"},
     "receipt.status_by": {"zh": "状态：{status}（{name}）", "en": "Status: {status} ({name})"},
     "receipt.possible_duplicate": {
@@ -418,6 +426,102 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "error.generic": {
         "zh": "抱歉，处理这条消息时出了点问题，已记录下来。请稍后再试一次。",
         "en": "Sorry, something went wrong with that message; it has been logged. Please retry.",
+    },
+    # -- digests, /stats and the weekly chart (bot.digest, bot.metrics, bot.charts) ----------------
+    "stats.name.response": {"zh": "响应率", "en": "Response rate"},
+    "stats.name.resolution": {"zh": "解决率", "en": "Resolution rate"},
+    "stats.name.satisfaction": {"zh": "满意率", "en": "Satisfaction rate"},
+    "stats.rate_line": {"zh": "{name}：{rate}", "en": "{name}: {rate}"},
+    "stats.title": {
+        "zh": "📊 <b>{scope}</b> · 近 {days} 天",
+        "en": "📊 <b>{scope}</b> · last {days} days",
+    },
+    "stats.median_response": {
+        "zh": "响应用时中位数：{value}（{count} 个工单）",
+        "en": "Median time to first response: {value} ({count} tickets)",
+    },
+    "stats.median_resolution": {
+        "zh": "办结用时中位数：{value}（{count} 个工单）",
+        "en": "Median time to resolution: {value} ({count} tickets)",
+    },
+    "stats.breakdown": {"zh": "各网格排名：", "en": "Grids ranked:"},
+    "stats.footnote": {
+        "zh": "口径：响应率＝时限内首次响应 ÷ 响应时限或首次响应在期内的工单；解决率＝时限内办结且未重办 ÷ 办结时限或办结在期内的工单（不含退回、重复）；满意率＝（满意＋基本满意）÷ 期内评价（不含未评价）。",
+        "en": "Definitions: response = first officer action by the response deadline ÷ tickets whose response deadline or first action fell in the period; resolution = resolved by the deadline and never reopened ÷ tickets whose resolution deadline or resolution fell in the period (rejected and duplicates excluded); satisfaction = (satisfied + basically satisfied) ÷ ratings in the period (no answer excluded).",
+    },
+    "stats.usage": {
+        "zh": "用法：/stats [天数]，默认 7 天，最多 365 天，例如 /stats 30",
+        "en": "Usage: /stats [DAYS], 7 by default, at most 365, e.g. /stats 30",
+    },
+    "stats.duration.days": {"zh": "{d}天{h}小时", "en": "{d}d {h}h"},
+    "stats.duration.hours": {"zh": "{h}小时{m}分钟", "en": "{h}h {m}m"},
+    "stats.duration.minutes": {"zh": "{m}分钟", "en": "{m}m"},
+    "stats.duration.under_minute": {"zh": "不到1分钟", "en": "under 1m"},
+    "digest.date": {"zh": "{month}月{day}日", "en": "{mon} {day}"},
+    "digest.grid_title": {
+        "zh": "📰 <b>{grid}</b>（{community}）日报 · {date}",
+        "en": "📰 Daily digest of <b>{grid}</b> ({community}) · {date}",
+    },
+    "digest.today": {
+        "zh": "今日：新增 {new} · 办结 {resolved} · 待办 {open} · 超时 {overdue}",
+        "en": "Today: {new} new · {resolved} resolved · {open} open · {overdue} overdue",
+    },
+    "digest.category_line": {
+        "zh": "#{tag}：新增 {new} · 办结 {resolved} · 待办 {open} · 超时 {overdue}",
+        "en": "#{tag}: {new} new · {resolved} resolved · {open} open · {overdue} overdue",
+    },
+    "digest.nothing": {
+        "zh": "今日没有新工单，也没有待办工单 👍",
+        "en": "No new and no open tickets today 👍",
+    },
+    "digest.overdue_header": {
+        "zh": "⏰ 超时工单（{count} 个）：",
+        "en": "⏰ Overdue tickets ({count}):",
+    },
+    "digest.overdue_line": {
+        "zh": "<b>{id}</b> [{tag}] {body} · 已 {age} · 超时 {late}",
+        "en": "<b>{id}</b> [{tag}] {body} · open {age} · {late} late",
+    },
+    "digest.overdue_more": {
+        "zh": "……还有 {count} 个，发送 /list overdue 查看全部",
+        "en": "…and {count} more: send /list overdue",
+    },
+    "digest.link": {"zh": "原消息", "en": "message"},
+    "digest.rates_header": {"zh": "📊 近 {days} 天：", "en": "📊 Last {days} days:"},
+    "digest.community_title": {
+        "zh": "🏆 <b>{name}</b> 各网格排名 · 近 {days} 天 · {date}",
+        "en": "🏆 <b>{name}</b>: grids ranked, last {days} days · {date}",
+    },
+    "digest.street_title": {
+        "zh": "🏆 <b>{name}</b> 各社区排名 · 近 {days} 天 · {date}",
+        "en": "🏆 <b>{name}</b>: communities ranked, last {days} days · {date}",
+    },
+    "digest.ranking_order": {
+        "zh": "按解决率、响应率、满意率依次排序，无数据的排在后面；超时为当前超时未办结的工单数。",
+        "en": "Ranked by resolution, then response, then satisfaction rate, no data last; overdue = open past the deadline now.",
+    },
+    "digest.rank_line": {
+        "zh": "{rank}. <b>{name}</b>：解决 {resolution} · 响应 {response} · 满意 {satisfaction} · 超时 {overdue}",
+        "en": "{rank}. <b>{name}</b>: resolution {resolution} · response {response} · satisfaction {satisfaction} · overdue {overdue}",
+    },
+    "digest.total": {
+        "zh": "合计：解决 {resolution} · 响应 {response} · 满意 {satisfaction} · 超时 {overdue}",
+        "en": "Total: resolution {resolution} · response {response} · satisfaction {satisfaction} · overdue {overdue}",
+    },
+    "digest.no_grids": {"zh": "还没有网格。", "en": "No grids yet."},
+    "digest.no_communities": {"zh": "还没有社区。", "en": "No communities yet."},
+    "chart.title": {
+        "zh": "{name} · 近 {weeks} 周工单与三率",
+        "en": "{name} · tickets over {weeks} weeks, and the three rates",
+    },
+    "chart.new": {"zh": "新增", "en": "New"},
+    "chart.resolved": {"zh": "办结", "en": "Resolved"},
+    "chart.count": {"zh": "工单数", "en": "Tickets"},
+    "chart.week": {"zh": "周（起始日）", "en": "Week starting"},
+    "chart.rates": {"zh": "近 {days} 天三率", "en": "Rates, last {days} days"},
+    "chart.caption": {
+        "zh": "📈 {name} 近 {weeks} 周趋势",
+        "en": "📈 {name}: the last {weeks} weeks",
     },
 }
 

@@ -48,12 +48,7 @@ class IntakeMessage:
 @dataclass(frozen=True)
 class OpenResult:
     ticket: Ticket
-    created: bool
-
-    @property
-    def needs_receipt(self) -> bool:
-        """New, or a redelivery of one whose receipt never went out (crash before sending)."""
-        return self.created or self.ticket.receipt_message_id is None
+    created: bool  # False: the same message was delivered before (its receipt is queued once)
 
 
 def deadlines(category: Category, opened_at: datetime) -> tuple[datetime, datetime]:
@@ -96,7 +91,7 @@ async def open_ticket(
         resolution_due=resolution_due,
         media=message.media,
     )
-    ticket, created = await storage.tickets.open(draft)
+    ticket, created = await storage.tickets.open(draft, receipt=True)
     return OpenResult(ticket, created)
 
 

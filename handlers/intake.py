@@ -14,8 +14,7 @@ from bot.context import LinliApp, LinliContext, Runtime
 from bot.keyboards import receipt_keyboard
 from bot.parsing import ParsedReport, parse_report
 from bot.receipts import receipt_text
-from bot.tickets import IntakeMessage, MediaItem, OpenResult, Ticket, apply_edit, open_ticket
-from handlers.common import DUPLICATE_WINDOW
+from bot.tickets import IntakeMessage, MediaItem, Ticket, apply_edit, open_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +132,9 @@ async def take_report(message: Message, context: LinliContext) -> None:
         intake = replace(intake, media=())  # stashed above: the new ticket adopts it
     now = runtime.clock.now()
     result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now)
-    if result.needs_receipt:
-        await _send_receipt(message, runtime, result)
+    if result.created:
+        logger.info("ticket %s opened in chat %s", result.ticket.id, result.ticket.chat_id)
+        runtime.wake_sender()  # the receipt was queued with the ticket
 
 
 async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:
@@ -147,25 +147,6 @@ async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:
         actor_name=intake.reporter_name,
         now=runtime.clock.now(),
     )
-
-
-async def _send_receipt(message: Message, runtime: Runtime, result: OpenResult) -> None:
-    ticket = result.ticket
-    since = runtime.clock.now() - DUPLICATE_WINDOW
-    duplicates = [t.id for t in await runtime.storage.tickets.possible_duplicates(ticket, since)]
-    text = receipt_text(
-        ticket,
-        catalog=runtime.catalog,
-        texts=runtime.texts,
-        tz=runtime.settings.tz,
-        files=1 if message.effective_attachment else 0,
-        album=ticket.media_group_id is not None,
-        duplicates=duplicates,
-    )
-    sent = await _reply(message, text, receipt_keyboard(ticket, runtime.texts, duplicates))
-    if sent is not None:
-        await runtime.storage.tickets.set_receipt(ticket.id, sent.message_id)
-        logger.info("ticket %s opened in chat %s", ticket.id, ticket.chat_id)
 
 
 async def on_group_edit(update: Update, context: LinliContext) -> None:

@@ -9,6 +9,7 @@ from storage.grids import GridRepository, GridTakenError, UnknownUnitError
 from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.notices import NoticeRepository
 from storage.officers import OfficerRepository
+from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
 from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "NewTicket",
     "NoticeRepository",
     "OfficerRepository",
+    "OutboxDraft",
+    "OutboxItem",
+    "OutboxRepository",
     "SchemaTooNewError",
     "Storage",
     "Ticket",
@@ -42,6 +46,7 @@ class Storage:
         self.tickets = TicketRepository(db)
         self.notices = NoticeRepository(db)
         self.officers = OfficerRepository(db)
+        self.outbox = OutboxRepository(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:

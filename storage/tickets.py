@@ -12,6 +12,7 @@ import aiosqlite
 
 from storage.db import Database, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
+from storage.outbox import OutboxDraft, queue
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class TicketRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def open(self, draft: NewTicket) -> tuple[Ticket, bool]:
+    async def open(self, draft: NewTicket, *, receipt: bool = False) -> tuple[Ticket, bool]:
         """Insert with its opening event; ``(existing, False)`` if the message has a ticket."""
         stamp = to_db_time(draft.created_at)
         async with self._db.transaction() as conn:
@@ -130,6 +131,19 @@ class TicketRepository:
             await _insert_media(conn, ticket_id, draft.chat_id, draft.media, stamp)
             if draft.media_group_id is not None:
                 await _adopt_album_parts(conn, ticket_id, draft.chat_id, draft.media_group_id)
+            if receipt:
+                # the receipt is owed from the moment the ticket exists: same transaction
+                await queue(
+                    conn,
+                    OutboxDraft(
+                        chat_id=draft.chat_id,
+                        kind="receipt",
+                        not_before=draft.created_at,
+                        ticket_id=ticket_id,
+                        dedupe_key=f"receipt:{ticket_id}",
+                    ),
+                    draft.created_at,
+                )
             ticket = await _by_id(conn, ticket_id)
         assert ticket is not None
         return ticket, True

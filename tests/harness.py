@@ -18,11 +18,18 @@ from bot.app import build_application, running
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import LinliApp, runtime_of
+from bot.ratelimit import TelegramBudget
 from bot.simulator import Simulator, SimulatorRequest
 from bot.simulator.models import SimChat, SimUser
 from storage import Storage
 
 JSON = dict[str, Any]
+
+
+def UNLIMITED() -> TelegramBudget:  # noqa: N802 - reads as a constant at the call site
+    return TelegramBudget(
+        group_per_minute=1_000_000, private_per_second=1_000_000, global_per_second=1_000_000
+    )
 
 
 @dataclass
@@ -39,17 +46,25 @@ class Harness:
         return runtime_of(self.app).storage
 
     async def drain(self) -> int:
-        """Fetch every pending update over the Bot API and process it; returns how many."""
+        """Process every pending update, then send what the outbox owes; returns updates."""
         handled = 0
         while True:
             updates = await self.app.bot.get_updates(offset=self._offset, timeout=0)
             if not updates:
+                await self.flush()
                 return handled
             for update in updates:
                 self._offset = update.update_id + 1
                 await self.app.process_update(update)
                 self.processed.append(update)
                 handled += 1
+
+    async def flush(self) -> int:
+        """Send everything the outbox may send now (the background sender is off in tests)."""
+        total = 0
+        while sent := await runtime_of(self.app).sender.flush():
+            total += sent
+        return total
 
     async def feed(self, update: JSON) -> None:
         """Process one raw update dict directly (hostile input that getUpdates would not carry)."""
@@ -95,7 +110,11 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    tmp_path: Path, *, sim: Simulator | None = None, **settings: Any
+    tmp_path: Path,
+    *,
+    sim: Simulator | None = None,
+    budget: TelegramBudget | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Harness]:
     sim = sim or Simulator()
     admin = sim.add_user("张书记")
@@ -112,6 +131,10 @@ async def harness(
         clock=clock,
         request=SimulatorRequest(sim),
         get_updates_request=SimulatorRequest(sim),
+        background=False,
+        # Telegram's limits are tested where they matter (tests/test_outbox.py); elsewhere a
+        # test posting 30 messages in a group must not wait out a real minute.
+        budget=budget or UNLIMITED(),
     )
     async with running(app, polling=False):
         yield Harness(sim, app, clock, admin)

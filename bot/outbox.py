@@ -1,0 +1,252 @@
+"""The sender: drains the outbox within Telegram's limits, retries, and records message ids.
+
+Rows are written by the change that causes them (a new ticket's receipt, a reminder, a digest),
+so a crash or restart loses nothing; the sender marks each row sent with the message id it got.
+Chats are drained concurrently, one message at a time per chat (order kept); the shared
+:class:`~bot.ratelimit.TelegramBudget` decides how fast. When a group's budget for the minute is
+nearly spent, its waiting receipts go out as one combined message instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from html import escape
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
+from bot.context import Runtime
+from bot.keyboards import receipt_keyboard
+from bot.links import message_link
+from bot.ratelimit import TelegramBudget, retry_after_seconds
+from bot.receipts import location_text, receipt_text
+from storage.outbox import OutboxItem
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+MAX_ATTEMPTS = 12
+IDLE_POLL = 1.0
+
+
+class OutboxSender:
+    def __init__(self, runtime: Runtime, bot: Any, budget: TelegramBudget) -> None:
+        self._runtime = runtime
+        self._bot = bot
+        self.budget = budget
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Forever: flush, then sleep until woken or the next poll; one failure never ends it."""
+        while True:
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox flush failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL)
+            self._wake.clear()
+
+    async def flush(self) -> int:
+        """Send everything due that the limits allow right now; returns messages sent."""
+        storage = self._runtime.storage
+        items = await storage.outbox.due(self._runtime.clock.now())
+        by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            if item.chat_id not in self._busy:
+                by_chat[item.chat_id].append(item)
+        results = await asyncio.gather(
+            *(self._drain(chat, queue) for chat, queue in by_chat.items())
+        )
+        return sum(results)
+
+    async def _drain(self, chat_id: int, queue: list[OutboxItem]) -> int:
+        self._busy.add(chat_id)
+        sent = 0
+        try:
+            while queue:
+                if self.budget.blocked_for(chat_id) > 0:
+                    break
+                batch = self._next_batch(chat_id, queue)
+                if batch is None:
+                    break  # the group's minute is spent: the next flush after it frees
+                outcome = await self._send(chat_id, batch)
+                if outcome == "stop":
+                    break
+                for item in batch:
+                    queue.remove(item)
+                sent += outcome == "sent"
+        finally:
+            self._busy.discard(chat_id)
+        return sent
+
+    def _next_batch(self, chat_id: int, queue: list[OutboxItem]) -> list[OutboxItem] | None:
+        """The next message to send: one row, or every waiting receipt combined into one."""
+        remaining = self.budget.remaining(chat_id)
+        if remaining == 0:
+            return None
+        head = queue[0]
+        if chat_id < 0 and head.kind == "receipt":
+            receipts = [i for i in queue if i.kind == "receipt"]
+            if len(receipts) > 1 and len(receipts) >= remaining:
+                return receipts
+        return [head]
+
+    async def _send(self, chat_id: int, batch: list[OutboxItem]) -> str:
+        """'sent', 'skip' (given up or rescheduled) or 'stop' (this chat waits)."""
+        storage = self._runtime.storage
+        now = self._runtime.clock.now()
+        try:
+            message = await self._deliver(chat_id, batch)
+        except RetryAfter as exc:
+            self.budget.block(chat_id, retry_after_seconds(exc))
+            return "stop"
+        except ChatMigrated as exc:
+            new_id = int(exc.new_chat_id)
+            await storage.grids.migrate_chat(chat_id, new_id, now)
+            await storage.outbox.retarget(chat_id, new_id)
+            logger.info("chat %s migrated to %s; outbox follows", chat_id, new_id)
+            self.wake()
+            return "stop"
+        except Forbidden as exc:
+            dropped = await storage.outbox.drop_chat(chat_id, str(exc))
+            logger.warning(
+                "bot cannot post in chat %s (%s): %s messages dropped", chat_id, exc, dropped
+            )
+            return "stop"
+        except BadRequest as exc:
+            for item in batch:
+                await storage.outbox.give_up(item.id, str(exc))
+            logger.error("outbox message %s to chat %s refused: %s", batch[0].id, chat_id, exc)
+            return "skip"
+        except NetworkError as exc:  # TimedOut included: try again later, backing off
+            await self._postpone(batch, str(exc))
+            return "stop"
+        receipts = [i.ticket_id for i in batch if i.kind == "receipt" and i.ticket_id is not None]
+        await storage.outbox.mark_sent(
+            [i.id for i in batch], message.message_id if message else None, now, receipt_of=receipts
+        )
+        return "sent"
+
+    async def _postpone(self, batch: Sequence[OutboxItem], error: str) -> None:
+        storage = self._runtime.storage
+        now = self._runtime.clock.now()
+        for item in batch:
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                await storage.outbox.give_up(item.id, error)
+                continue
+            delay = min(MAX_BACKOFF, timedelta(seconds=2**item.attempts))
+            await storage.outbox.postpone(item.id, now + delay, error)
+        logger.warning("outbox: network error to chat %s, retrying: %s", batch[0].chat_id, error)
+
+    async def _deliver(self, chat_id: int, batch: list[OutboxItem]) -> Message | None:
+        head = batch[0]
+        if head.kind == "receipt":
+            if len(batch) > 1:
+                return await self._send_combined(chat_id, batch)
+            return await self._send_receipt(chat_id, head)
+        return await self._send_plain(chat_id, head)
+
+    async def _send_plain(self, chat_id: int, item: OutboxItem) -> Message:
+        payload = item.payload
+        reply = _reply_parameters(payload)
+        keyboard = _keyboard(payload.get("keyboard"))
+        thread = payload.get("thread_id")
+        if item.attachment is not None:
+            message: Message = await self._bot.send_photo(
+                chat_id,
+                item.attachment,
+                caption=item.text[:1024] or None,
+                reply_parameters=reply,
+                reply_markup=keyboard,
+                message_thread_id=thread,
+            )
+            return message
+        message = await self._bot.send_message(
+            chat_id,
+            item.text,
+            reply_parameters=reply,
+            reply_markup=keyboard,
+            message_thread_id=thread,
+        )
+        return message
+
+    async def _send_receipt(self, chat_id: int, item: OutboxItem) -> Message | None:
+        runtime = self._runtime
+        ticket = await runtime.storage.tickets.get(item.ticket_id) if item.ticket_id else None
+        if ticket is None:
+            return None
+        since = runtime.clock.now() - timedelta(days=7)
+        duplicates = [
+            t.id for t in await runtime.storage.tickets.possible_duplicates(ticket, since)
+        ]
+        files = len(await runtime.storage.tickets.media(ticket.id))
+        text = receipt_text(
+            ticket,
+            catalog=runtime.catalog,
+            texts=runtime.texts,
+            tz=runtime.settings.tz,
+            files=files,
+            album=ticket.media_group_id is not None,
+            duplicates=duplicates,
+        )
+        message: Message = await self._bot.send_message(
+            chat_id,
+            text,
+            reply_parameters=ReplyParameters(ticket.message_id, allow_sending_without_reply=True),
+            reply_markup=receipt_keyboard(ticket, runtime.texts, duplicates),
+            message_thread_id=ticket.thread_id,
+        )
+        return message
+
+    async def _send_combined(self, chat_id: int, batch: list[OutboxItem]) -> Message:
+        runtime = self._runtime
+        texts = runtime.texts
+        lines = [texts("receipt.combined_title", count=len(batch))]
+        for item in batch:
+            ticket = await runtime.storage.tickets.get(item.ticket_id) if item.ticket_id else None
+            if ticket is None:
+                continue
+            category = runtime.catalog.get(ticket.category)
+            tag = category.tag if category else ticket.category
+            where = location_text(ticket)
+            line = "· " + texts("receipt.combined_line", ticket_id=ticket.id, category=escape(tag))
+            if where:
+                line += f" · {escape(where)}"
+            line += f" · {escape(ticket.reporter_name)}"
+            link = message_link(ticket.chat_id, ticket.message_id)
+            if link:
+                line += f' <a href="{link}">{texts("list.link")}</a>'
+            lines.append(line)
+        lines.append(texts("receipt.footer"))
+        message: Message = await self._bot.send_message(chat_id, "\n".join(lines))
+        return message
+
+
+def _reply_parameters(payload: dict[str, Any]) -> ReplyParameters | None:
+    reply_to = payload.get("reply_to")
+    if not isinstance(reply_to, int):
+        return None
+    return ReplyParameters(reply_to, allow_sending_without_reply=True)
+
+
+def _keyboard(rows: Any) -> InlineKeyboardMarkup | None:
+    """Payload keyboards are ``[[text, callback_data], …]`` rows."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
+    )
