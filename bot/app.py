@@ -23,7 +23,18 @@ from bot.outbox import OutboxSender
 from bot.ratelimit import FloodLimiter, TelegramBudget
 from bot.roles import RoleBook
 from bot.texts import Texts
-from handlers import admin, buttons, errors, intake, membership, menu, officer, resident, views
+from handlers import (
+    admin,
+    buttons,
+    errors,
+    followup,
+    intake,
+    membership,
+    menu,
+    officer,
+    resident,
+    views,
+)
 from storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -88,6 +99,7 @@ def register_handlers(app: LinliApp) -> None:
     officer.register(app)
     views.register(app)
     buttons.register(app)
+    followup.register(app)
     resident.register(app)
     intake.register(app)
     errors.register(app)

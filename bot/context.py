@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -36,6 +37,7 @@ class Runtime:
     roles_: RoleBook | None = field(default=None, repr=False)
     sender_: OutboxSender | None = field(default=None, repr=False)
     sender_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    digest_day: date | None = None  # the local day whose digests this process has queued
 
     @property
     def storage(self) -> Storage:

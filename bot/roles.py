@@ -43,6 +43,7 @@ class Role(IntEnum):
 class _Cached:
     value: frozenset[int]
     until: datetime
+    names: dict[int, str]
 
 
 class RoleBook:
@@ -81,9 +82,22 @@ class RoleBook:
         except TelegramError as exc:
             logger.warning("getChatAdministrators(%s) failed: %s", chat_id, exc)
             return cached.value if cached is not None else frozenset()
+        people = {m.user.id: m.user.full_name for m in members if not m.user.is_bot}
         value = frozenset(m.user.id for m in members)
-        self._admins[chat_id] = _Cached(value, now + self._ttl)
+        self._admins[chat_id] = _Cached(value, now + self._ttl, people)
         return value
+
+    async def officers_of(self, grid: GridInfo) -> list[tuple[int, str]]:
+        """The people to mention for a grid: its group's (human) admins and named officers."""
+        people: dict[int, str] = {}
+        if grid.chat_id is not None:
+            await self.chat_admins(grid.chat_id)
+            cached = self._admins.get(grid.chat_id)
+            if cached is not None:
+                people.update(cached.names)
+        for user_id, name in await self._storage.officers.of_grid(grid.id):
+            people.setdefault(user_id, name)
+        return list(people.items())
 
     def cached_admin_chats(self, user_id: int) -> set[int]:
         """Chats whose (still fresh) admin list names the user; no API call."""

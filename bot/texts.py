@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -402,6 +402,94 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "我还不能私信您：请先点开与我的私聊发送 /start，然后再试一次。",
         "en": "I cannot message you yet: open a private chat with me, send /start, then retry.",
     },
+    # -- schedules: reminders, escalation, 回访 --------------------------------------------------
+    "reminder.response_near": {
+        "zh": "⏰ 工单 <b>{id}</b>（{category}）还没有人接单，响应时限 {due}。{mentions}请尽快处理：/take {id}",
+        "en": "⏰ Ticket <b>{id}</b> ({category}) is not taken yet; respond by {due}. {mentions}Take it: /take {id}",
+    },
+    "reminder.response_passed": {
+        "zh": "⏰ 工单 <b>{id}</b>（{category}）已超过响应时限（{due}），仍没有人接单。{mentions}请尽快处理：/take {id}",
+        "en": "⏰ Ticket <b>{id}</b> ({category}) passed its response deadline ({due}) untaken. {mentions}Take it: /take {id}",
+    },
+    "escalation.community": {
+        "zh": "🔺 <b>督办</b>：{grid} 工单 <b>{id}</b>（{category}）已超过办结时限",
+        "en": "🔺 <b>Escalated</b>: {grid} ticket <b>{id}</b> ({category}) is past its resolution deadline",
+    },
+    "escalation.street": {
+        "zh": "🔺🔺 <b>上报街道</b>：{community} {grid} 工单 <b>{id}</b>（{category}）超时仍未办结",
+        "en": "🔺🔺 <b>Escalated to the street</b>: {community} {grid} ticket <b>{id}</b> ({category}) is still overdue",
+    },
+    "escalation.manual": {
+        "zh": "🔺 <b>{name} 手动上报</b>：{grid} 工单 <b>{id}</b>（{category}）",
+        "en": "🔺 <b>Escalated by {name}</b>: {grid} ticket <b>{id}</b> ({category})",
+    },
+    "escalation.reason": {"zh": "上报原因：{reason}", "en": "Reason: {reason}"},
+    "escalation.details": {
+        "zh": "内容：{body}\n上报时间：{at}（已过 {age}）\n办结时限：{due}\n处理人：{holder}",
+        "en": "Details: {body}\nReported: {at} ({age} ago)\nDue: {due}\nHandled by: {holder}",
+    },
+    "escalation.nobody": {"zh": "尚无人接单", "en": "nobody yet"},
+    "escalation.done": {
+        "zh": "🔺 已把工单 {id} 上报到{level}。",
+        "en": "🔺 Ticket {id} escalated to the {level}.",
+    },
+    "escalation.level.1": {"zh": "社区", "en": "community"},
+    "escalation.level.2": {"zh": "街道", "en": "street"},
+    "escalation.top": {
+        "zh": "工单 {id} 已经上报到街道，无法再上报。",
+        "en": "Ticket {id} is already with the street.",
+    },
+    "escalation.no_chat": {
+        "zh": "（{level}还没有绑定督办群，请部署管理员用 /supervise 绑定。）",
+        "en": "(The {level} has no supervisor chat yet: an admin binds one with /supervise.)",
+    },
+    "followup.ask": {
+        "zh": "{mentions}您好！您反映的问题（工单 <b>{id}</b>）已经办结，请问您对处理结果满意吗？",
+        "en": "{mentions}Hello! Your report (ticket <b>{id}</b>) has been resolved. Are you satisfied?",
+    },
+    "followup.remind": {
+        "zh": "{mentions}打扰了，工单 <b>{id}</b> 的处理结果还请您点上面的按钮评价一下 🙏",
+        "en": "{mentions}Sorry to bother you: please rate ticket <b>{id}</b> with the buttons above 🙏",
+    },
+    "followup.thanks": {
+        "zh": "{question}\n\n感谢您的评价：<b>{rating}</b>",
+        "en": "{question}\n\nThank you for your rating: <b>{rating}</b>",
+    },
+    "followup.officers": {
+        "zh": "⚠️ 居民对工单 <b>{id}</b> 的处理<b>不满意</b>，已重办（第 {count} 次）。{mentions}",
+        "en": "⚠️ The resident is <b>not satisfied</b> with ticket <b>{id}</b>: reopened (time {count}). {mentions}",
+    },
+    "followup.invite": {
+        "zh": "很抱歉没能让您满意 🙏 请直接<b>回复这条消息</b>说说哪里还有问题（工单 {id}），我们会继续处理。",
+        "en": "Sorry it is not right yet 🙏 Please <b>reply to this message</b> with what is still wrong (ticket {id}).",
+    },
+    "followup.recorded": {
+        "zh": "已记录您的意见，网格员会继续跟进工单 {id}。",
+        "en": "Your comment is recorded; the officer will follow up on ticket {id}.",
+    },
+    "rating.satisfied": {"zh": "满意", "en": "Satisfied"},
+    "rating.basic": {"zh": "基本满意", "en": "Mostly satisfied"},
+    "rating.unsatisfied": {"zh": "不满意", "en": "Not satisfied"},
+    "rating.unrated": {"zh": "未评价", "en": "Not rated"},
+    "popup.not_reporter": {
+        "zh": "只有反映这个问题的居民可以评价。",
+        "en": "Only the residents who reported this can rate it.",
+    },
+    "popup.rated": {"zh": "感谢您的评价！", "en": "Thank you!"},
+    "popup.already_rated": {
+        "zh": "这个工单已经评价过了。",
+        "en": "This ticket has been rated already.",
+    },
+    "event.reminded": {"zh": "提醒网格员", "en": "officers reminded"},
+    "event.escalated": {"zh": "上报督办", "en": "escalated"},
+    "event.followup_asked": {"zh": "回访", "en": "follow-up asked"},
+    "event.followup_reminded": {"zh": "回访提醒", "en": "follow-up reminder"},
+    "event.rated": {"zh": "居民评价", "en": "rated"},
+    "event.closed": {"zh": "关闭", "en": "closed"},
+    "event.feedback": {"zh": "居民意见", "en": "resident's comment"},
+    "duration.days_hours": {"zh": "{days}天{hours}小时", "en": "{days}d {hours}h"},
+    "duration.hours_minutes": {"zh": "{hours}小时{minutes}分钟", "en": "{hours}h {minutes}m"},
+    "duration.minutes": {"zh": "{minutes}分钟", "en": "{minutes}m"},
     # -- general -----------------------------------------------------------------------------
     "start.private": {
         "zh": (
@@ -445,6 +533,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "Median time to resolution: {value} ({count} tickets)",
     },
     "stats.breakdown": {"zh": "各网格排名：", "en": "Grids ranked:"},
+    "stats.rank_line": {
+        "zh": "{rank}. <b>{name}</b>：解决 {resolution} · 响应 {response} · 满意 {satisfaction}",
+        "en": "{rank}. <b>{name}</b>: resolution {resolution} · response {response} · satisfaction {satisfaction}",
+    },
     "stats.footnote": {
         "zh": "口径：响应率＝时限内首次响应 ÷ 响应时限或首次响应在期内的工单；解决率＝时限内办结且未重办 ÷ 办结时限或办结在期内的工单（不含退回、重复）；满意率＝（满意＋基本满意）÷ 期内评价（不含未评价）。",
         "en": "Definitions: response = first officer action by the response deadline ÷ tickets whose response deadline or first action fell in the period; resolution = resolved by the deadline and never reopened ÷ tickets whose resolution deadline or resolution fell in the period (rejected and duplicates excluded); satisfaction = (satisfied + basically satisfied) ÷ ratings in the period (no answer excluded).",
@@ -539,6 +631,16 @@ class Texts:
     def status(self, status: str) -> str:
         names = STATUS_NAMES.get(status)
         return names[self.language] if names else status
+
+    def duration(self, delta: timedelta) -> str:
+        """An age or delay as people say it: ``2天3小时``, ``45分钟``."""
+        minutes = max(0, int(delta.total_seconds() // 60))
+        days, rest = divmod(minutes, 1440)
+        if days:
+            return self("duration.days_hours", days=days, hours=rest // 60)
+        if minutes >= 60:
+            return self("duration.hours_minutes", hours=minutes // 60, minutes=minutes % 60)
+        return self("duration.minutes", minutes=minutes)
 
     def moment(self, moment: datetime, tz: ZoneInfo) -> str:
         """A deadline as people read it, in local time: ``11月26日 17:30``."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.categories import Category, CategoryCatalog
 from bot.parsing import ParsedReport
@@ -14,6 +14,7 @@ from storage import (
     GridInfo,
     MediaItem,
     NewTicket,
+    OutboxDraft,
     Storage,
     Ticket,
     TicketChange,
@@ -200,9 +201,20 @@ async def note(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: d
 
 
 async def done(
-    storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    text: str,
+    now: datetime,
+    followup_after: timedelta = timedelta(hours=1),
 ) -> Ticket | None:
-    changes: dict[str, object] = {"resolved_at": now}
+    """Resolved; the reporter is asked (回访) ``followup_after`` from now."""
+    changes: dict[str, object] = {
+        "resolved_at": now,
+        "followup_due": now + followup_after,
+        "followup_asked_at": None,
+        "followup_reminded_at": None,
+    }
     if ticket.assignee_id is None and ticket.assignee_name is None:
         changes |= {"assignee_id": actor.user_id, "assignee_name": actor.name}
     return await _move(storage, ticket, "done", actor, now, changes, note=text)
@@ -229,9 +241,50 @@ async def reopen(
         "reopen_count": ticket.reopen_count + 1,
         "resolved_at": None,
         "closed_at": None,
-        "satisfaction": None,
+        "followup_due": None,
+        "followup_asked_at": None,
+        "followup_reminded_at": None,
     }
     return await _move(storage, ticket, "reopen", actor, now, changes, note=reason)
+
+
+RATINGS = {"s": "satisfied", "b": "basic", "u": "unsatisfied"}
+
+
+async def rate(
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    rating: str,
+    now: datetime,
+    messages: Sequence[OutboxDraft] = (),
+) -> Ticket | None:
+    """The reporter's 回访 answer: 满意/基本满意 close the ticket; 不满意 reopens it (重办)."""
+    if rating == "unsatisfied":
+        changes: dict[str, object] = {
+            "satisfaction": rating,
+            "rated_at": now,
+            "reopen_count": ticket.reopen_count + 1,
+            "resolved_at": None,
+            "followup_due": None,
+            "followup_asked_at": None,
+            "followup_reminded_at": None,
+        }
+        return await storage.tickets.transition(
+            ticket.id,
+            allowed_from=("resolved",),
+            to="accepted",
+            changes=changes,
+            event=_event("rated", actor, now, rating),
+            messages=messages,
+        )
+    return await storage.tickets.transition(
+        ticket.id,
+        allowed_from=("resolved",),
+        to="closed",
+        changes={"satisfaction": rating, "rated_at": now, "closed_at": now, "followup_due": None},
+        event=_event("rated", actor, now, rating),
+    )
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -280,3 +333,8 @@ async def open_patrol(
     )
     ticket, _ = await storage.tickets.open(draft)
     return ticket
+
+
+async def comment(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime) -> bool:
+    """The reporter says why she is not satisfied: kept in the ticket's history."""
+    return await storage.tickets.record(ticket.id, _event("feedback", actor, now, text))

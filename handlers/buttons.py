@@ -70,7 +70,9 @@ async def _apply(
     if press.action == "take":
         return await tickets.take(runtime.storage, ticket, actor, now)
     if press.action == "done":
-        after = await tickets.done(runtime.storage, ticket, actor, "", now)
+        after = await tickets.done(
+            runtime.storage, ticket, actor, "", now, runtime.settings.followup_delay
+        )
         if after is not None:
             await announce_done(context, after, "")
         return after

@@ -272,7 +272,12 @@ async def on_done(update: Update, context: LinliContext) -> None:
         return
     text = _words(target.rest)
     after = await tickets.done(
-        runtime.storage, target.ticket, target.actor, text, runtime.clock.now()
+        runtime.storage,
+        target.ticket,
+        target.actor,
+        text,
+        runtime.clock.now(),
+        runtime.settings.followup_delay,
     )
     if (ticket := await _moved(message, runtime, target.ticket, after, "done")) is not None:
         await announce_done(context, ticket, text)

@@ -10,6 +10,7 @@ from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, 
 from storage.notices import NoticeRepository
 from storage.officers import OfficerRepository
 from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
+from storage.schedule import ScheduleRepository
 from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "OutboxDraft",
     "OutboxItem",
     "OutboxRepository",
+    "ScheduleRepository",
     "SchemaTooNewError",
     "Storage",
     "Ticket",
@@ -47,6 +49,7 @@ class Storage:
         self.notices = NoticeRepository(db)
         self.officers = OfficerRepository(db)
         self.outbox = OutboxRepository(db)
+        self.schedule = ScheduleRepository(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:

@@ -180,6 +180,15 @@ class OutboxRepository:
         )
         return None if row is None else OutboxItem.from_row(row)
 
+    async def sent_for(self, ticket_id: int, kind: str) -> int | None:
+        """The message id of the last sent message of ``kind`` about a ticket."""
+        value = await self._db.fetch_value(
+            "SELECT message_id FROM outbox WHERE ticket_id = ? AND kind = ? AND status = 'sent'"
+            " ORDER BY id DESC LIMIT 1",
+            (ticket_id, kind),
+        )
+        return None if value is None else int(value)
+
     async def counts(self) -> dict[str, int]:
         rows = await self._db.fetch_all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}

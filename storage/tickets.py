@@ -45,6 +45,10 @@ class EventDraft:
 # Columns a transition may set. Names come from this code, never from input.
 _SETTABLE = frozenset(
     {
+        "followup_due",
+        "followup_asked_at",
+        "followup_reminded_at",
+        "rated_at",
         "assignee_id",
         "assignee_name",
         "accepted_at",
@@ -311,6 +315,7 @@ class TicketRepository:
         changes: Mapping[str, Any],
         event: EventDraft,
         keep_accepted_at: bool = True,
+        messages: Sequence[OutboxDraft] = (),
     ) -> Ticket | None:
         """Move a ticket if its status is still one of ``allowed_from``; None if it is not.
 
@@ -349,6 +354,8 @@ class TicketRepository:
                 to,
                 event.note,
             )
+            for draft in messages:
+                await queue(conn, draft, event.at)
             return await _by_id(conn, ticket_id)
 
     async def record(self, ticket_id: int, event: EventDraft) -> bool:
@@ -552,6 +559,27 @@ async def _by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int)
     ) as cursor:
         row = await cursor.fetchone()
     return None if row is None else Ticket.from_row(row)
+
+
+async def write_event(
+    conn: aiosqlite.Connection,
+    ticket_id: int,
+    event: EventDraft,
+    from_status: str | None,
+    to_status: str | None,
+) -> None:
+    """A history row inside the caller's transaction."""
+    await _event(
+        conn,
+        ticket_id,
+        event.at,
+        event.actor_id,
+        event.actor_name,
+        event.kind,
+        from_status,
+        to_status,
+        event.note,
+    )
 
 
 async def _event(

@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from telegram import Update
 
+from bot import schedule
 from bot.app import build_application, running
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import LinliApp, runtime_of
 from bot.ratelimit import TelegramBudget
+from bot.schedule import TickReport
 from bot.simulator import Simulator, SimulatorRequest
 from bot.simulator.models import SimChat, SimUser
 from storage import Storage
@@ -26,7 +29,7 @@ from storage import Storage
 JSON = dict[str, Any]
 
 
-def UNLIMITED() -> TelegramBudget:  # noqa: N802 - reads as a constant at the call site
+def UNLIMITED() -> TelegramBudget:
     return TelegramBudget(
         group_per_minute=1_000_000, private_per_second=1_000_000, global_per_second=1_000_000
     )
@@ -65,6 +68,14 @@ class Harness:
         while sent := await runtime_of(self.app).sender.flush():
             total += sent
         return total
+
+    async def tick(self, advance: timedelta | None = None) -> TickReport:
+        """Move the clock, run the scheduler's tick once, and send what it queued."""
+        if advance is not None:
+            self.clock.advance(advance)
+        report = await schedule.tick(runtime_of(self.app))
+        await self.flush()
+        return report
 
     async def feed(self, update: JSON) -> None:
         """Process one raw update dict directly (hostile input that getUpdates would not carry)."""

@@ -327,9 +327,7 @@ async def test_private_details_are_unmasked_only_for_officers(bot: Harness) -> N
 async def test_every_group_facing_message_is_masked(bot: Harness) -> None:
     w = await world(bot)
     phone, idcard = "13812345678", "11010519491231002X"
-    _, ticket = await report(
-        bot, w.grid1, w.resident, f"#报修 3号楼漏水 {phone} 身份证{idcard}"
-    )
+    _, ticket = await report(bot, w.grid1, w.resident, f"#报修 3号楼漏水 {phone} 身份证{idcard}")
     await bot.say(w.grid1, w.officer1, f"/progress {ticket.id} 师傅电话13987654321，已约")
     await bot.say(w.grid1, w.officer1, "/list all")
     await bot.say(w.grid1, w.officer1, f"/show {ticket.id}")

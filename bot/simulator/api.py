@@ -135,12 +135,27 @@ class BotApi:
             entities = _checked_entities(explicit, text)
         else:
             entities = []
+        entities = self._known_mentions(entities)
         text, entities = strip_text(text, entities)
         if not text and empty is not None:
             raise bad_request(empty)
         if utf16_len(text) > limit:
             raise bad_request(too_long)
         return text, merge_entities(text, entities) if text else []
+
+    def _known_mentions(self, entities: list[JSON]) -> list[JSON]:
+        """``tg://user?id=`` links carry the whole User, as Telegram sends them; a user the
+        server does not know keeps its text without the mention."""
+        out = []
+        for entity in entities:
+            if entity["type"] == "text_mention":
+                try:
+                    user = self.sim.world.user(int(entity["user"]["id"]))
+                except (ValueError, KeyError):
+                    continue
+                entity = {**entity, "user": user.to_dict()}
+            out.append(entity)
+        return out
 
     def reply_markup(self, p: Params) -> JSON | None:
         """The inline keyboard to show on the message (other keyboards are not echoed)."""
