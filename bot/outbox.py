@@ -42,6 +42,7 @@ class OutboxSender:
         self.budget = budget
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
+        self._migrated = False
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -68,10 +69,12 @@ class OutboxSender:
         for item in items:
             if item.chat_id not in self._busy:
                 by_chat[item.chat_id].append(item)
-        results = await asyncio.gather(
-            *(self._drain(chat, queue) for chat, queue in by_chat.items())
-        )
-        return sum(results)
+        self._migrated = False
+        drains = (self._drain(chat, queue) for chat, queue in by_chat.items())
+        sent = sum(await asyncio.gather(*drains))
+        if self._migrated:  # messages followed a group to its new supergroup id: send them now
+            sent += await self.flush()
+        return sent
 
     async def _drain(self, chat_id: int, queue: list[OutboxItem]) -> int:
         self._busy.add(chat_id)
@@ -119,7 +122,7 @@ class OutboxSender:
             await storage.grids.migrate_chat(chat_id, new_id, now)
             await storage.outbox.retarget(chat_id, new_id)
             logger.info("chat %s migrated to %s; outbox follows", chat_id, new_id)
-            self.wake()
+            self._migrated = True
             return "stop"
         except Forbidden as exc:
             dropped = await storage.outbox.drop_chat(chat_id, str(exc))

@@ -69,7 +69,11 @@ class TelegramBudget:
         private_per_second: float = 1.0,
         global_per_second: int = 30,
         clock: Callable[[], float] = time.monotonic,
+        margin: float = 0.25,
     ) -> None:
+        # Our clock starts when a request leaves, Telegram's when it arrives: each window is
+        # held a little longer than Telegram's so that the two never disagree by one message.
+        self.margin = margin
         self.group_per_minute = group_per_minute
         self.private_interval = 1.0 / private_per_second
         self.global_per_second = global_per_second
@@ -81,11 +85,11 @@ class TelegramBudget:
     def _window(self, chat_id: int) -> tuple[deque[float], float, int]:
         sent = self._chats.setdefault(chat_id, deque())
         if chat_id < 0:
-            return sent, 60.0, self.group_per_minute
-        return sent, self.private_interval, 1
+            return sent, 60.0 + self.margin, self.group_per_minute
+        return sent, self.private_interval + self.margin, 1
 
     def _trim(self, now: float) -> None:
-        while self._global and now - self._global[0] >= 1.0:
+        while self._global and now - self._global[0] >= 1.0 + self.margin / 5:
             self._global.popleft()
 
     def remaining(self, chat_id: int) -> int:
@@ -102,7 +106,7 @@ class TelegramBudget:
         self._trim(now)
         wait = 0.0
         if len(self._global) >= self.global_per_second:
-            wait = 1.0 - (now - self._global[0])
+            wait = 1.0 + self.margin / 5 - (now - self._global[0])
         if chat_id is None:
             return max(0.0, wait)
         wait = max(wait, self._blocked.get(chat_id, 0.0) - now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import pytest
 
 from bot.config import Settings
 from tests.harness import Harness, harness
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # python-telegram-bot 22 warns on every RetryAfter unless the timedelta behaviour is chosen;
+    # `linlitong run` chooses it too (bot/cli.py)
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 @pytest.fixture(autouse=True)

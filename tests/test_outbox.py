@@ -1,0 +1,159 @@
+"""The outbox against a Telegram that enforces its limits and fails now and then."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bot.context import runtime_of
+from bot.ratelimit import TelegramBudget
+from bot.schedule import queue_digests
+from bot.simulator import Simulator
+from bot.simulator.models import FaultPlan, RateLimits
+from storage import OutboxDraft
+from tests.harness import Harness, harness
+
+
+def limited_sim() -> Simulator:
+    return Simulator(limits=RateLimits())
+
+
+def errors_429(bot: Harness) -> int:
+    return sum(1 for c in bot.sim.calls if c.error is not None and c.error.error_code == 429)
+
+
+async def test_burst_of_40_reports_gets_every_receipt_within_a_minute(tmp_path: Path) -> None:
+    async with harness(tmp_path, sim=limited_sim(), budget=TelegramBudget()) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        grid = await bot.grid("北瑞小区一网格", resident)
+        started = time.monotonic()
+        messages = [
+            bot.sim.send_text(grid, resident, f"#报修 {n + 1}号楼楼道灯不亮") for n in range(40)
+        ]
+        await bot.drain()
+        elapsed = time.monotonic() - started
+        tickets = await bot.storage.tickets.find(__import__("storage").TicketFilter(), limit=100)
+        assert tickets[1] == 40
+        receipts = await bot.storage.outbox.items("receipt")
+        assert len(receipts) == 40 and all(r.status == "sent" for r in receipts)
+        combined = [m for m in bot.sim.bot_messages(grid.id) if "条报事" in m.get("text", "")]
+        individual = sum(1 for m in messages if bot.replies(grid, m))
+        listed = sum(m["text"].count("工单 ") for m in combined)
+        assert individual + listed == 40, (individual, listed)
+        assert combined, "the group's budget ran out: receipts must have been combined"
+        assert errors_429(bot) == 0
+        assert elapsed < 60
+        # every ticket knows the message that answered it
+        for ticket in tickets[0]:
+            assert ticket.receipt_message_id is not None
+
+
+async def test_digest_to_200_groups_within_the_limits(tmp_path: Path) -> None:
+    async with harness(tmp_path, sim=limited_sim(), budget=TelegramBudget()) as bot:
+        runtime = runtime_of(bot.app)
+        for n in range(200):
+            chat = bot.sim.add_group(f"网格{n}")
+            bot.sim.set_member(chat, bot.admin, "creator")
+            bot.sim.add_bot(chat, by=bot.admin, status="member")
+            await bot.storage.grids.bind_grid(
+                chat_id=chat.id,
+                title=chat.title or "",
+                grid=f"第{n}网格",
+                community="通顺社区",
+                street=None,
+                by=bot.admin.id,
+                now=bot.clock.now(),
+            )
+        await bot.drain()  # the welcome messages: 200 more sends, also within the limits
+        started = time.monotonic()
+        queued = await queue_digests(runtime, bot.clock.now(), bot.clock.now().date())
+        assert queued == 200
+        await bot.flush()
+        elapsed = time.monotonic() - started
+        digests = await bot.storage.outbox.items("digest")
+        assert len(digests) == 200 and all(d.status == "sent" for d in digests)
+        assert errors_429(bot) == 0
+        minimum = 200 / 30
+        print(f"\n200-group digest: {elapsed:.2f} s; limit-imposed minimum {minimum:.2f} s")
+        assert elapsed >= minimum * 0.9  # the global limit was kept
+        again = await queue_digests(runtime, bot.clock.now(), bot.clock.now().date())
+        assert again == 0  # once per chat and day
+
+
+async def test_a_flooded_chat_does_not_stall_the_others(tmp_path: Path) -> None:
+    sim = Simulator(limits=RateLimits(per_group_per_minute=3))
+    async with harness(tmp_path, sim=sim, budget=TelegramBudget()) as bot:
+        a, b = bot.sim.add_group("A"), bot.sim.add_group("B")
+        for chat in (a, b):
+            bot.sim.set_member(chat, bot.admin, "creator")
+            bot.sim.add_bot(chat, by=bot.admin, status="member")
+        bot.sim.limits = RateLimits(per_group_per_minute=3)  # counters reset after the welcomes
+        now = bot.clock.now()
+        drafts = [OutboxDraft(a.id, "notice", now, text=f"A{n}") for n in range(6)]
+        drafts += [OutboxDraft(b.id, "notice", now, text=f"B{n}") for n in range(3)]
+        await bot.storage.outbox.add_many(drafts, now)
+        await bot.flush()
+        texts = [m.get("text") for m in bot.sim.bot_messages(b.id)]
+        assert texts[-3:] == ["B0", "B1", "B2"]
+        sent_a = [
+            m.get("text") for m in bot.sim.bot_messages(a.id) if m.get("text", "").startswith("A")
+        ]
+        assert sent_a == ["A0", "A1", "A2"]
+        assert errors_429(bot) == 1  # Telegram said so once; the chat now waits
+        calls = len(bot.sim.calls)
+        await bot.flush()
+        assert len(bot.sim.calls) == calls  # blocked: nothing is tried before retry_after
+        pending = [i for i in await bot.storage.outbox.items() if i.status == "pending"]
+        assert [i.text for i in pending] == ["A3", "A4", "A5"]
+
+
+async def test_flaky_telegram_everything_arrives_once(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        grid = await bot.grid("北瑞小区一网格", resident)
+        bot.sim.faults = FaultPlan(error_5xx=0.3, timeout=0.2, seed=7, timeout_applies=False)
+        messages = [
+            bot.sim.send_text(grid, resident, f"#报修 {n + 1}号楼灯不亮") for n in range(20)
+        ]
+        await bot.drain()
+        for _ in range(40):  # move the clock past each backoff until the outbox is empty
+            if not [i for i in await bot.storage.outbox.items() if i.status == "pending"]:
+                break
+            await bot.tick(timedelta(minutes=5))
+        bot.sim.faults = FaultPlan()
+        assert all(i.status == "sent" for i in await bot.storage.outbox.items("receipt"))
+        for message in messages:
+            assert len(bot.replies(grid, message)) == 1
+        failures = [c for c in bot.sim.calls if c.error is not None or c.timed_out]
+        assert failures, "the fault plan should have failed some calls"
+
+
+async def test_removed_from_a_group_stops_sending_there(bot: Harness) -> None:
+    chat = bot.group("广场舞群")
+    await bot.drain()
+    bot.sim.set_bot_status(chat, "kicked", by=bot.admin)
+    await bot.drain()
+    now = bot.clock.now()
+    await bot.storage.outbox.add_many(
+        [OutboxDraft(chat.id, "notice", now, text=f"n{n}") for n in range(3)], now
+    )
+    await bot.flush()
+    items = await bot.storage.outbox.items("notice")
+    assert [i.status for i in items] == ["dropped"] * 3
+    binding_row = await bot.storage.db.fetch_value(
+        "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND status = 'pending'", (chat.id,)
+    )
+    assert binding_row == 0
+
+
+async def test_migrated_group_gets_its_messages(bot: Harness) -> None:
+    resident = bot.sim.add_user("王阿姨")
+    chat = await bot.grid("北瑞小区一网格", resident, supergroup=False)
+    new_chat = bot.sim.migrate_to_supergroup(chat)  # the bot has not seen the service messages
+    now = bot.clock.now()
+    await bot.storage.outbox.add(OutboxDraft(chat.id, "notice", now, text="你好"), now)
+    await bot.flush()
+    assert [m.get("text") for m in bot.sim.bot_messages(new_chat.id)][-1] == "你好"
+    binding = await bot.storage.grids.active_binding(new_chat.id)
+    assert binding is not None
