@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ To try LinliTong without a token or a network, run:  linlitong demo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # python-telegram-bot 22: time periods (RetryAfter.retry_after …) as timedelta, no warnings
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -83,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
 
     grid = sub.add_parser("grid", help="grid bindings").add_subparsers(title="grid commands")
     grid.add_parser("list", help="list bound chats").set_defaults(handler=_cmd_grid_list)
+
+    export = sub.add_parser("export", help="write the ledger (台账) of tickets as xlsx or csv")
+    export.add_argument("--format", choices=("xlsx", "csv"), help="default: the output's suffix")
+    export.add_argument("--output", type=Path, required=True, help="file to write")
+    export.add_argument("--grid", help="only this grid (by name)")
+    export.add_argument("--community", help="only this community (by name)")
+    export.add_argument("--since", help="opened on or after this local day, YYYY-MM-DD")
+    export.add_argument("--until", help="opened on or before this local day, YYYY-MM-DD")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 
@@ -174,6 +186,59 @@ def _cmd_grid_list(args: argparse.Namespace, settings: Settings) -> int:
                 f"{b.chat_id:>16}  {b.kind:<10}  {b.street_name or '-':<10}  "
                 f"{b.community_name or '-':<12}  {name} / {b.title}"
             )
+        return 0
+
+    return asyncio.run(_with_storage(settings, action))
+
+
+def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the other commands need neither openpyxl nor the categories.
+    from datetime import date
+
+    from bot.categories import CategoryCatalog
+    from bot.clock import SystemClock
+    from bot.export import LedgerFormat, write_ledger
+
+    output: Path = args.output
+    suffixes: dict[str, LedgerFormat] = {".xlsx": "xlsx", ".csv": "csv"}
+    fmt: LedgerFormat | None = args.format or suffixes.get(output.suffix.lower())
+    if fmt is None:
+        print(
+            "linlitong: give --format xlsx|csv or an output ending in .xlsx or .csv",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    days: dict[str, date | None] = {}
+    for name in ("since", "until"):
+        text: str | None = getattr(args, name)
+        try:
+            days[name] = None if text is None else date.fromisoformat(text)
+        except ValueError:
+            print(f"linlitong: --{name} {text!r} is not a date like 2026-11-26", file=sys.stderr)
+            return EXIT_USAGE
+    since, until = days["since"], days["until"]
+    if since is not None and until is not None and since > until:
+        print(f"linlitong: --since {since} is after --until {until}", file=sys.stderr)
+        return EXIT_USAGE
+    catalog = CategoryCatalog.load(settings.categories_file)
+
+    async def action(storage: Storage) -> int:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        count = await write_ledger(
+            storage,
+            fmt,
+            output,
+            catalog=catalog,
+            tz=settings.tz,
+            now=SystemClock().now(),
+            grid=args.grid,
+            community=args.community,
+            since=since,
+            until=until,
+        )
+        print(f"wrote {count} tickets to {output}")
+        if count == 0:
+            print("linlitong: no ticket matched the filters", file=sys.stderr)
         return 0
 
     return asyncio.run(_with_storage(settings, action))

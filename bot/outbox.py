@@ -50,6 +50,9 @@ class OutboxSender:
 
     async def run(self) -> None:
         """Forever: flush, then sleep until woken or the next poll; one failure never ends it."""
+        resumed = await self._runtime.storage.outbox.retry_now(self._runtime.clock.now())
+        if resumed:
+            logger.info("outbox: %s messages left by the last run are due now", resumed)
         while True:
             try:
                 await self.flush()
@@ -147,13 +150,17 @@ class OutboxSender:
     async def _postpone(self, batch: Sequence[OutboxItem], error: str) -> None:
         storage = self._runtime.storage
         now = self._runtime.clock.now()
-        for item in batch:
-            if item.attempts + 1 >= MAX_ATTEMPTS:
+        head = batch[0]
+        if head.attempts + 1 >= MAX_ATTEMPTS:
+            for item in batch:
                 await storage.outbox.give_up(item.id, error)
-                continue
-            delay = min(MAX_BACKOFF, timedelta(seconds=2**item.attempts))
-            await storage.outbox.postpone(item.id, now + delay, error)
-        logger.warning("outbox: network error to chat %s, retrying: %s", batch[0].chat_id, error)
+            logger.error(
+                "outbox: giving up on message %s to chat %s: %s", head.id, head.chat_id, error
+            )
+            return
+        delay = min(MAX_BACKOFF, timedelta(seconds=2**head.attempts))
+        await storage.outbox.postpone_chat(head.chat_id, [i.id for i in batch], now + delay, error)
+        logger.warning("outbox: network error to chat %s, retrying: %s", head.chat_id, error)
 
     async def _deliver(self, chat_id: int, batch: list[OutboxItem]) -> Message | None:
         head = batch[0]

@@ -145,6 +145,34 @@ class OutboxRepository:
                 (to_db_time(not_before), error[:500], item_id),
             )
 
+    async def postpone_chat(
+        self, chat_id: int, failed: Sequence[int], not_before: datetime, error: str
+    ) -> None:
+        """A send failed: the failed rows count an attempt, and every pending row of the chat
+        waits as long, so that nothing overtakes the message it follows."""
+        stamp = to_db_time(not_before)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET not_before = MAX(not_before, ?)"
+                " WHERE chat_id = ? AND status = 'pending'",
+                (stamp, chat_id),
+            )
+            for item_id in failed:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    (error[:500], item_id),
+                )
+
+    async def retry_now(self, now: datetime) -> int:
+        """After a restart, rows waiting out an earlier process's backoff are due at once."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET not_before = ? WHERE status = 'pending' AND attempts > 0"
+                " AND not_before > ?",
+                (to_db_time(now), to_db_time(now)),
+            )
+            return cursor.rowcount
+
     async def give_up(self, item_id: int, error: str, status: str = "failed") -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
