@@ -16,7 +16,7 @@ from telegram.request import BaseRequest
 
 from bot import schedule
 from bot.categories import CategoryCatalog
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
 from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
 from bot.outbox import OutboxSender
@@ -59,7 +59,7 @@ def build_application(
     runtime = Runtime(
         settings=settings,
         catalog=CategoryCatalog.load(settings.categories_file),
-        clock=clock or SystemClock(),
+        clock=clock or clock_for(settings),
         texts=Texts(settings.language),
         background=background,
         budget=budget or TelegramBudget(),
@@ -90,6 +90,13 @@ def build_application(
     app.bot_data[RUNTIME_KEY] = runtime
     register_handlers(app)
     return app
+
+
+def clock_for(settings: Settings) -> Clock:
+    """The wall clock, or (CLOCK_SPEED ≠ 1 or CLOCK_START set, for demos) a scaled one."""
+    if settings.clock_speed == 1.0 and settings.clock_start is None:
+        return SystemClock()
+    return ScaledClock(settings.clock_speed, settings.clock_start)
 
 
 def register_handlers(app: LinliApp) -> None:

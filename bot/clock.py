@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -35,3 +36,18 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class ScaledClock:
+    """Business time that runs ``speed`` times faster than the wall (the demo plays a day in
+    seconds); it starts at ``start`` (default: now)."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("CLOCK_SPEED must be positive")
+        self.speed = speed
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     unbound_hint_interval: Duration = timedelta(days=1)
     album_window: Duration = timedelta(minutes=10)
     poll_timeout: int = Field(default=10, ge=0, le=50)
+    # demos only: business time runs this many times faster than the wall, from CLOCK_START
+    clock_speed: float = Field(default=1.0, gt=0)
+    clock_start: datetime | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -124,6 +127,18 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("CLOCK_START needs a time zone, e.g. 2026-11-26T08:00:00+08:00")
+        return value
+
+    @field_validator("clock_start", mode="before")
+    @classmethod
+    def _blank_start(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def tz(self) -> ZoneInfo:

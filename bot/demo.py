@@ -13,17 +13,21 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.simulator import Simulator, start_server
 from bot.simulator.models import SimChat, SimUser
 from storage import Storage
 
 STEP_TIMEOUT = 15.0
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
 JSON = dict[str, Any]
 
 
@@ -82,6 +86,34 @@ async def play(keep_db: Path | None = None) -> int:
             await server.stop()
 
 
+DAY_SPEED = 7200  # act two: one real second is two hours of the grid's day
+
+
+def _demo_start() -> datetime:
+    """Today at 09:00 in Asia/Shanghai: the demo's day begins with the office."""
+    local = datetime.now(DEMO_TZ).replace(hour=9, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
+
+
+async def _start_bot(
+    env: dict[str, str], workdir: Path, *, speed: float, start: datetime
+) -> asyncio.subprocess.Process:
+    clock = {"CLOCK_SPEED": str(speed), "CLOCK_START": start.isoformat()}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=workdir, env={**env, **clock}
+    )
+
+
+async def _stop_bot(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
 async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> int:
     secretary = sim.add_user("张书记", language_code="zh")
     env = {
@@ -94,40 +126,58 @@ async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> 
         "POLL_TIMEOUT": "1",
         "LANGUAGE": "zh",
         "CATEGORIES_FILE": "",
+        "TIMEZONE": "Asia/Shanghai",
+        "TICK_INTERVAL": "0.25s",
+        "DIGEST_TIME": "18:00",
+        "QUIET_HOURS": "22:00-07:00",
     }
     print("邻里通 LinliTong demo: a local Bot API simulator and the real `linlitong run` process\n")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=workdir, env=env
-    )
+    start = _demo_start()
+    started_at = time.monotonic()
+    process = await _start_bot(env, workdir, speed=1, start=start)
     scene = Scene(sim, {}, [])
     try:
-        started = await scene.expect(
-            lambda: any(c.method == "getUpdates" for c in sim.calls),
-            "the bot did not start polling",
-        )
-        if started is None:
+        if not await _wait_started(scene):
             return 1
-        await _scene(scene, secretary)
+        cast = await _scene(scene, secretary)
+        await _stop_bot(process)
+        resume = start + timedelta(seconds=time.monotonic() - started_at)
+        print("\n— 邻里通 restarts; the rest of the day plays at one hour per half second —")
+        process = await _start_bot(env, workdir, speed=DAY_SPEED, start=resume)
+        if await _wait_started(scene):
+            await _day(scene, cast)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await _stop_bot(process)
     await _print_tickets(db_path)
     if scene.failures:
         print(
             f"\nDemo finished with {len(scene.failures)} problem(s): " + "; ".join(scene.failures)
         )
         return 1
-    print("\nDemo finished: every tagged report got its receipt.")
+    print("\nDemo finished: every report got its receipt; reminders, 督办, 回访 and digests ran.")
     return 0
 
 
-async def _scene(scene: Scene, secretary: SimUser) -> None:
+async def _wait_started(scene: Scene) -> bool:
+    polls = sum(1 for c in scene.sim.calls if c.method == "getUpdates")
+    started = await scene.expect(
+        lambda: sum(1 for c in scene.sim.calls if c.method == "getUpdates") > polls,
+        "the bot did not start polling",
+    )
+    return started is not None
+
+
+@dataclass
+class Cast:
+    grid1: SimChat
+    grid2: SimChat
+    office: SimChat
+    li: SimUser
+
+
+async def _scene(scene: Scene, secretary: SimUser) -> Cast:
     sim = scene.sim
+    officer = sim.add_user("刘网格员")
     wang = sim.add_user("王阿姨")
     li = sim.add_user("李大爷")
     zhao = sim.add_user("赵师傅")
@@ -137,13 +187,14 @@ async def _scene(scene: Scene, secretary: SimUser) -> None:
     office = sim.add_group("通顺社区督办群")
     stray = sim.add_group("跳广场舞群")
     for chat, people in (
-        (grid1, (secretary, wang, li)),
+        (grid1, (secretary, wang, li, officer)),
         (grid2, (secretary, zhao, chen)),
         (office, (secretary,)),
         (stray, (secretary, wang)),
     ):
         for person in people:
             sim.set_member(chat, person, "creator" if person is secretary else "member")
+    sim.set_member(grid1, officer, "administrator")  # a grid officer: admin of the grid's group
 
     print("— 张书记 adds the bot to the groups and binds them —")
     for chat in (grid1, grid2, office, stray):
@@ -201,6 +252,87 @@ async def _scene(scene: Scene, secretary: SimUser) -> None:
             scene.show_bot(receipt[-1], prefix="  ↳ 邻里通 (edited)")
 
     await _report(scene, stray, wang, "王阿姨", "#求助 谁家有多余的轮椅借用一下")
+
+    print("\n— The grid officer takes ticket 2 with one tap and closes it —")
+    await _officer_works(scene, grid1, officer)
+    return Cast(grid1, grid2, office, li)
+
+
+async def _officer_works(scene: Scene, grid: SimChat, officer: SimUser) -> None:
+    sim = scene.sim
+    receipt = next(
+        (m for m in sim.bot_messages(grid.id) if "工单 2 已登记" in m.get("text", "")), None
+    )
+    if receipt is None:
+        scene.failures.append("no receipt for ticket 2")
+        return
+    print("[北瑞小区一网格] 刘网格员 taps 接单 under the receipt of ticket 2")
+    edits = sum(1 for c in sim.calls if c.method == "editMessageText")
+    query = sim.press_button(grid, receipt["message_id"], officer, "tk:take:2")
+    await scene.expect(lambda: query in sim.callback_answers, "the button was not answered")
+    print(f"  (pop-up: {sim.callback_answers.get(query, {}).get('text', '')})")
+    await scene.expect(
+        lambda: sum(1 for c in sim.calls if c.method == "editMessageText") > edits,
+        "the receipt did not show the new status",
+    )
+    scene.say(grid, "刘网格员", "/done 2 路面已经修补好了")
+    sent = sim.send_text(grid, officer, "/done 2 路面已经修补好了")
+    done = await scene.expect(
+        lambda: [m for m in sim.bot_messages(grid.id) if "已办结" in m.get("text", "")] or None,
+        "/done was not announced",
+    )
+    if done:
+        scene.show_bot(done[-1])
+    del sent
+
+
+async def _day(scene: Scene, cast: Cast) -> None:
+    """Print what the bot says on its own while the day runs; answer the 回访 as 李大爷 would."""
+    sim = scene.sim
+    chats = {cast.grid1.id: cast.grid1, cast.grid2.id: cast.grid2, cast.office.id: cast.office}
+    seen = {chat_id: len(sim.bot_messages(chat_id)) for chat_id in chats}
+    wanted = {
+        "a reminder": ("还没有人接单", "已超过响应时限"),
+        "a 回访": ("满意吗",),
+        "a rating": (),
+        "a grid digest": ("日报",),
+        "the community ranking": ("各网格排名",),
+        "an escalation (督办)": ("🔺",),
+    }
+    found: set[str] = set()
+    deadline = time.monotonic() + 45
+    while len(found) < len(wanted) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        for chat_id, chat in chats.items():
+            messages = sim.bot_messages(chat_id)
+            for message in messages[seen[chat_id] :]:
+                text = message.get("text", "")
+                scene.show_bot(message, prefix=f"[{chat.title}] 邻里通")
+                found |= {k for k, needles in wanted.items() if any(n in text for n in needles)}
+                if "满意吗" in text and "工单 2" in text and await _rate(scene, cast, message):
+                    found.add("a rating")
+            seen[chat_id] = len(messages)
+    for missing in set(wanted) - found:
+        scene.failures.append(f"the day passed without {missing}")
+
+
+async def _rate(scene: Scene, cast: Cast, question: JSON) -> bool:
+    """李大爷 answers the 回访; the question is edited to thank him."""
+    print("[北瑞小区一网格] 李大爷 taps 满意")
+    sim = scene.sim
+    sim.press_button(cast.grid1, question["message_id"], cast.li, "fb:2:s")
+
+    def thanked() -> JSON | None:
+        current = next(
+            (m for m in sim.messages(cast.grid1.id) if m["message_id"] == question["message_id"]),
+            None,
+        )
+        return current if current and "感谢您的评价" in current.get("text", "") else None
+
+    edited = await scene.expect(thanked, "the 回访 was not answered")
+    if edited:
+        scene.show_bot(edited, prefix="  ↳ 邻里通 (edited)")
+    return edited is not None
 
 
 def _new_bot_messages(

@@ -56,7 +56,7 @@ def start(app: Any, runtime: Runtime) -> None:
     app.job_queue.run_repeating(
         _tick_job,
         interval=runtime.settings.tick_interval,
-        first=1.0,
+        first=runtime.settings.tick_interval,
         name="linlitong-tick",
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )

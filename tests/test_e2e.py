@@ -137,10 +137,13 @@ async def test_demo_runs_offline_and_exits_0() -> None:
         stderr=asyncio.subprocess.STDOUT,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=90)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     transcript = output.decode()
     assert process.returncode == 0, transcript
-    assert "every tagged report got its receipt" in transcript
+    assert "every report got its receipt" in transcript
     assert transcript.count("已登记") == 5  # five reports; chatter, a bare tag, an unbound group
+    assert "还没有人接单" in transcript or "已超过响应时限" in transcript  # a reminder
+    for shown in ("满意吗", "感谢您的评价", "日报", "各网格排名", "🔺 督办"):
+        assert shown in transcript, shown
     assert "Tickets in the database (5)" in transcript
     assert "附件：相册" in transcript
