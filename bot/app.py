@@ -32,6 +32,7 @@ from handlers import (
     membership,
     menu,
     officer,
+    reports,
     resident,
     views,
 )
@@ -107,6 +108,7 @@ def register_handlers(app: LinliApp) -> None:
     views.register(app)
     buttons.register(app)
     followup.register(app)
+    reports.register(app)
     resident.register(app)
     intake.register(app)
     errors.register(app)

@@ -428,21 +428,29 @@ async def queue_digests(runtime: Runtime, now: datetime, day: date) -> int:
 
 
 async def _weekly_charts(runtime: Runtime, now: datetime, day: date) -> list[OutboxDraft]:
-    if day.weekday() != 0:  # Mondays
+    """Mondays: each supervisor chat gets the chart of its grids with its digest."""
+    if day.weekday() != 0:
         return []
-    from bot import charts, digest
+    from bot.reports import weekly_chart  # matplotlib loads only when a chart is drawn
 
+    every = await runtime.storage.grids.grids()
     drafts = []
     for binding in await runtime.storage.grids.bindings():
         if binding.is_grid:
             continue
-        png, caption = await digest.weekly_chart_for(
+        if binding.community_id is not None:
+            grids = [g for g in every if g.community_id == binding.community_id]
+            name = binding.community_name or ""
+        else:
+            grids = [g for g in every if g.street_id == binding.street_id]
+            name = binding.street_name or ""
+        png, caption = await weekly_chart(
             runtime.storage,
-            binding,
+            grids,
+            name=name,
             texts=runtime.texts,
-            tz=runtime.settings.tz,
             now=now,
-            render=lambda *a, **k: asyncio.to_thread(charts.weekly_chart_png, *a, **k),
+            tz=runtime.settings.tz,
         )
         drafts.append(
             OutboxDraft(

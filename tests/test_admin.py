@@ -114,7 +114,18 @@ async def test_command_menu_per_scope_and_language(bot: Harness) -> None:
     admin_en = {c["command"]: c["description"] for c in commands[("all_chat_administrators", "en")]}
     assert "Bind" in admin_en["bind"]
     private = [c["command"] for c in commands[("all_private_chats", "")]]
-    assert private == ["start", "help"]
+    assert private[:4] == ["start", "help", "my", "status"] and "export" in private
+    group = [c["command"] for c in commands[("all_group_chats", "zh")]]
+    assert group == ["help", "my", "status", "metoo"]
+    # every command in a menu has a handler
+    registered = {
+        name
+        for handlers in bot.app.handlers.values()
+        for handler in handlers
+        for name in getattr(handler, "commands", ())
+    }
+    menus = {c["command"] for scope in commands.values() for c in scope}
+    assert menus <= registered, menus - registered
 
 
 async def test_start_and_help(bot: Harness) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ async def start(tmp_path: Path, base_url: str, admin_id: int, token: str) -> Any
         log.close()
 
 
+def replied(sim: Simulator, chat: SimChat, message_id: int) -> Callable[[], list[Any]]:
+    return lambda: sim.replies_to(chat.id, message_id)
+
+
 def count(sim: Simulator, chat: SimChat, needle: str) -> int:
     return sum(1 for m in sim.bot_messages(chat.id) if needle in m.get("text", ""))
 
@@ -73,7 +78,7 @@ async def test_kill_9_and_restart_delivers_everything_exactly_once(tmp_path: Pat
         await sim.wait_for(lambda: any(c.method == "getUpdates" for c in sim.calls), timeout=30)
         for chat, text in ((grid, "/bind 第一网格 通顺社区"), (office, "/supervise 通顺社区")):
             sent = sim.send_text(chat, admin, text)
-            await sim.wait_for(lambda c=chat, m=sent: sim.replies_to(c.id, m["message_id"]), 15)
+            await sim.wait_for(replied(sim, chat, sent["message_id"]), 15)
         done = sim.send_text(grid, resident, "#报修 5号楼水管漏水")
         await sim.wait_for(lambda: sim.replies_to(grid.id, done["message_id"]), 15)
         sim.send_text(grid, officer, "/done 1 换了新水管")

@@ -1,0 +1,474 @@
+"""The daily digests (日报) and the ``/stats`` text: pure text builders plus the async gatherers.
+
+Texts are HTML (parse mode HTML): every name and body is escaped, and what residents wrote is
+masked (``bot.parsing.mask_sensitive``) because digests go to group chats. No telegram import:
+the scheduler queues the ``DigestMessage`` rows in the outbox and ``bot.outbox`` sends them.
+
+One run of ``build_daily_digests`` reads the whole deployment with a fixed number of grouped
+queries (bindings, grids, rates per grid, day counts per grid and category, the overdue lists of
+all grids in one windowed query), whatever the number of grids; the rest is Python on the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from html import escape
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from bot.categories import CategoryCatalog
+from bot.links import message_link
+from bot.metrics import (
+    CategoryDayCounts,
+    Medians,
+    MetricsRepository,
+    Period,
+    Rates,
+    format_duration,
+    rank,
+    rate_lines,
+    rates_by_grid,
+)
+from bot.parsing import mask_sensitive
+from bot.texts import Texts
+from storage import ChatBinding, GridInfo, Storage, Ticket
+
+logger = logging.getLogger(__name__)
+
+RATE_DAYS = 7  # the rates in every digest cover the last 7 × 24 hours
+OVERDUE_LISTED = 10  # overdue tickets listed by name in a grid digest; the rest are counted
+BODY_PREVIEW = 30  # characters of a (masked) body in a digest line
+DIGEST_KIND = "digest"  # outbox kind
+
+Level = Literal["community", "street"]
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    """One digest to queue: the scheduler writes it to the outbox under ``dedupe_key``."""
+
+    chat_id: int
+    text: str
+    kind: str
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A grid or a community in a ranking: its rates and, in digests, what is overdue now."""
+
+    name: str
+    rates: Rates
+    overdue: int | None = None
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
+    """The local date of ``now`` in ``tz`` and its bounds ``[midnight, next midnight)``."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    day = now.astimezone(tz).date()
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return day, start, end
+
+
+def day_text(day: date, texts: Texts) -> str:
+    return texts("digest.date", month=day.month, day=day.day, mon=f"{day:%b}")
+
+
+def dedupe_key(chat_id: int, day: date) -> str:
+    """The same chat gets one digest per local day, however often the scheduler asks."""
+    return f"digest:{chat_id}:{day.isoformat()}"
+
+
+def _tag(catalog: CategoryCatalog, key: str) -> str:
+    category = catalog.get(key)
+    return category.tag if category else key
+
+
+def _cut(text: str, size: int) -> str:
+    text = " ".join(text.split())  # a digest line stays one line
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _category_order(catalog: CategoryCatalog, keys: Iterable[str]) -> list[str]:
+    """The catalogue's order; keys no longer in the catalogue (an edited file) at the end."""
+    present = set(keys)
+    known = [c.key for c in catalog if c.key in present]
+    return known + sorted(present - set(known))
+
+
+def _total(counts: Iterable[CategoryDayCounts]) -> CategoryDayCounts:
+    total = CategoryDayCounts()
+    for part in counts:
+        total = total + part
+    return total
+
+
+# -- the grid digest ------------------------------------------------------------------------------
+
+
+def grid_digest_text(
+    *,
+    grid: GridInfo,
+    day: date,
+    counts: Mapping[str, CategoryDayCounts],
+    overdue: Sequence[Ticket],
+    rates: Rates,
+    catalog: CategoryCatalog,
+    texts: Texts,
+    now: datetime,
+    rate_days: int = RATE_DAYS,
+    listed: int = OVERDUE_LISTED,
+) -> str:
+    """A grid chat's 日报: today's counts by category, the overdue tickets, the three rates.
+
+    ``counts`` are the grid's per-category counts for the local ``day`` (open and overdue as of
+    ``now``); ``overdue`` its most overdue open tickets (at least the first ``listed``).
+    """
+    total = _total(counts.values())
+    lines = [
+        texts(
+            "digest.grid_title",
+            grid=escape(grid.name),
+            community=escape(grid.community_name),
+            date=day_text(day, texts),
+        ),
+        texts(
+            "digest.today",
+            new=total.new,
+            resolved=total.resolved,
+            open=total.open,
+            overdue=total.overdue,
+        ),
+    ]
+    shown = [k for k in _category_order(catalog, counts) if counts[k] != CategoryDayCounts()]
+    if not shown:
+        lines.append(texts("digest.nothing"))
+    for key in shown:
+        c = counts[key]
+        lines.append(
+            texts(
+                "digest.category_line",
+                tag=escape(_tag(catalog, key)),
+                new=c.new,
+                resolved=c.resolved,
+                open=c.open,
+                overdue=c.overdue,
+            )
+        )
+    overdue_total = max(total.overdue, len(overdue))
+    if overdue_total:
+        lines += ["", texts("digest.overdue_header", count=overdue_total)]
+        lines += [_overdue_line(t, catalog, texts, now) for t in overdue[:listed]]
+        hidden = overdue_total - min(len(overdue), listed)
+        if hidden > 0:
+            lines.append(texts("digest.overdue_more", count=hidden))
+    lines += ["", texts("digest.rates_header", days=rate_days), *rate_lines(rates, texts)]
+    return "\n".join(lines)
+
+
+def _overdue_line(ticket: Ticket, catalog: CategoryCatalog, texts: Texts, now: datetime) -> str:
+    # The digest goes to the residents' group: mask before cutting, escape last.
+    body = escape(_cut(mask_sensitive(ticket.body), BODY_PREVIEW))
+    line = texts(
+        "digest.overdue_line",
+        id=ticket.id,
+        tag=escape(_tag(catalog, ticket.category)),
+        body=body,
+        age=format_duration(now - ticket.created_at, texts),
+        late=format_duration(now - ticket.resolution_due, texts),
+    )
+    link = message_link(ticket.chat_id, ticket.message_id)
+    if link:
+        line += f' <a href="{escape(link)}">{texts("digest.link")}</a>'
+    return line
+
+
+# -- supervisor digests ---------------------------------------------------------------------------
+
+
+def ranked(standings: Iterable[Standing]) -> list[Standing]:
+    """By 解决率, then 响应率, then 满意率 (highest first, empty denominators last), then name."""
+    return rank(standings, rates=lambda s: s.rates, name=lambda s: s.name)
+
+
+def supervisor_digest_text(
+    *,
+    level: Level,
+    name: str,
+    standings: Sequence[Standing],
+    day: date,
+    texts: Texts,
+    rate_days: int = RATE_DAYS,
+) -> str:
+    """A supervisor chat's 日报: the community's grids (or the street's communities) ranked by
+    the three rates over the last ``rate_days`` days, each with numerator and denominator, and
+    the total (counts summed)."""
+    title = "digest.community_title" if level == "community" else "digest.street_title"
+    lines = [texts(title, name=escape(name), days=rate_days, date=day_text(day, texts))]
+    if not standings:
+        lines.append(texts("digest.no_grids" if level == "community" else "digest.no_communities"))
+        return "\n".join(lines)
+    lines.append(texts("digest.ranking_order"))
+    lines += [_rank_line(i, s, texts) for i, s in enumerate(ranked(standings), start=1)]
+    total = Rates.combine(s.rates for s in standings)
+    lines += [
+        "",
+        texts(
+            "digest.total",
+            resolution=total.resolution.format(texts.language),
+            response=total.response.format(texts.language),
+            satisfaction=total.satisfaction.format(texts.language),
+            overdue=sum(s.overdue or 0 for s in standings),
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _rank_line(position: int, standing: Standing, texts: Texts) -> str:
+    values = {
+        "rank": position,
+        "name": escape(standing.name),
+        "resolution": standing.rates.resolution.format(texts.language),
+        "response": standing.rates.response.format(texts.language),
+        "satisfaction": standing.rates.satisfaction.format(texts.language),
+    }
+    if standing.overdue is None:
+        return texts("stats.rank_line", **values)
+    return texts("digest.rank_line", overdue=standing.overdue, **values)
+
+
+# -- /stats ---------------------------------------------------------------------------------------
+
+
+def stats_text(
+    *,
+    scope: str,
+    days: int,
+    rates: Rates,
+    medians: Medians,
+    texts: Texts,
+    standings: Sequence[Standing] = (),
+) -> str:
+    """``/stats [days]``: the three rates and the median response and resolution times for one
+    grid or several together; with several, each grid ranked below."""
+    lines = [texts("stats.title", scope=escape(scope), days=days), *rate_lines(rates, texts)]
+    lines.append(
+        texts(
+            "stats.median_response",
+            value=format_duration(medians.response, texts),
+            count=medians.response_count,
+        )
+    )
+    lines.append(
+        texts(
+            "stats.median_resolution",
+            value=format_duration(medians.resolution, texts),
+            count=medians.resolution_count,
+        )
+    )
+    if len(standings) > 1:
+        lines += ["", texts("stats.breakdown")]
+        lines += [_rank_line(i, s, texts) for i, s in enumerate(ranked(standings), start=1)]
+    lines += ["", f"<i>{texts('stats.footnote')}</i>"]
+    return "\n".join(lines)
+
+
+async def build_stats_text(
+    storage: Storage,
+    grids: Sequence[GridInfo],
+    *,
+    scope: str,
+    days: int,
+    texts: Texts,
+    now: datetime,
+) -> str:
+    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (two statements)."""
+    metrics = MetricsRepository(storage.db)
+    period = Period.last(days, now)
+    ids = [g.id for g in grids]
+    by_grid = await rates_by_grid(metrics, period, ids)
+    medians = await metrics.medians(period.start, period.end, ids)
+    standings = [Standing(g.name, by_grid[g.id]) for g in grids]
+    return stats_text(
+        scope=scope,
+        days=days,
+        rates=Rates.combine(by_grid.values()),
+        medians=medians,
+        texts=texts,
+        standings=standings,
+    )
+
+
+# -- all digests of a day -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DayData:
+    day: date
+    grids: dict[int, GridInfo]
+    rates: dict[int, Rates]
+    counts: dict[int, dict[str, CategoryDayCounts]]
+    overdue: dict[int, list[Ticket]]
+
+    def rates_of(self, grid_id: int) -> Rates:
+        return self.rates.get(grid_id) or Rates.empty()
+
+    def overdue_count(self, grid_id: int) -> int:
+        return _total(self.counts.get(grid_id, {}).values()).overdue
+
+
+async def build_daily_digests(
+    storage: Storage,
+    *,
+    catalog: CategoryCatalog,
+    texts: Texts,
+    tz: ZoneInfo,
+    now: datetime,
+    rate_days: int = RATE_DAYS,
+    listed: int = OVERDUE_LISTED,
+    chat_ids: Collection[int] | None = None,
+) -> list[DigestMessage]:
+    """Every digest due for the local day of ``now``: one per active grid chat, one per active
+    supervisor chat (community: its grids ranked; street: its communities ranked). Chats that
+    were unbound get none. ``dedupe_key`` is ``digest:{chat_id}:{local date}``.
+
+    ``chat_ids`` narrows the run to those chats (``/digest`` in one chat): the queries then read
+    only the grids those digests show. The texts are the same as in a full run.
+    """
+    bindings = await storage.grids.bindings()
+    if chat_ids is not None:
+        wanted = set(chat_ids)
+        bindings = [b for b in bindings if b.chat_id in wanted]
+    if not bindings:
+        return []
+    data = await _gather(
+        storage,
+        bindings,
+        tz=tz,
+        now=now,
+        rate_days=rate_days,
+        listed=listed,
+        whole=chat_ids is None,
+    )
+    messages = []
+    for binding in bindings:
+        text = _digest_for(binding, data, catalog=catalog, texts=texts, now=now, days=rate_days)
+        if text is None:
+            logger.warning("chat %s has a binding without its grid; no digest", binding.chat_id)
+            continue
+        messages.append(
+            DigestMessage(binding.chat_id, text, DIGEST_KIND, dedupe_key(binding.chat_id, data.day))
+        )
+    return messages
+
+
+async def _gather(
+    storage: Storage,
+    bindings: Collection[ChatBinding],
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    rate_days: int,
+    listed: int,
+    whole: bool,
+) -> _DayData:
+    """Everything the digests of ``bindings`` show, in five statements whatever their number."""
+    metrics = MetricsRepository(storage.db)
+    day, day_start, day_end = local_day(now, tz)
+    grids = {g.id: g for g in await storage.grids.grids()}
+    # A full run reads every grid (no filter is cheapest); a narrowed one only the grids shown.
+    shown = None if whole else _grids_shown(bindings, grids.values())
+    rates = await rates_by_grid(metrics, Period.last(rate_days, now), shown)
+    counts = await metrics.day_counts_by_grid(day_start, day_end, now, shown)
+    grid_chats = {b.grid_id for b in bindings if b.is_grid and b.grid_id is not None}
+    overdue = await metrics.overdue_by_grid(now, listed, grid_chats)
+    return _DayData(day, grids, rates, counts, overdue)
+
+
+def _grids_shown(bindings: Iterable[ChatBinding], grids: Iterable[GridInfo]) -> set[int]:
+    every = list(grids)
+    shown: set[int] = set()
+    for binding in bindings:
+        if binding.is_grid:
+            shown.update([binding.grid_id] if binding.grid_id is not None else [])
+        elif binding.community_id is not None:
+            shown.update(g.id for g in every if g.community_id == binding.community_id)
+        else:
+            shown.update(g.id for g in every if g.street_id == binding.street_id)
+    return shown
+
+
+def _digest_for(
+    binding: ChatBinding,
+    data: _DayData,
+    *,
+    catalog: CategoryCatalog,
+    texts: Texts,
+    now: datetime,
+    days: int,
+) -> str | None:
+    if binding.is_grid:
+        grid = data.grids.get(binding.grid_id) if binding.grid_id is not None else None
+        if grid is None:
+            return None
+        return grid_digest_text(
+            grid=grid,
+            day=data.day,
+            counts=data.counts.get(grid.id, {}),
+            overdue=data.overdue.get(grid.id, []),
+            rates=data.rates_of(grid.id),
+            catalog=catalog,
+            texts=texts,
+            now=now,
+            rate_days=days,
+        )
+    # A community's supervisor chat has community_id; a street's has only street_id.
+    if binding.community_id is not None:
+        standings = [
+            Standing(g.name, data.rates_of(g.id), data.overdue_count(g.id))
+            for g in data.grids.values()
+            if g.community_id == binding.community_id
+        ]
+        name = binding.community_name or ""
+        return supervisor_digest_text(
+            level="community",
+            name=name,
+            standings=standings,
+            day=data.day,
+            texts=texts,
+            rate_days=days,
+        )
+    street_grids = [g for g in data.grids.values() if g.street_id == binding.street_id]
+    return supervisor_digest_text(
+        level="street",
+        name=binding.street_name or "",
+        standings=_communities(street_grids, data),
+        day=data.day,
+        texts=texts,
+        rate_days=days,
+    )
+
+
+def _communities(grids: Iterable[GridInfo], data: _DayData) -> list[Standing]:
+    """Each community of ``grids`` with its grids' counts summed."""
+    names: dict[int, str] = {}
+    members: dict[int, list[int]] = {}
+    for grid in grids:
+        names[grid.community_id] = grid.community_name
+        members.setdefault(grid.community_id, []).append(grid.id)
+    return [
+        Standing(
+            names[community_id],
+            Rates.combine(data.rates_of(g) for g in ids),
+            sum(data.overdue_count(g) for g in ids),
+        )
+        for community_id, ids in members.items()
+    ]

@@ -1,0 +1,192 @@
+"""/digest, /stats, /chart and /export: reports for officers and community or street staff."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from io import BytesIO
+
+from telegram import InputFile, Message, Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import CommandHandler
+
+from bot import digest
+from bot.context import LinliApp, LinliContext, Runtime
+from bot.export import ledger_filename, write_ledger
+from bot.reports import weekly_chart
+from handlers.common import answer, is_private, role_for, ticket_number
+from storage import ChatBinding, GridInfo
+
+logger = logging.getLogger(__name__)
+
+GROUP = 0
+MAX_DAYS = 365
+
+
+def register(app: LinliApp) -> None:
+    app.add_handler(CommandHandler("digest", on_digest), group=GROUP)
+    app.add_handler(CommandHandler("stats", on_stats), group=GROUP)
+    app.add_handler(CommandHandler("chart", on_chart), group=GROUP)
+    app.add_handler(CommandHandler("export", on_export), group=GROUP)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: some grids (None = all), named for the reader."""
+
+    grids: list[GridInfo] | None
+    name: str
+    binding: ChatBinding | None  # the chat's own binding, if the command came from a bound chat
+
+
+async def scope_of(runtime: Runtime, message: Message) -> Scope | None:
+    """The grids the sender may report on from this chat; None if they may not."""
+    user = message.from_user
+    if is_private(message):
+        if user is None:
+            return None
+        grids = await runtime.roles.workable_grids(user.id)
+        if grids == []:
+            return None
+        name = "全部网格" if grids is None else "、".join(g.name for g in grids)
+        return Scope(grids, name if runtime.texts.language == "zh" else "your grids", None)
+    binding = await runtime.storage.grids.active_binding(message.chat_id)
+    if binding is None:
+        return None
+    every = await runtime.storage.grids.grids()
+    if binding.is_grid:
+        grid = next((g for g in every if g.id == binding.grid_id), None)
+        if grid is None or not (await role_for(runtime, message, grid)).works_tickets:
+            return None
+        return Scope([grid], grid.name, binding)
+    allowed = runtime.roles.is_admin(user.id if user else None) or (
+        user is not None and await runtime.roles.is_member(message.chat_id, user.id)
+    )
+    if not allowed:
+        return None
+    if binding.community_id is not None:
+        grids = [g for g in every if g.community_id == binding.community_id]
+        return Scope(grids, binding.community_name or "", binding)
+    grids = [g for g in every if g.street_id == binding.street_id]
+    return Scope(grids, binding.street_name or "", binding)
+
+
+async def _scope_or_refuse(runtime: Runtime, message: Message) -> Scope | None:
+    scope = await scope_of(runtime, message)
+    if scope is None:
+        await answer(message, runtime.texts("export.not_allowed"))
+    return scope
+
+
+async def on_digest(update: Update, context: LinliContext) -> None:
+    """Today's digest of this chat, now (grid or supervisor chat)."""
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    scope = await _scope_or_refuse(runtime, message)
+    if scope is None:
+        return
+    if scope.binding is None:
+        await answer(message, runtime.texts("officer.grid_only"))
+        return
+    messages = await digest.build_daily_digests(
+        runtime.storage,
+        catalog=runtime.catalog,
+        texts=runtime.texts,
+        tz=runtime.settings.tz,
+        now=runtime.clock.now(),
+    )
+    mine = next((m for m in messages if m.chat_id == message.chat_id), None)
+    if mine is not None:
+        await answer(message, mine.text)
+
+
+async def on_stats(update: Update, context: LinliContext) -> None:
+    """/stats [days]: the three rates with numerators and denominators, and median times."""
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    args = list(context.args or [])
+    days = ticket_number(args[0]) if args else 7
+    if days is None or not 1 <= days <= MAX_DAYS:
+        await answer(message, runtime.texts("stats.usage"))
+        return
+    scope = await _scope_or_refuse(runtime, message)
+    if scope is None:
+        return
+    grids = scope.grids if scope.grids is not None else await runtime.storage.grids.grids()
+    text = await digest.build_stats_text(
+        runtime.storage,
+        grids,
+        scope=scope.name,
+        days=days,
+        texts=runtime.texts,
+        now=runtime.clock.now(),
+    )
+    await answer(message, text)
+
+
+async def on_chart(update: Update, context: LinliContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    scope = await _scope_or_refuse(runtime, message)
+    if scope is None:
+        return
+    png, caption = await weekly_chart(
+        runtime.storage,
+        scope.grids,
+        name=scope.name,
+        texts=runtime.texts,
+        now=runtime.clock.now(),
+        tz=runtime.settings.tz,
+    )
+    try:
+        await message.reply_photo(png, caption=caption)
+    except TelegramError as exc:
+        logger.warning("chart to chat %s failed: %s", message.chat_id, exc)
+
+
+async def on_export(update: Update, context: LinliContext) -> None:
+    """The ledger as xlsx: in private or in a supervisor chat, never in a resident group."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    runtime = context.runtime
+    scope = await _scope_or_refuse(runtime, message)
+    if scope is None:
+        return
+    buffer = BytesIO()
+    now = runtime.clock.now()
+    count = await write_ledger(
+        runtime.storage,
+        "xlsx",
+        buffer,
+        catalog=runtime.catalog,
+        tz=runtime.settings.tz,
+        now=now,
+        grid_ids=None if scope.grids is None else [g.id for g in scope.grids],
+    )
+    if count == 0:
+        await answer(message, runtime.texts("export.none"))
+        return
+    document = InputFile(
+        buffer.getvalue(), filename=ledger_filename("xlsx", now, runtime.settings.tz)
+    )
+    caption = runtime.texts("export.caption", count=count, scope=scope.name)
+    in_group = message.chat.type != ChatType.PRIVATE
+    to_private = in_group and (scope.binding is None or scope.binding.is_grid)
+    try:
+        await context.bot.send_document(
+            user.id if to_private else message.chat_id, document, caption=caption
+        )
+    except Forbidden:
+        await answer(message, runtime.texts("export.cannot_dm"))
+        return
+    if to_private:
+        await answer(message, runtime.texts("export.private_only"))
