@@ -42,6 +42,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NEW_COLOUR = "#e67e22"
 RESOLVED_COLOUR = "#27ae60"
 RATE_COLOUR = "#2f6fb0"
+CHART_WEEKS = 8  # weeks on the weekly chart
 EMPTY_COLOUR = "#b0b0b0"
 
 

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
+TEXT_LIMIT = 4000  # Telegram's 4096, less room for what HTML entities expand to
 
 
 class OutboxSender:
@@ -176,7 +177,7 @@ class OutboxSender:
         keyboard = _keyboard(payload.get("keyboard"))
         thread = payload.get("thread_id")
         if item.attachment is not None:
-            message: Message = await self._bot.send_photo(
+            photo: Message = await self._bot.send_photo(
                 chat_id,
                 item.attachment,
                 caption=item.text[:1024] or None,
@@ -184,14 +185,19 @@ class OutboxSender:
                 reply_markup=keyboard,
                 message_thread_id=thread,
             )
-            return message
-        message = await self._bot.send_message(
-            chat_id,
-            item.text,
-            reply_parameters=reply,
-            reply_markup=keyboard,
-            message_thread_id=thread,
-        )
+            return photo
+        parts = split_text(item.text)
+        message: Message | None = None
+        for number, part in enumerate(parts):
+            # a long digest goes out in parts: only the first replies, only the last has buttons
+            message = await self._bot.send_message(
+                chat_id,
+                part,
+                reply_parameters=reply if number == 0 else None,
+                reply_markup=keyboard if number == len(parts) - 1 else None,
+                message_thread_id=thread,
+            )
+        assert message is not None
         return message
 
     async def _send_receipt(self, chat_id: int, item: OutboxItem) -> Message | None:
@@ -244,6 +250,27 @@ class OutboxSender:
         lines.append(texts("receipt.footer"))
         message: Message = await self._bot.send_message(chat_id, "\n".join(lines))
         return message
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut a long text at line ends into parts Telegram accepts (our HTML never spans lines)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one line longer than a message: cut it hard
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
 
 
 def _reply_parameters(payload: dict[str, Any]) -> ReplyParameters | None:

@@ -429,9 +429,10 @@ async def queue_digests(runtime: Runtime, now: datetime, day: date) -> int:
 
 async def _weekly_charts(runtime: Runtime, now: datetime, day: date) -> list[OutboxDraft]:
     """Mondays: each supervisor chat gets the chart of its grids with its digest."""
+    from bot.charts import CHART_WEEKS, build_weekly_chart  # matplotlib loads when drawn
+
     if day.weekday() != 0:
         return []
-    from bot.reports import weekly_chart  # matplotlib loads only when a chart is drawn
 
     every = await runtime.storage.grids.grids()
     drafts = []
@@ -444,14 +445,16 @@ async def _weekly_charts(runtime: Runtime, now: datetime, day: date) -> list[Out
         else:
             grids = [g for g in every if g.street_id == binding.street_id]
             name = binding.street_name or ""
-        png, caption = await weekly_chart(
+        png = await build_weekly_chart(
             runtime.storage,
-            grids,
+            [g.id for g in grids],
             name=name,
             texts=runtime.texts,
-            now=now,
             tz=runtime.settings.tz,
+            now=now,
+            weeks=CHART_WEEKS,
         )
+        caption = runtime.texts("chart.caption", name=name, weeks=CHART_WEEKS)
         drafts.append(
             OutboxDraft(
                 chat_id=binding.chat_id,

@@ -12,9 +12,9 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import CommandHandler
 
 from bot import digest
+from bot.charts import CHART_WEEKS, build_weekly_chart
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.export import ledger_filename, write_ledger
-from bot.reports import weekly_chart
 from handlers.common import answer, is_private, role_for, ticket_number
 from storage import ChatBinding, GridInfo
 
@@ -97,6 +97,7 @@ async def on_digest(update: Update, context: LinliContext) -> None:
         texts=runtime.texts,
         tz=runtime.settings.tz,
         now=runtime.clock.now(),
+        chat_ids=[message.chat_id],
     )
     mine = next((m for m in messages if m.chat_id == message.chat_id), None)
     if mine is not None:
@@ -137,14 +138,16 @@ async def on_chart(update: Update, context: LinliContext) -> None:
     scope = await _scope_or_refuse(runtime, message)
     if scope is None:
         return
-    png, caption = await weekly_chart(
+    png = await build_weekly_chart(
         runtime.storage,
-        scope.grids,
+        None if scope.grids is None else [g.id for g in scope.grids],
         name=scope.name,
         texts=runtime.texts,
-        now=runtime.clock.now(),
         tz=runtime.settings.tz,
+        now=runtime.clock.now(),
+        weeks=CHART_WEEKS,
     )
+    caption = runtime.texts("chart.caption", name=scope.name, weeks=CHART_WEEKS)
     try:
         await message.reply_photo(png, caption=caption)
     except TelegramError as exc:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from storage.db import Database, SchemaTooNewError
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
+from storage.metrics import MetricsRepository
 from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.notices import NoticeRepository
 from storage.officers import OfficerRepository
@@ -21,6 +22,7 @@ __all__ = [
     "GridRepository",
     "GridTakenError",
     "MediaItem",
+    "MetricsRepository",
     "NewTicket",
     "NoticeRepository",
     "OfficerRepository",
@@ -50,6 +52,7 @@ class Storage:
         self.officers = OfficerRepository(db)
         self.outbox = OutboxRepository(db)
         self.schedule = ScheduleRepository(db)
+        self.metrics = MetricsRepository(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:

@@ -158,3 +158,27 @@ async def test_migrated_group_gets_its_messages(bot: Harness) -> None:
     assert [m.get("text") for m in bot.sim.bot_messages(new_chat.id)][-1] == "你好"
     binding = await bot.storage.grids.active_binding(new_chat.id)
     assert binding is not None
+
+
+def test_split_text_keeps_lines_and_limits() -> None:
+    from bot.outbox import split_text
+
+    lines = [f"{n}. 第{n}网格：解决 50.0%（1/2）" for n in range(400)]
+    parts = split_text("\n".join(lines), limit=1000)
+    assert all(len(p) <= 1000 for p in parts)
+    assert "\n".join(parts).split("\n") == lines
+    assert split_text("短") == ["短"]
+    assert [len(p) for p in split_text("x" * 2500, limit=1000)] == [1000, 1000, 500]
+
+
+async def test_a_digest_longer_than_a_message_arrives_in_parts(bot: Harness) -> None:
+    chat = bot.group("街道群")
+    await bot.drain()
+    now = bot.clock.now()
+    text = "\n".join(f"{n}. <b>第{n}社区</b>：解决 50.0%（1/2）" for n in range(300))
+    await bot.storage.outbox.add(OutboxDraft(chat.id, "digest", now, text=text), now)
+    await bot.flush()
+    parts = [m["text"] for m in bot.sim.bot_messages(chat.id) if "社区" in m.get("text", "")]
+    assert len(parts) >= 2
+    assert all(len(p) <= 4096 for p in parts)
+    assert (await bot.storage.outbox.items("digest"))[0].status == "sent"
