@@ -221,8 +221,8 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "👌 Ticket {id} assigned to {name}.",
     },
     "officer.assign_need_person": {
-        "zh": "请回复要指派的人的任意一条消息并发送 /assign {id}，或写上对方的用户 ID：/assign {id} 123456789",
-        "en": "Reply to a message of the person with /assign {id}, or give their user id: /assign {id} 123456789",
+        "zh": "请回复要指派的人的任意一条消息并发送 /assign {id}，或写上对方的用户 ID：/assign {id} 123456789（对方需在本网格群里）",
+        "en": "Reply to a message of the person with /assign {id}, or give their user id: /assign {id} 123456789 (they must be in the grid's group)",
     },
     "officer.progress_public": {
         "zh": "📣 工单 {id} 进展：{text}\n—— {name}",
@@ -295,7 +295,7 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "{name} is not a named officer here.",
     },
     "officer.name_usage": {
-        "zh": "请在网格群里回复对方的消息发送 /{command}，或写上用户 ID：/{command} 123456789",
+        "zh": "请在网格群里回复对方的消息发送 /{command}，或写上用户 ID：/{command} 123456789（对方需在本群里）",
         "en": "In the grid group, reply to their message with /{command}, or give a user id.",
     },
     "officer.grid_only": {

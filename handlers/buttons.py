@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
 from bot import tickets
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.keyboards import TicketPress, parse_ticket_data
 from bot.tickets import Actor, Ticket
-from handlers.common import post_to_reporter, refresh_receipt
+from handlers.common import pop_up, post_to_reporter, refresh_receipt
 from handlers.officer import announce_done
 
 logger = logging.getLogger(__name__)
@@ -22,13 +21,6 @@ GROUP = 0
 
 def register(app: LinliApp) -> None:
     app.add_handler(CallbackQueryHandler(on_ticket_button, pattern=r"^tk:"), group=GROUP)
-
-
-async def _popup(query: CallbackQuery, text: str) -> None:
-    try:
-        await query.answer(text)
-    except TelegramError as exc:  # an old query (> 15 min) can no longer be answered
-        logger.info("callback answer failed: %s", exc)
 
 
 async def _may_work(runtime: Runtime, ticket: Ticket, user_id: int) -> bool:
@@ -44,19 +36,19 @@ async def on_ticket_button(update: Update, context: LinliContext) -> None:
     press = parse_ticket_data(query.data)
     ticket = await runtime.storage.tickets.get(press.ticket_id) if press else None
     if press is None or ticket is None:
-        await _popup(query, runtime.texts("popup.invalid"))
+        await pop_up(query, runtime.texts("popup.invalid"))
         return
     if not await _may_work(runtime, ticket, query.from_user.id):
-        await _popup(query, runtime.texts("popup.not_allowed"))
+        await pop_up(query, runtime.texts("popup.not_allowed"))
         return
     actor = Actor(query.from_user.id, query.from_user.full_name)
     after = await _apply(context, press, ticket, actor)
     if after is None:
         current = await runtime.storage.tickets.get(ticket.id) or ticket
         status = runtime.texts.status(current.status)
-        await _popup(query, runtime.texts("popup.wrong_status", id=ticket.id, status=status))
+        await pop_up(query, runtime.texts("popup.wrong_status", id=ticket.id, status=status))
         return
-    await _popup(
+    await pop_up(
         query, runtime.texts("popup.done", id=after.id, status=runtime.texts.status(after.status))
     )
     await refresh_receipt(context, after)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 
-from telegram import Message, ReplyParameters, Update
+from telegram import CallbackQuery, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
@@ -58,6 +58,16 @@ async def answer(message: Message, text: str) -> Message | None:
     except TelegramError as exc:
         logger.warning("answer in chat %s failed: %s", message.chat_id, exc)
         return None
+
+
+async def pop_up(query: CallbackQuery, text: str | None = None) -> bool:
+    """Answer a button press; False if Telegram no longer knows the query (old or forged)."""
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        logger.info("callback query not answered: %s", exc)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,22 @@ async def officer_target(update: Update, context: LinliContext, command: str) ->
     return Target(ticket, grid, rest, role, actor_of(message))
 
 
-async def refresh_receipt(context: LinliContext, ticket: Ticket) -> None:
-    """Show the ticket's new status (and the buttons that still make sense) on its receipt."""
+def _shown(ticket: Ticket) -> tuple[object, ...]:
+    """What of a ticket its receipt shows beyond the report itself."""
+    return (ticket.status, ticket.assignee_name, ticket.duplicate_of)
+
+
+async def refresh_receipt(
+    context: LinliContext, ticket: Ticket, before: Ticket | None = None
+) -> None:
+    """Show the ticket's new status (and the buttons that still make sense) on its receipt.
+
+    Skipped when nothing it shows changed: an edit to the same text is refused by Telegram and
+    would still spend the group's budget.
+    """
     if ticket.receipt_message_id is None:
+        return
+    if before is not None and _shown(before) == _shown(ticket):
         return
     runtime = context.runtime
     text = receipt_text(

@@ -13,7 +13,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import schedule, tickets
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.tickets import Actor, Ticket
-from handlers.common import answer, officer_target, refresh_receipt
+from handlers.common import answer, officer_target, pop_up, refresh_receipt
 from storage import OutboxDraft
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,11 @@ async def on_rating(update: Update, context: LinliContext) -> None:
     match = _DATA.match(query.data or "")
     ticket = await runtime.storage.tickets.get(int(match.group(1))) if match else None
     if match is None or ticket is None:
-        await query.answer(runtime.texts("popup.invalid"))
+        await pop_up(query, runtime.texts("popup.invalid"))
         return
     user = query.from_user
     if not await runtime.storage.tickets.is_reporter(ticket.id, user.id):
-        await query.answer(runtime.texts("popup.not_reporter"))
+        await pop_up(query, runtime.texts("popup.not_reporter"))
         return
     rating = tickets.RATINGS[match.group(2)]
     actor = Actor(user.id, user.full_name)
@@ -55,9 +55,9 @@ async def on_rating(update: Update, context: LinliContext) -> None:
     messages = await _unsatisfied_messages(runtime, ticket) if rating == "unsatisfied" else []
     after = await tickets.rate(runtime.storage, ticket, actor, rating, now, messages)
     if after is None:
-        await query.answer(runtime.texts("popup.already_rated"))
+        await pop_up(query, runtime.texts("popup.already_rated"))
         return
-    await query.answer(runtime.texts("popup.rated"))
+    await pop_up(query, runtime.texts("popup.rated"))
     runtime.wake_sender()
     if isinstance(query.message, Message):
         thanks = runtime.texts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import Message, Update
+from telegram import ChatMember, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler
 
@@ -140,7 +140,7 @@ async def on_take(update: Update, context: LinliContext) -> None:
         await answer(
             message, runtime.texts("officer.taken", id=ticket.id, name=escape(target.actor.name))
         )
-        await refresh_receipt(context, ticket)
+        await refresh_receipt(context, ticket, before=target.ticket)
 
 
 async def on_assign(update: Update, context: LinliContext) -> None:
@@ -169,28 +169,30 @@ async def on_assign(update: Update, context: LinliContext) -> None:
         await answer(
             message, runtime.texts("officer.assigned", id=ticket.id, name=escape(assignee.name))
         )
-        await refresh_receipt(context, ticket)
+        await refresh_receipt(context, ticket, before=target.ticket)
 
 
 async def _assignee(message: Message, context: LinliContext, target: Target) -> Actor | None:
     """The person replied to, or the user id after the ticket number."""
     if target.rest and (user_id := ticket_number(target.rest[0])) is not None:
-        name = await _name_of(context, target.grid.chat_id, user_id)
-        return Actor(user_id, name)
+        return await _member(context, target.grid.chat_id, user_id)
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return Actor(replied.from_user.id, replied.from_user.full_name)
     return None
 
 
-async def _name_of(context: LinliContext, chat_id: int | None, user_id: int) -> str:
-    if chat_id is not None:
-        try:
-            member = await context.bot.get_chat_member(chat_id, user_id)
-            return member.user.full_name
-        except TelegramError:
-            pass
-    return f"用户{user_id}" if context.runtime.texts.language == "zh" else f"user {user_id}"
+async def _member(context: LinliContext, chat_id: int | None, user_id: int) -> Actor | None:
+    """A person by user id, if they are in the chat (the only way to know the id is real)."""
+    if chat_id is None:
+        return None
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return None  # "user not found": a mistyped or foreign id
+    if member.status in (ChatMember.LEFT, ChatMember.BANNED) or member.user.is_bot:
+        return None
+    return Actor(user_id, member.user.full_name)
 
 
 async def on_progress(update: Update, context: LinliContext) -> None:
@@ -226,7 +228,7 @@ async def on_progress(update: Update, context: LinliContext) -> None:
     posted = await post_to_reporter(context, ticket, public)
     if posted is None or posted.chat_id != message.chat_id:
         await answer(message, runtime.texts("officer.progress_posted"))
-    await refresh_receipt(context, ticket)
+    await refresh_receipt(context, ticket, before=target.ticket)
 
 
 async def on_note(update: Update, context: LinliContext) -> None:
@@ -249,17 +251,24 @@ async def on_note(update: Update, context: LinliContext) -> None:
     await tickets.note(runtime.storage, target.ticket, target.actor, text, runtime.clock.now())
     reply = runtime.texts("officer.noted", id=target.ticket.id)
     if not is_private(message):
-        # residents must not read internal notes: remove the command if the bot may
-        try:
-            await message.delete()
-        except TelegramError:
-            reply += "\n" + runtime.texts("officer.note_hint")
-            await answer(message, reply)
+        # residents must not read internal notes: remove the command where the bot may
+        if await _delete(context, message):
+            thread = message.message_thread_id if message.is_topic_message else None
+            await context.bot.send_message(message.chat_id, reply, message_thread_id=thread)
             return
-        thread = message.message_thread_id if message.is_topic_message else None
-        await context.bot.send_message(message.chat_id, reply, message_thread_id=thread)
-        return
+        reply += "\n" + runtime.texts("officer.note_hint")
     await answer(message, reply)
+
+
+async def _delete(context: LinliContext, message: Message) -> bool:
+    """Delete a message if the bot is an admin of the chat (others cannot delete)."""
+    if context.bot.id not in await context.runtime.roles.chat_admins(message.chat_id):
+        return False
+    try:
+        return await message.delete()
+    except TelegramError as exc:
+        logger.info("could not delete message %s: %s", message.message_id, exc)
+        return False
 
 
 async def on_done(update: Update, context: LinliContext) -> None:
@@ -321,7 +330,7 @@ async def on_reject(update: Update, context: LinliContext) -> None:
             "officer.rejected_public", id=ticket.id, reason=escape(mask_sensitive(reason))
         )
         await post_to_reporter(context, ticket, public)
-        await refresh_receipt(context, ticket)
+        await refresh_receipt(context, ticket, before=target.ticket)
         if message.chat_id != ticket.chat_id:
             await answer(message, runtime.texts("officer.rejected", id=ticket.id))
 
@@ -396,7 +405,7 @@ async def on_reopen(update: Update, context: LinliContext) -> None:
     await post_to_reporter(
         context, ticket, runtime.texts("officer.reopened_public", id=ticket.id, reason=suffix)
     )
-    await refresh_receipt(context, ticket)
+    await refresh_receipt(context, ticket, before=target.ticket)
 
 
 async def on_log(update: Update, context: LinliContext) -> None:
@@ -475,7 +484,7 @@ async def _name_officer(update: Update, context: LinliContext, *, add: bool) -> 
     if binding is None or binding.grid_id is None:
         await answer(message, runtime.texts("officer.grid_only"))
         return
-    person = await _person(message, context)
+    person = await _person(message, context, add=add)
     if person is None:
         await answer(message, runtime.texts("officer.name_usage", command=command))
         return
@@ -500,10 +509,13 @@ async def _name_officer(update: Update, context: LinliContext, *, add: bool) -> 
         )
 
 
-async def _person(message: Message, context: LinliContext) -> Actor | None:
+async def _person(message: Message, context: LinliContext, *, add: bool) -> Actor | None:
     args = list(context.args or [])
     if args and (user_id := ticket_number(args[0])) is not None:
-        return Actor(user_id, await _name_of(context, message.chat_id, user_id))
+        found = await _member(context, message.chat_id, user_id)
+        if found is None and not add:  # someone who left can still be removed
+            return Actor(user_id, str(user_id))
+        return found
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return Actor(replied.from_user.id, replied.from_user.full_name)

@@ -11,7 +11,14 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.keyboards import page_keyboard, parse_page_data
 from bot.views import PAGE_SIZE, detail_text, list_text, pages_for
-from handlers.common import answer, is_private, officer_target, role_for, ticket_number
+from handlers.common import (
+    answer,
+    is_private,
+    officer_target,
+    pop_up,
+    role_for,
+    ticket_number,
+)
 from storage import TicketFilter
 
 logger = logging.getLogger(__name__)
@@ -142,14 +149,14 @@ async def on_page(update: Update, context: LinliContext) -> None:
     parsed = parse_page_data(query.data)
     message = query.message
     if parsed is None or not isinstance(message, Message):
-        await query.answer(runtime.texts("popup.invalid"))
+        await pop_up(query, runtime.texts("popup.invalid"))
         return
     rendered = await render_list(runtime, message, query.from_user, *parsed)
     if rendered is None:
-        await query.answer(runtime.texts("popup.not_allowed"))
+        await pop_up(query, runtime.texts("popup.not_allowed"))
         return
     text, keyboard = rendered
-    await query.answer()
+    await pop_up(query)
     try:
         await message.edit_text(text, reply_markup=keyboard)
     except TelegramError as exc:

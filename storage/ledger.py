@@ -167,6 +167,8 @@ class LedgerRepository:
 
     async def _windows(self, where: LedgerFilter, size: int) -> Iterator[tuple[int, int]]:
         """``(low, high]`` id ranges covering every ticket that may match, ``size`` ids each."""
+        if where.grid_ids is not None and not where.grid_ids:
+            return iter(())  # an empty scope matches nothing: no need to read the table
         first, last = await self._id_span(where)
         if first is None or last is None:
             return iter(())

@@ -24,6 +24,7 @@ from bench.seed import seed
 from bot.categories import CategoryCatalog
 from bot.cli import main
 from bot.export import (
+    CSV_DATETIME_FORMAT,
     LEDGER_COLUMNS,
     is_overdue,
     ledger_filename,
@@ -277,6 +278,10 @@ async def ledgered(
         await storage.close()
 
 
+def case_created(key: str) -> datetime:
+    return next(c.created for c in CASES if c.key == key)
+
+
 def local(moment: datetime) -> datetime:
     """What an xlsx cell holds for a moment: the Shanghai wall-clock time, naive."""
     return moment.astimezone(TZ).replace(tzinfo=None)
@@ -384,6 +389,9 @@ async def test_csv_round_trips_with_chinese(ledgered: Ledgered, tmp_path: Path) 
     by_id = {int(r[0]): dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in rows[1:]}
     late = by_id[ledgered.ids["new_late"]]
     assert late["上报时间"] == "2026-11-21 00:30"
+    assert datetime.strptime(late["上报时间"], CSV_DATETIME_FORMAT) == local(
+        case_created("new_late")
+    )
     assert late["网格"] == "东区网格" and late["社区"] == "测试社区" and late["状态"] == "待受理"
     assert late["内容"] == "北瑞小区3号楼2单元楼道灯不亮，联系电话13812345678"
     assert (late["受理时间"], late["办结时间"], late["满意度"]) == ("", "", "")
@@ -540,6 +548,19 @@ async def test_filters_select_exactly(
     ledgered: Ledgered, filters: dict[str, Any], keys: set[str]
 ) -> None:
     assert await _exported_ids(ledgered.storage, **filters) == {ledgered.ids[k] for k in keys}
+
+
+async def test_grid_ids_are_a_supervisors_scope(ledgered: Ledgered) -> None:
+    rows = await ledgered.storage.db.fetch_all(
+        "SELECT g.id FROM grids g JOIN communities m ON m.id = g.community_id WHERE m.name = ?",
+        ("测试社区",),
+    )
+    scope = [int(r[0]) for r in rows]
+    expected = {ledgered.ids[c.key] for c in CASES if c.chat_id != OTHER}
+    assert await _exported_ids(ledgered.storage, grid_ids=scope) == expected
+    narrowed = await _exported_ids(ledgered.storage, grid_ids=scope, grid="西区网格")
+    assert narrowed == {ledgered.ids["accepted"]}
+    assert await _exported_ids(ledgered.storage, grid_ids=[]) == set()  # no grid, no rows
 
 
 async def test_date_filters_over_the_seeded_year(ledgered: Ledgered) -> None:
