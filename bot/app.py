@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -20,7 +22,7 @@ from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
 from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
 from bot.outbox import OutboxSender
-from bot.ratelimit import FloodLimiter, TelegramBudget
+from bot.ratelimit import FloodLimiter, TelegramBudget, retry_after_seconds
 from bot.roles import RoleBook
 from bot.texts import Texts
 from handlers import (
@@ -155,7 +157,7 @@ async def _post_shutdown(app: Any) -> None:
 async def running(
     app: LinliApp, *, polling: bool = True, poll_timeout: int = 1
 ) -> AsyncIterator[LinliApp]:
-    """What run_polling does, for callers that own the event loop (tests, benches).
+    """Initialize, start, poll (optionally), and on exit stop and shut down, hooks included.
 
     With ``polling=False`` nothing fetches updates: the caller feeds ``app.process_update``.
     """
@@ -163,30 +165,68 @@ async def running(
     try:
         if app.post_init is not None:
             await app.post_init(app)
-        assert app.updater is not None
-        if polling:
-            await app.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
-            )
         await app.start()
+        poller = asyncio.create_task(poll(app, poll_timeout), name="poll") if polling else None
         try:
             yield app
         finally:
-            if app.updater.running:
-                await app.updater.stop()
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
             await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
     finally:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
 
 
-def run(settings: Settings) -> None:
-    """Poll Telegram until SIGINT/SIGTERM (python-telegram-bot's own loop and signal handling)."""
+async def poll(app: LinliApp, poll_timeout: int) -> None:
+    """Long polling that confirms an update only after it was handled.
+
+    python-telegram-bot's Updater confirms each batch (the next ``getUpdates`` offset) as soon
+    as it is queued, before the handlers run: a process killed with a backlog would lose those
+    reports. Here the offset moves past an update only once ``process_update`` returned, so after
+    a crash Telegram delivers the unhandled ones again (and UNIQUE(chat_id, message_id) keeps a
+    handled one from becoming two tickets).
+    """
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    offset = 0
+    failures = 0
+    while True:
+        try:
+            updates = await app.bot.get_updates(
+                offset=offset, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+        except RetryAfter as exc:
+            await asyncio.sleep(retry_after_seconds(exc))
+            continue
+        except (TimedOut, NetworkError) as exc:
+            failures += 1
+            delay = min(30.0, 0.5 * 2**failures)
+            logger.warning("getUpdates failed (%s); again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            continue
+        failures = 0
+        for update in updates:
+            await app.process_update(update)  # handler errors go to the error handler
+            offset = update.update_id + 1
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM: polling, the outbox sender and the scheduled tick."""
     app = build_application(settings)
-    app.run_polling(
-        allowed_updates=ALLOWED_UPDATES,
-        timeout=settings.poll_timeout,
-        drop_pending_updates=False,
-        close_loop=False,
-    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(app, poll_timeout=settings.poll_timeout):
+        await stop.wait()
+    logger.info("LinliTong stopped")
+
+
+def run(settings: Settings) -> None:
+    """Poll Telegram until SIGINT/SIGTERM."""
+    asyncio.run(serve(settings))

@@ -147,3 +147,74 @@ async def test_demo_runs_offline_and_exits_0() -> None:
         assert shown in transcript, shown
     assert "Tickets in the database (5)" in transcript
     assert "附件：相册" in transcript
+
+
+async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path) -> None:
+    """Buttons and commands against the running process: new → accepted → resolved → (回访
+    不满意) accepted → resolved → (满意) closed. (退回 and 重复 are walked in-process in
+    tests/test_officer.py; here the group's 20-a-minute budget is the limit of one test.)"""
+    sim = Simulator()
+    admin, resident, officer = (
+        sim.add_user("张书记"),
+        sim.add_user("王阿姨"),
+        sim.add_user("刘网格员"),
+    )
+    grid = sim.add_group("北瑞小区一网格")
+    sim.set_member(grid, admin, "creator")
+    sim.set_member(grid, resident, "member")
+    sim.set_member(grid, officer, "administrator")
+    sim.add_bot(grid, by=admin, status="member")
+    server = await start_server(sim)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "BOT_TOKEN": sim.token,
+        "BOT_API_BASE_URL": server.base_url,
+        "DATABASE_PATH": str(tmp_path / "live.db"),
+        "ADMIN_IDS": str(admin.id),
+        "POLL_TIMEOUT": "1",
+        "TICK_INTERVAL": "0.3s",
+        "FOLLOWUP_DELAY": "1s",
+        "QUIET_HOURS": "off",
+    }
+    process = await asyncio.create_subprocess_exec(LINLITONG, "run", cwd=tmp_path, env=env)
+    try:
+        await sim.wait_for(lambda: any(c.method == "getUpdates" for c in sim.calls), timeout=30)
+        bind = sim.send_text(grid, admin, "/bind 第一网格 通顺社区")
+        await reply_to(sim, grid.id, bind["message_id"])
+        report = sim.send_text(grid, resident, "#报修 3号楼楼道灯不亮")
+        receipt = await reply_to(sim, grid.id, report["message_id"])
+
+        def status_shown(needle: str) -> Any:
+            return lambda: next(
+                (
+                    m
+                    for m in sim.bot_messages(grid.id)
+                    if m["message_id"] == receipt["message_id"] and needle in m.get("text", "")
+                ),
+                None,
+            )
+
+        sim.press_button(grid, receipt["message_id"], officer, "tk:take:1")
+        await sim.wait_for(status_shown("状态：处理中"), timeout=10)
+        sim.press_button(grid, receipt["message_id"], officer, "tk:done:1")
+        await sim.wait_for(status_shown("状态：已办结"), timeout=10)
+
+        def question(n: int) -> Any:
+            return lambda: (
+                [m for m in sim.bot_messages(grid.id) if "满意吗" in m.get("text", "")][n:] or None
+            )
+
+        first = (await sim.wait_for(question(0), timeout=15))[0]
+        sim.press_button(grid, first["message_id"], resident, "fb:1:u")
+        await sim.wait_for(status_shown("状态：处理中"), timeout=10)
+        sim.send_text(grid, officer, "/done 1 又换了一次")
+        second = (await sim.wait_for(question(1), timeout=15))[0]
+        sim.press_button(grid, second["message_id"], resident, "fb:1:s")
+        await sim.wait_for(status_shown("状态：已关闭"), timeout=10)
+
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), timeout=20)
+        await server.stop()
+    assert process.returncode == 0
