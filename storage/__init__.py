@@ -6,6 +6,7 @@ from pathlib import Path
 
 from storage.db import Database, SchemaTooNewError
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
+from storage.ledger import LedgerRepository
 from storage.metrics import MetricsRepository
 from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.notices import NoticeRepository
@@ -21,6 +22,7 @@ __all__ = [
     "GridInfo",
     "GridRepository",
     "GridTakenError",
+    "LedgerRepository",
     "MediaItem",
     "MetricsRepository",
     "NewTicket",
@@ -53,6 +55,7 @@ class Storage:
         self.outbox = OutboxRepository(db)
         self.schedule = ScheduleRepository(db)
         self.metrics = MetricsRepository(db)
+        self.ledger = LedgerRepository(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:
