@@ -403,3 +403,15 @@ async def test_naming_officers_is_for_admins(bot: Harness) -> None:
     _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     await bot.say(w.grid1, w.named, f"/take {ticket.id}")
     assert (await current(bot, ticket)).status == "new"
+
+
+async def test_anonymous_admin_acts_as_an_officer(bot: Harness) -> None:
+    w = await world(bot)
+    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    await bot.say(w.grid1, bot.admin, f"/take {ticket.id}", sender_chat=w.grid1)
+    after = await current(bot, ticket)
+    assert after.status == "accepted"
+    assert after.assignee_id is None and after.assignee_name == "北瑞小区一网格（匿名管理员）"
+    # posting as another group is no authority here
+    await bot.say(w.grid1, bot.admin, f"/done {ticket.id}", sender_chat=w.grid2)
+    assert (await current(bot, ticket)).status == "accepted"
