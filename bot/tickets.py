@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.categories import Category, CategoryCatalog
@@ -57,22 +57,21 @@ def deadlines(category: Category, opened_at: datetime) -> tuple[datetime, dateti
     return opened_at + category.response, opened_at + category.resolution
 
 
-async def open_ticket(
-    storage: Storage,
+def new_ticket(
     catalog: CategoryCatalog,
-    binding: ChatBinding,
+    grid_id: int,
     parsed: ParsedReport,
     message: IntakeMessage,
     now: datetime,
-) -> OpenResult:
-    """Open one ticket for a tagged message; the same message twice gives the same ticket."""
-    if parsed.category is None or binding.grid_id is None:
-        raise ValueError("only a tagged report in a grid chat opens a ticket")
+) -> NewTicket:
+    """The ticket a tagged message asks for, with its deadlines counted from ``now``."""
+    if parsed.category is None:
+        raise ValueError("only a tagged report opens a ticket")
     category = catalog[parsed.category]
     response_due, resolution_due = deadlines(category, now)
     location = parsed.location
-    draft = NewTicket(
-        grid_id=binding.grid_id,
+    return NewTicket(
+        grid_id=grid_id,
         chat_id=message.chat_id,
         message_id=message.message_id,
         thread_id=message.thread_id,
@@ -92,6 +91,20 @@ async def open_ticket(
         resolution_due=resolution_due,
         media=message.media,
     )
+
+
+async def open_ticket(
+    storage: Storage,
+    catalog: CategoryCatalog,
+    binding: ChatBinding,
+    parsed: ParsedReport,
+    message: IntakeMessage,
+    now: datetime,
+) -> OpenResult:
+    """Open one ticket for a tagged message; the same message twice gives the same ticket."""
+    if binding.grid_id is None:
+        raise ValueError("only a grid chat opens tickets")
+    draft = new_ticket(catalog, binding.grid_id, parsed, message, now)
     ticket, created = await storage.tickets.open(draft, receipt=True)
     return OpenResult(ticket, created)
 
@@ -303,29 +316,9 @@ async def open_patrol(
     now: datetime,
 ) -> Ticket:
     """民情日记: what an officer found on patrol, opened as his own ticket in progress."""
-    if parsed.category is None:
-        raise ValueError("a patrol log needs a known tag")
-    category = catalog[parsed.category]
-    response_due, resolution_due = deadlines(category, now)
-    location = parsed.location
-    draft = NewTicket(
-        grid_id=grid.id,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
+    draft = replace(
+        new_ticket(catalog, grid.id, parsed, message, now),
         source="patrol",
-        category=category.key,
-        labels=parsed.labels,
-        text=message.text,
-        body=parsed.body,
-        estate=location.estate,
-        building=location.building,
-        unit=location.unit,
-        room=location.room,
-        reporter_id=message.reporter_id,
-        reporter_name=message.reporter_name,
-        created_at=now,
-        response_due=response_due,
-        resolution_due=resolution_due,
         status="accepted",
         assignee_id=message.reporter_id,
         assignee_name=message.reporter_name,
