@@ -172,8 +172,7 @@ async def running(
         finally:
             if poller is not None:
                 poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                await asyncio.gather(poller, return_exceptions=True)  # never skip the shutdown
             await app.stop()
             if app.post_stop is not None:
                 await app.post_stop(app)
@@ -215,18 +214,31 @@ async def poll(app: LinliApp, poll_timeout: int) -> None:
             offset = update.update_id + 1
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM: polling, the outbox sender and the scheduled tick."""
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM: polling, the outbox sender and the scheduled tick.
+
+    Returns the exit status: 0 when stopped by a signal, 1 when polling failed for good (a
+    revoked token, another instance polling) — the process ends instead of hanging on.
+    """
     app = build_application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running(app, poll_timeout=settings.poll_timeout):
-        await stop.wait()
+    async with running(app, polling=False):
+        poller = asyncio.create_task(poll(app, settings.poll_timeout), name="poll")
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        await asyncio.wait({poller, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (poller, stopper):
+            task.cancel()
+        await asyncio.gather(poller, stopper, return_exceptions=True)
+    if not poller.cancelled() and (error := poller.exception()) is not None:
+        logger.critical("polling stopped: %s", error, exc_info=error)
+        return 1
     logger.info("LinliTong stopped")
+    return 0
 
 
-def run(settings: Settings) -> None:
-    """Poll Telegram until SIGINT/SIGTERM."""
-    asyncio.run(serve(settings))
+def run(settings: Settings) -> int:
+    """Poll Telegram until SIGINT/SIGTERM; the process's exit status."""
+    return asyncio.run(serve(settings))

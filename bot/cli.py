@@ -103,12 +103,21 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_USAGE
     setup_logging(settings.log_level, secrets=[settings.token()])
+    from telegram.error import InvalidToken
+
     from bot.app import run  # imported late: `linlitong db …` needs no telegram machinery
 
     # Check the database before connecting anywhere: a too-new schema stops here, clearly.
     asyncio.run(_with_storage(settings, _noop))
-    run(settings)
-    return 0
+    try:
+        return run(settings)
+    except InvalidToken:
+        print(
+            "linlitong: Telegram rejected BOT_TOKEN (revoked or mistyped). Ask @BotFather for the"
+            " current token (/token) and put it in .env.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -218,3 +218,31 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
             await asyncio.wait_for(process.wait(), timeout=20)
         await server.stop()
     assert process.returncode == 0
+
+
+async def test_a_rejected_token_ends_the_process_with_a_clear_message(tmp_path: Path) -> None:
+    sim = Simulator()
+    server = await start_server(sim)
+    wrong = "999999:WRONG-TOKEN-nobody-issued-this-one"
+    try:
+        process = await asyncio.create_subprocess_exec(
+            LINLITONG,
+            "run",
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "BOT_TOKEN": wrong,
+                "BOT_API_BASE_URL": server.base_url,
+                "DATABASE_PATH": str(tmp_path / "x.db"),
+                "LOG_LEVEL": "DEBUG",
+            },
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        await server.stop()
+    text = output.decode()
+    assert process.returncode == 1, text
+    assert "rejected BOT_TOKEN" in text
+    assert wrong not in text and wrong.split(":")[1] not in text
