@@ -1,0 +1,226 @@
+"""Ingest throughput: LinliTong against a bare python-telegram-bot bot, in the same run.
+
+    python -m bench.ingest [--messages 1000] [--per-group 10] [--lifted 10000]
+                           [--combine-after 2] [--keep DIR] [--profile DIR]
+
+Each bot runs as its own process against a fresh simulator served on 127.0.0.1 (flood limits
+off): ``linlitong run``, then ``python -m bench.bare_bot`` (replies "收到" to every message).
+Both get the same world — ``messages / per-group`` groups, each bound first with ``/bind`` and
+answered — then ``messages`` tagged reports (``#报修 {n}号楼楼道灯不亮``) injected at once, spread
+round-robin over the groups. Measured: from injecting the first report until every report has
+its receipt (a bot message replying to it, or a combined receipt linking it), as seen by the
+simulator. Printed: both throughputs (reports/s), the ratio (target: LinliTong ≥ 0.8 × bare),
+and how LinliTong acknowledged them (single replies, combined receipts).
+
+Ten reports per group keeps each group inside Telegram's 20 messages a minute (with its /bind
+answer), so the per-group limit is not what is measured; LinliTong's own budget still applies
+its global ~30 messages a second, which the bare bot does not have. Two diagnostic runs follow
+(``bench.tuned_bot``, the same application with one change; 0 skips either): ``--lifted N``, a
+global budget of N a second — what LinliTong costs once that limit is out of the way — and
+``--combine-after S``, the 30/s budget with the outbox combining a group's receipts whenever the
+rows due need more than S seconds of it. ``--profile DIR`` samples each bot with py-spy while
+it ingests and prints where its time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.live import (
+    ReceiptLog,
+    Town,
+    bare_command,
+    bind_by_command,
+    bot_env,
+    bot_process,
+    build_town,
+    cpu_seconds,
+    linlitong_command,
+    machine,
+    serving,
+    wait_polling,
+)
+from bench.sampling import sampling, summary
+from bot.simulator import Simulator
+
+logger = logging.getLogger(__name__)
+
+TARGET_RATIO = 0.8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    messages: int
+    groups: int
+    seconds: float  # first injection to the last receipt
+    acknowledged: int
+    replies: int
+    combined_messages: int
+    combined_receipts: int
+    bot_cpu: float  # CPU seconds of the bot process between the first report and the last receipt
+    simulator_cpu: float  # of this process (the simulator and the bench), same window
+
+    @property
+    def throughput(self) -> float:
+        return self.acknowledged / self.seconds if self.seconds > 0 else math.nan
+
+
+async def measure(
+    name: str,
+    command: list[str],
+    *,
+    messages: int,
+    per_group: int,
+    folder: Path,
+    profile: Path | None = None,
+) -> Outcome:
+    """One bot, one fresh simulator: bind every group, inject every report, wait for receipts."""
+    sim = Simulator()
+    town = build_town(sim, math.ceil(messages / per_group))
+    log = folder / f"{name}.log"
+    async with serving(sim) as server:
+        env = bot_env(sim, server, folder, admin=town.admin, database=folder / f"{name}.db")
+        async with bot_process(command, env, folder, log) as process:
+            await wait_polling(sim, process, log)
+            await bind_by_command(sim, town, within=60 + len(town.groups) / 5)
+            profiling: AbstractAsyncContextManager[None] = (
+                sampling(process.pid, profile / f"{name}.txt") if profile else nullcontext()
+            )
+            async with profiling:
+                receipts, started, bot_cpu, simulator_cpu = await _inject_and_wait(
+                    sim, town, process.pid, messages=messages, name=name
+                )
+    last = max(receipts.acknowledged.values(), default=started)
+    return Outcome(
+        name,
+        messages,
+        len(town.groups),
+        last - started,
+        len(receipts.acknowledged),
+        receipts.replies,
+        receipts.combined_messages,
+        receipts.combined_receipts,
+        bot_cpu,
+        simulator_cpu,
+    )
+
+
+async def _inject_and_wait(
+    sim: Simulator, town: Town, pid: int, *, messages: int, name: str
+) -> tuple[ReceiptLog, float, float, float]:
+    """Every report at once, then until each has its receipt; (receipts, start, CPU seconds)."""
+    receipts = ReceiptLog(sim)
+    # CPU time says whether a bot waited or worked: on two cores, the bot's process and the
+    # simulator's (this one) have about one each.
+    cpu_before, sim_before = cpu_seconds(pid), time.process_time()
+    started = time.monotonic()
+    for n in range(messages):
+        chat = town.groups[n % len(town.groups)]
+        resident = town.residents[n % len(town.residents)]
+        report = sim.send_text(chat, resident, f"#报修 {n + 1}号楼楼道灯不亮")
+        receipts.expect(chat.id, int(report["message_id"]), time.monotonic())
+    try:
+        await sim.wait_for(receipts.complete, timeout=60 + messages / 5)
+    except TimeoutError:
+        logger.warning("%s: %d reports still without a receipt", name, receipts.missing)
+    bot_cpu = cpu_seconds(pid) - cpu_before
+    simulator_cpu = time.process_time() - sim_before
+    receipts.scan()
+    return receipts, started, bot_cpu, simulator_cpu
+
+
+def report(outcome: Outcome) -> None:
+    print(
+        f"{outcome.name:<10} {outcome.acknowledged}/{outcome.messages} reports acknowledged over"
+        f" {outcome.groups} groups in {outcome.seconds:.2f} s: {outcome.throughput:.1f} reports/s"
+        f" ({outcome.replies} single replies, {outcome.combined_receipts} in"
+        f" {outcome.combined_messages} combined receipts);"
+        f" CPU per report: bot {outcome.bot_cpu / outcome.messages * 1000:.2f} ms,"
+        f" simulator {outcome.simulator_cpu / outcome.messages * 1000:.2f} ms"
+    )
+
+
+async def run(args: argparse.Namespace, folder: Path) -> None:
+    print(f"machine: {machine()}")
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    runs = [("linlitong", linlitong_command()), ("bare", bare_command())]
+    tuned = [sys.executable, "-m", "bench.tuned_bot"]
+    if args.lifted > 0:
+        runs.append((f"lifted-{args.lifted}", [*tuned, "--global-per-second", str(args.lifted)]))
+    if args.combine_after > 0:
+        runs.append(("combining", [*tuned, "--combine-after", str(args.combine_after)]))
+    outcomes = []
+    for name, command in runs:
+        outcome = await measure(
+            name,
+            command,
+            messages=args.messages,
+            per_group=args.per_group,
+            folder=folder,
+            profile=args.profile,
+        )
+        report(outcome)
+        outcomes.append(outcome)
+    linli, bare = outcomes[0], outcomes[1]
+    print(
+        f"ratio      LinliTong / bare = {linli.throughput / bare.throughput:.2f}"
+        f" (target ≥ {TARGET_RATIO})"
+    )
+    for (name, _), outcome in list(zip(runs, outcomes, strict=True))[2:]:
+        print(f"ratio      {name} / bare = {outcome.throughput / bare.throughput:.2f} (diagnostic)")
+    if args.profile is not None:
+        for name, _ in runs:
+            print(summary(args.profile / f"{name}.txt", top=args.profile_top))
+    print(f"logs in {folder if args.keep else 'a removed temporary folder'}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
+    parser.add_argument("--messages", type=int, default=1000, help="tagged reports per bot")
+    parser.add_argument("--per-group", type=int, default=10, help="reports per group")
+    parser.add_argument(
+        "--lifted",
+        type=int,
+        default=10_000,
+        help="also run LinliTong with this global budget a second (diagnostic; 0: skip)",
+    )
+    parser.add_argument(
+        "--combine-after",
+        type=float,
+        default=2.0,
+        help="also run LinliTong combining receipts past this global backlog, s (0: skip)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="sample each bot with py-spy while it ingests; raw stacks here"
+    )
+    parser.add_argument("--profile-top", type=int, default=30, help="functions in each summary")
+    parser.add_argument("--keep", type=Path, help="keep databases and bot logs in this folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    args = _parser().parse_args(argv)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        asyncio.run(run(args, args.keep.resolve()))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="linlitong-ingest-") as folder:
+        asyncio.run(run(args, Path(folder)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
