@@ -14,6 +14,7 @@ from bot import schedule, tickets
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.tickets import Actor, Ticket
 from handlers.common import answer, officer_target, pop_up, refresh_receipt
+from handlers.officer import refuse_status
 from storage import OutboxDraft
 
 logger = logging.getLogger(__name__)
@@ -141,13 +142,7 @@ async def on_escalate(update: Update, context: LinliContext) -> None:
         await answer(message, runtime.texts("escalation.top", id=ticket.id))
         return
     if ticket.status not in tickets.OPEN:
-        status = runtime.texts.status(ticket.status)
-        await answer(
-            message,
-            runtime.texts(
-                "officer.wrong_status", id=ticket.id, status=status, action="上报", hint=""
-            ),
-        )
+        await refuse_status(message, runtime, ticket, "escalate")
         return
     level = ticket.escalation_level + 1
     ticker = schedule.Ticker(runtime)
@@ -155,17 +150,9 @@ async def on_escalate(update: Update, context: LinliContext) -> None:
     done = await schedule.escalate(
         ticker, ticket, level, reason=reason, by=(target.actor.user_id, target.actor.name)
     )
-    if not done:
-        await answer(
-            message,
-            runtime.texts(
-                "officer.wrong_status",
-                id=ticket.id,
-                status=runtime.texts.status(ticket.status),
-                action="上报",
-                hint="",
-            ),
-        )
+    if not done:  # someone escalated it a moment ago
+        current = await runtime.storage.tickets.get(ticket.id) or ticket
+        await refuse_status(message, runtime, current, "escalate")
         return
     runtime.wake_sender()
     where = runtime.texts(f"escalation.level.{level}")

@@ -38,6 +38,7 @@ ACTION_NAMES = {
     "done": ("办结", "resolve it"),
     "reject": ("退回", "return it"),
     "reopen": ("重办", "reopen it"),
+    "escalate": ("上报", "escalate it"),
 }
 HINTS = {
     "resolved": (
@@ -73,7 +74,7 @@ def _words(rest: list[str]) -> str:
     return " ".join(rest).strip()[:TEXT_LIMIT]
 
 
-async def _refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: str) -> None:
+async def refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: str) -> None:
     zh = runtime.texts.language == "zh"
     hint = HINTS.get(ticket.status, ("", ""))[0 if zh else 1].format(id=ticket.id)
     await answer(
@@ -95,7 +96,7 @@ async def _moved(
     if after is not None:
         return after
     current = await runtime.storage.tickets.get(before.id) or before
-    await _refuse_status(message, runtime, current, action)
+    await refuse_status(message, runtime, current, action)
     return None
 
 
@@ -123,7 +124,7 @@ async def _need_text(
 async def _pre(message: Message, runtime: Runtime, target: Target, action: str) -> bool:
     if tickets.allowed(action, target.ticket.status):
         return True
-    await _refuse_status(message, runtime, target.ticket, action)
+    await refuse_status(message, runtime, target.ticket, action)
     return False
 
 

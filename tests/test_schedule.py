@@ -229,3 +229,12 @@ async def test_restart_safe_the_database_decides(tmp_path: Path) -> None:
         first, second = await again.tick(), await again.tick()
         assert first.reminders + second.reminders == 1
         assert len(texts_in(again, grid, "已超过响应时限")) == 1
+
+
+async def test_escalate_refuses_a_ticket_that_is_no_longer_open(bot: Harness) -> None:
+    grid, community, _, resident, officer = await setup(bot)
+    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    await bot.say(grid, officer, f"/reject {ticket.id} 不属于本网格")
+    refused = await bot.say(grid, officer, f"/escalate {ticket.id}")
+    assert "不能上报" in bot.reply_text(grid, refused)
+    assert texts_in(bot, community, "🔺") == []
