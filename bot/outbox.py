@@ -26,6 +26,7 @@ from bot.keyboards import receipt_keyboard
 from bot.links import message_link
 from bot.ratelimit import TelegramBudget, retry_after_seconds
 from bot.receipts import location_text, receipt_text
+from bot.tickets import DUPLICATE_WINDOW
 from storage.outbox import OutboxItem
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ class OutboxSender:
         ticket = await runtime.storage.tickets.get(item.ticket_id) if item.ticket_id else None
         if ticket is None:
             return None
-        since = runtime.clock.now() - timedelta(days=7)
+        since = runtime.clock.now() - DUPLICATE_WINDOW
         duplicates = [
             t.id for t in await runtime.storage.tickets.possible_duplicates(ticket, since)
         ]

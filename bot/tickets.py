@@ -142,6 +142,7 @@ async def apply_edit(
 # -- the lifecycle (DESIGN.md "Statuses") ---------------------------------------------------
 
 OPEN = ("new", "accepted")
+DUPLICATE_WINDOW = timedelta(days=7)  # a same-place report this recent may be the same problem
 # action -> (statuses it may start from, status it leads to)
 LIFECYCLE: dict[str, tuple[tuple[str, ...], str]] = {
     "take": (OPEN, "accepted"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import Message, ReplyParameters, Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
 from bot import grids
 from bot.context import LinliApp, LinliContext, Runtime
+from handlers.common import answer
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ async def _admin_in_group(update: Update, context: LinliContext) -> Message | No
     runtime = context.runtime
     user = update.effective_user
     if not is_admin(runtime, user.id if user else None):
-        await _answer(message, runtime.texts("admin.only_admins"))
+        await answer(message, runtime.texts("admin.only_admins"))
         return None
     if message.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        await _answer(message, runtime.texts("admin.group_only"))
+        await answer(message, runtime.texts("admin.group_only"))
         return None
     return message
 
@@ -51,10 +52,10 @@ async def on_bind(update: Update, context: LinliContext) -> None:
     texts = runtime.texts
     args = grids.split_names(context.args)
     if len(args) not in (2, 3):
-        await _answer(message, texts("admin.bind_usage"))
+        await answer(message, texts("admin.bind_usage"))
         return
     if too_long := grids.first_too_long(args):
-        await _answer(message, texts("admin.name_too_long", limit=grids.NAME_LIMIT))
+        await answer(message, texts("admin.name_too_long", limit=grids.NAME_LIMIT))
         logger.info("bind refused, name too long: %r", too_long[:40])
         return
     outcome = await grids.bind_grid(
@@ -66,7 +67,7 @@ async def on_bind(update: Update, context: LinliContext) -> None:
         now=runtime.clock.now(),
     )
     if outcome.taken_by is not None:
-        await _answer(
+        await answer(
             message,
             texts("admin.grid_taken", grid=escape(args[0]), title=escape(outcome.taken_by.title)),
         )
@@ -78,7 +79,7 @@ async def on_bind(update: Update, context: LinliContext) -> None:
         if binding.street_name
         else ""
     )
-    await _answer(
+    await answer(
         message,
         texts(
             "admin.bound_grid",
@@ -96,11 +97,11 @@ async def on_supervise(update: Update, context: LinliContext) -> None:
     runtime = context.runtime
     names = grids.split_names(context.args)
     if len(names) != 1:
-        await _answer(message, runtime.texts("admin.supervise_usage"))
+        await answer(message, runtime.texts("admin.supervise_usage"))
         return
     name = names[0]
     if grids.first_too_long(names):
-        await _answer(message, runtime.texts("admin.name_too_long", limit=grids.NAME_LIMIT))
+        await answer(message, runtime.texts("admin.name_too_long", limit=grids.NAME_LIMIT))
         return
     binding = await grids.bind_supervisor(
         runtime.storage,
@@ -111,9 +112,9 @@ async def on_supervise(update: Update, context: LinliContext) -> None:
         now=runtime.clock.now(),
     )
     if binding is None:
-        await _answer(message, runtime.texts("admin.supervise_unknown", name=escape(name)))
+        await answer(message, runtime.texts("admin.supervise_unknown", name=escape(name)))
         return
-    await _answer(message, runtime.texts("admin.bound_supervisor", name=escape(name)))
+    await answer(message, runtime.texts("admin.bound_supervisor", name=escape(name)))
 
 
 async def on_unbind(update: Update, context: LinliContext) -> None:
@@ -122,10 +123,4 @@ async def on_unbind(update: Update, context: LinliContext) -> None:
         return
     runtime = context.runtime
     undone = await runtime.storage.grids.unbind(message.chat_id, runtime.clock.now())
-    await _answer(message, runtime.texts("admin.unbound" if undone else "admin.not_bound"))
-
-
-async def _answer(message: Message, text: str) -> None:
-    await message.reply_text(
-        text, reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True)
-    )
+    await answer(message, runtime.texts("admin.unbound" if undone else "admin.not_bound"))

@@ -6,7 +6,6 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
 from html import escape
 
 from telegram import CallbackQuery, Message, ReplyParameters, Update
@@ -22,7 +21,6 @@ from storage import GridInfo
 
 logger = logging.getLogger(__name__)
 
-DUPLICATE_WINDOW = timedelta(days=7)
 _NUMBER = re.compile(r"^(?:no\.?|#|＃|工单)?(\d{1,12})号?$", re.IGNORECASE)
 
 
@@ -139,7 +137,7 @@ def _shown(ticket: Ticket) -> tuple[object, ...]:
 
 
 async def refresh_receipt(
-    context: LinliContext, ticket: Ticket, before: Ticket | None = None
+    context: LinliContext, ticket: Ticket, before: Ticket | None = None, *, updated: bool = False
 ) -> None:
     """Show the ticket's new status (and the buttons that still make sense) on its receipt.
 
@@ -158,6 +156,7 @@ async def refresh_receipt(
         tz=runtime.settings.tz,
         files=len(await runtime.storage.tickets.media(ticket.id)),
         album=ticket.media_group_id is not None,
+        updated=updated,
     )
     try:
         await context.bot.edit_message_text(

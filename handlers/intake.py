@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import MessageHandler, filters
 
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.keyboards import receipt_keyboard
 from bot.parsing import ParsedReport, parse_report
-from bot.receipts import receipt_text
 from bot.tickets import IntakeMessage, MediaItem, Ticket, apply_edit, open_ticket
+from handlers.common import answer, refresh_receipt
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +121,7 @@ async def take_report(message: Message, context: LinliContext) -> None:
             await _hint_unbound(message, runtime)
         return
     if parsed.needs_detail and not intake.media:
-        await _reply(message, runtime.texts("intake.need_detail", tag=parsed.tag))
+        await answer(message, runtime.texts("intake.need_detail", tag=parsed.tag))
         return
     if intake.media_group_id and intake.media:
         existing = await _album_part(runtime, intake)
@@ -165,31 +163,13 @@ async def on_group_edit(update: Update, context: LinliContext) -> None:
     updated = await apply_edit(
         runtime.storage, runtime.catalog, ticket, parsed, intake, runtime.clock.now()
     )
-    if updated is None or updated.receipt_message_id is None:
-        return  # no longer new, or nothing changed: the edit is ignored
-    receipt = receipt_text(
-        updated,
-        catalog=runtime.catalog,
-        texts=runtime.texts,
-        tz=runtime.settings.tz,
-        files=len(await runtime.storage.tickets.media(updated.id)),
-        album=updated.media_group_id is not None,
-        updated=True,
-    )
-    try:
-        await context.bot.edit_message_text(
-            receipt,
-            chat_id=updated.chat_id,
-            message_id=updated.receipt_message_id,
-            reply_markup=receipt_keyboard(updated, runtime.texts),
-        )
-    except TelegramError as exc:
-        logger.warning("could not update the receipt of ticket %s: %s", updated.id, exc)
+    if updated is not None:  # None: no longer new, or nothing changed — the edit is ignored
+        await refresh_receipt(context, updated, updated=True)
 
 
 async def on_private_tag(update: Update, context: LinliContext) -> None:
     if update.message is not None and update.message.chat.type == ChatType.PRIVATE:
-        await _reply(update.message, context.runtime.texts("intake.private"))
+        await answer(update.message, context.runtime.texts("intake.private"))
 
 
 async def _hint_unbound(message: Message, runtime: Runtime) -> None:
@@ -200,19 +180,4 @@ async def _hint_unbound(message: Message, runtime: Runtime) -> None:
         runtime.settings.unbound_hint_interval,
     )
     if claimed:
-        await _reply(message, runtime.texts("intake.unbound"))
-
-
-async def _reply(
-    message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None
-) -> Message | None:
-    """Reply under the resident's message (in its forum topic); None if Telegram refused."""
-    try:
-        return await message.reply_text(
-            text,
-            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
-            reply_markup=keyboard,
-        )
-    except TelegramError as exc:
-        logger.warning("reply in chat %s failed: %s", message.chat_id, exc)
-        return None
+        await answer(message, runtime.texts("intake.unbound"))

@@ -122,27 +122,14 @@ async def on_status(update: Update, context: LinliContext) -> None:
         await answer(message, runtime.texts("officer.not_found", id=number))
         return
     own = user is not None and await runtime.storage.tickets.is_reporter(ticket.id, user.id)
-    if own and is_private(message):
-        now = runtime.clock.now()
+    if own:  # full details; masked unless in her private chat
         line = list_line(
             ticket,
             catalog=runtime.catalog,
             texts=runtime.texts,
             tz=runtime.settings.tz,
-            now=now,
-            masked=False,
-        )
-        await answer(message, line)
-        return
-    if own:
-        now = runtime.clock.now()
-        line = list_line(
-            ticket,
-            catalog=runtime.catalog,
-            texts=runtime.texts,
-            tz=runtime.settings.tz,
-            now=now,
-            masked=True,
+            now=runtime.clock.now(),
+            masked=not is_private(message),
         )
         await answer(message, line)
         return

@@ -7,12 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from storage.db import Database, to_db_time
 from storage.models import Ticket
 from storage.outbox import OutboxDraft, queue
-from storage.tickets import EventDraft, write_event
+from storage.tickets import EventDraft, status_of, write_event
 
 
 class ScheduleRepository:
@@ -83,7 +81,7 @@ class ScheduleRepository:
         """
         sets, values = _assignments(changes)
         async with self._db.transaction() as conn:
-            status = await _status(conn, ticket_id)
+            status = await status_of(conn, ticket_id)
             if status is None:
                 return False
             cursor = await conn.execute(
@@ -97,12 +95,6 @@ class ScheduleRepository:
             for draft in messages:
                 await queue(conn, draft, event.at)
         return True
-
-
-async def _status(conn: aiosqlite.Connection, ticket_id: int) -> str | None:
-    async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else str(row[0])
 
 
 _COLUMNS = frozenset(

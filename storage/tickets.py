@@ -336,9 +336,8 @@ class TicketRepository:
         marks = ", ".join("?" for _ in allowed_from)
         sql = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND status IN ({marks})"  # noqa: S608
         async with self._db.transaction() as conn:
-            async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
+            status = await status_of(conn, ticket_id)
+            if status is None:
                 return None
             cursor = await conn.execute(sql, (*values, ticket_id, *allowed_from))
             if cursor.rowcount == 0:
@@ -350,7 +349,7 @@ class TicketRepository:
                 event.actor_id,
                 event.actor_name,
                 event.kind,
-                row[0],
+                status,
                 to,
                 event.note,
             )
@@ -361,9 +360,8 @@ class TicketRepository:
     async def record(self, ticket_id: int, event: EventDraft) -> bool:
         """A history row that changes no status (internal note, progress while in progress)."""
         async with self._db.transaction() as conn:
-            async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
+            status = await status_of(conn, ticket_id)
+            if status is None:
                 return False
             await conn.execute(
                 "UPDATE tickets SET updated_at = ? WHERE id = ?", (to_db_time(event.at), ticket_id)
@@ -375,8 +373,8 @@ class TicketRepository:
                 event.actor_id,
                 event.actor_name,
                 event.kind,
-                row[0],
-                row[0],
+                status,
+                status,
                 event.note,
             )
         return True
@@ -559,6 +557,13 @@ async def _by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int)
     ) as cursor:
         row = await cursor.fetchone()
     return None if row is None else Ticket.from_row(row)
+
+
+async def status_of(conn: aiosqlite.Connection, ticket_id: int) -> str | None:
+    """A ticket's status read inside the caller's transaction; None if there is no such ticket."""
+    async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
 async def write_event(
