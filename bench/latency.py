@@ -1,19 +1,23 @@
 """Receipt latency at a steady rate of reports, through the real ``linlitong run`` process.
 
-    python -m bench.latency [--rate 50] [--seconds 20] [--groups 200] [--lifted N] [--keep DIR]
+    python -m bench.latency [--rate 50] [--seconds 20] [--groups 200] [--modes free,paid]
+                            [--keep DIR]
 
-A fresh simulator (flood limits off) is served on 127.0.0.1 and ``linlitong run`` polls it
-(POLL_TIMEOUT=1). ``--groups`` groups are bound with ``/bind`` first; then reports are injected on
-a fixed schedule — report n at start + n / rate on the monotonic clock — round-robin over the
-groups, so that no group gets more than Telegram's 20 messages a minute (200 groups at 50/s: 15
-a minute each). For each report: the time from injection (the update is in the simulator's
-queue) to the arrival in the simulator of the sendMessage that acknowledges it (a reply, or a
-combined receipt linking it). Printed: p50/p95/p99/max and the count (target: p99 ≤ 100 ms).
+For each mode a fresh simulator with Telegram's flood limits on is served on 127.0.0.1 and
+``linlitong run`` polls it (POLL_TIMEOUT=1): ``free`` with the default settings (Telegram's free
+~30 messages a second), ``paid`` with PAID_BROADCAST=true (messages past the free rate go with
+``allow_paid_broadcast``, up to 1,000 a second). ``--groups`` groups are bound with ``/bind``
+first; then reports are injected on a fixed schedule — report n at start + n / rate on the
+monotonic clock — round-robin over the groups, so that no group gets more than Telegram's 20
+messages a minute (200 groups at 50/s: 15 a minute each). For each report: the time from
+injection (the update is in the simulator's queue) to the arrival in the simulator of the
+sendMessage that acknowledges it (a reply, or a combined receipt linking it). Printed:
+p50/p95/p99/max and the count (target: p99 ≤ 100 ms), the 429s Telegram answered and the
+messages paid for.
 
 Also printed, to check the simulator's side: when ``getUpdates`` handed each report out. A long
 poll that is waiting when a report is injected must return it at once; the delay of those
 reports is shown apart from the ones that arrived while the bot was busy (no poll waiting).
-``--lifted N`` runs ``bench.tuned_bot`` (global budget N a second) instead: a diagnostic.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from bench.live import (
     wait_polling,
 )
 from bot.simulator import Simulator
+from bot.simulator.models import RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -121,27 +126,24 @@ def report(done: Injection, *, rate: float) -> None:
     print(f"in the bot hand-out to receipt: {distribution(after)}")
 
 
-async def run(args: argparse.Namespace, folder: Path) -> None:
-    print(f"machine: {machine()}")
-    per_minute = args.rate * min(args.seconds, 60) / args.groups
-    print(
-        f"schedule   {args.rate:g} reports/s for {args.seconds:g} s over {args.groups} groups:"
-        f" ≤ {per_minute:.1f} reports a group a minute (Telegram allows {GROUP_PER_MINUTE})"
-    )
-    command = linlitong_command()
-    if args.lifted:
-        command = [sys.executable, "-m", "bench.tuned_bot", "--global-per-second", str(args.lifted)]
-        print(f"bot        bench.tuned_bot with a global budget of {args.lifted}/s (diagnostic)")
-    sim = Simulator()
+async def measure(args: argparse.Namespace, folder: Path, mode: str) -> None:
+    """One mode against a fresh simulator with Telegram's limits on."""
+    print(f"mode       {mode}" + (" (PAID_BROADCAST=true)" if mode == "paid" else ""))
+    sim = Simulator(limits=RateLimits())
     town = build_town(sim, args.groups)
     handouts = HandOuts(sim)  # before the first poll, so that every poll is seen
-    log = folder / "bot.log"
+    log = folder / f"bot-{mode}.log"
+    extra = {"PAID_BROADCAST": "true" if mode == "paid" else "false"}
     async with serving(sim) as server:
-        env = bot_env(sim, server, folder, admin=town.admin)
-        async with bot_process(command, env, folder, log) as process:
+        env = bot_env(
+            sim, server, folder, admin=town.admin, database=folder / f"{mode}.db", **extra
+        )
+        async with bot_process(linlitong_command(), env, folder, log) as process:
             await wait_polling(sim, process, log)
             await bind_by_command(sim, town, within=60 + args.groups / 5)
-            await asyncio.sleep(1.0)  # let the bind answers settle before the clock starts
+            await asyncio.sleep(1.5)  # let the bind answers settle before the clock starts
+            calls = len(sim.calls)
+            paid = sim.paid_messages
             done = await inject(sim, town, handouts, rate=args.rate, seconds=args.seconds)
             within = 30 + args.rate * args.seconds / 20
             try:
@@ -149,7 +151,25 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
             except TimeoutError:
                 logger.warning("%d reports still without a receipt", done.receipts.missing)
             done.receipts.scan()
+            floods = sum(
+                1 for c in sim.calls[calls:] if c.error is not None and c.error.error_code == 429
+            )
+            paid = sim.paid_messages - paid
     report(done, rate=args.rate)
+    print(f"telegram   {floods} answered 429; {paid} messages sent as paid broadcast")
+
+
+async def run(args: argparse.Namespace, folder: Path) -> None:
+    print(f"machine: {machine()}")
+    per_minute = args.rate * min(args.seconds, 60) / args.groups
+    print(
+        f"schedule   {args.rate:g} reports/s for {args.seconds:g} s over {args.groups} groups:"
+        f" ≤ {per_minute:.1f} reports a group a minute (Telegram allows {GROUP_PER_MINUTE})"
+    )
+    for mode in args.modes.split(","):
+        if mode not in ("free", "paid"):
+            raise SystemExit(f"unknown mode {mode!r}: free or paid")
+        await measure(args, folder, mode)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the schedule runs")
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument(
-        "--lifted", type=int, default=0, help="run bench.tuned_bot with this global budget/s"
+        "--modes", default="free,paid", help="free (Telegram's free rate), paid (PAID_BROADCAST)"
     )
     parser.add_argument("--keep", type=Path, help="keep the database and the bot log here")
     return parser

@@ -22,7 +22,12 @@ from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
 from bot.context import RUNTIME_KEY, LinliApp, LinliContext, Runtime, runtime_of
 from bot.outbox import OutboxSender
-from bot.ratelimit import FloodLimiter, TelegramBudget, retry_after_seconds
+from bot.ratelimit import (
+    PAID_BROADCAST_PER_SECOND,
+    FloodLimiter,
+    TelegramBudget,
+    retry_after_seconds,
+)
 from bot.roles import RoleBook
 from bot.texts import Texts
 from handlers import (
@@ -65,7 +70,7 @@ def build_application(
         clock=clock or clock_for(settings),
         texts=Texts(settings.language),
         background=background,
-        budget=budget or TelegramBudget(),
+        budget=budget or budget_for(settings),
     )
     builder = (
         ApplicationBuilder()
@@ -93,6 +98,12 @@ def build_application(
     app.bot_data[RUNTIME_KEY] = runtime
     register_handlers(app)
     return app
+
+
+def budget_for(settings: Settings) -> TelegramBudget:
+    """Telegram's free limits, and its paid broadcast rate when PAID_BROADCAST is on."""
+    paid = PAID_BROADCAST_PER_SECOND if settings.paid_broadcast else 0
+    return TelegramBudget(paid_per_second=paid)
 
 
 def clock_for(settings: Settings) -> Clock:

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     unbound_hint_interval: Duration = timedelta(days=1)
     album_window: Duration = timedelta(minutes=10)
     poll_timeout: int = Field(default=10, ge=0, le=50)
+    # Telegram's paid broadcast: past the free ~30 messages a second, send at once and pay
+    paid_broadcast: bool = False
     # demos only: business time runs this many times faster than the wall, from CLOCK_START
     clock_speed: float = Field(default=1.0, gt=0)
     clock_start: datetime | None = None

@@ -3,8 +3,11 @@
 Rows are written by the change that causes them (a new ticket's receipt, a reminder, a digest),
 so a crash or restart loses nothing; the sender marks each row sent with the message id it got.
 Chats are drained concurrently, one message at a time per chat (order kept); the shared
-:class:`~bot.ratelimit.TelegramBudget` decides how fast. When a group's budget for the minute is
-nearly spent, its waiting receipts go out as one combined message instead of waiting.
+:class:`~bot.ratelimit.TelegramBudget` decides how fast. A chat takes its turn for the global
+budget first (first come, first served) and only then composes its message, so everything that
+piled up for it while it waited can go at once: a group's waiting receipts become one combined
+message when the global budget made it wait, or when its own budget for the minute is nearly
+spent.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
+DUE_PAGE = 500  # rows read from the outbox per flush
 TEXT_LIMIT = 4000  # Telegram's 4096, less room for what HTML entities expand to
 
 
@@ -45,6 +49,9 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._migrated = False
+        self._full_page = False
+        # Chats queue here for the global budget in arrival order; one sleeps on it at a time.
+        self._turnstile = asyncio.Lock()
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -56,12 +63,15 @@ class OutboxSender:
         if resumed:
             logger.info("outbox: %s messages left by the last run are due now", resumed)
         while True:
+            sent = 0
             try:
-                await self.flush()
+                sent = await self.flush()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("outbox flush failed; trying again shortly")
+            if sent and self._full_page:
+                continue  # more rows are due than one read returns: the next page at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL)
             self._wake.clear()
@@ -69,7 +79,8 @@ class OutboxSender:
     async def flush(self) -> int:
         """Send everything due that the limits allow right now; returns messages sent."""
         storage = self._runtime.storage
-        items = await storage.outbox.due(self._runtime.clock.now())
+        items = await storage.outbox.due(self._runtime.clock.now(), limit=DUE_PAGE)
+        self._full_page = len(items) >= DUE_PAGE
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
         for item in items:
             if item.chat_id not in self._busy:
@@ -86,12 +97,16 @@ class OutboxSender:
         sent = 0
         try:
             while queue:
-                if self.budget.blocked_for(chat_id) > 0:
-                    break
-                batch = self._next_batch(chat_id, queue)
-                if batch is None:
-                    break  # the group's minute is spent: the next flush after it frees
-                outcome = await self._send(chat_id, batch)
+                if self.budget.blocked_for(chat_id) > 0 or self.budget.remaining(chat_id) == 0:
+                    break  # flood-blocked, or the chat's window is spent: a later flush sends
+                waited = await self._take_turn(chat_id)
+                try:
+                    if waited:
+                        await self._catch_up(chat_id, queue)
+                    batch = self._next_batch(chat_id, queue, behind=waited)
+                    outcome = await self._send(chat_id, batch)
+                finally:
+                    self.budget.release(chat_id)  # if nothing was sent on the reservation
                 if outcome == "stop":
                     break
                 for item in batch:
@@ -101,15 +116,37 @@ class OutboxSender:
             self._busy.discard(chat_id)
         return sent
 
-    def _next_batch(self, chat_id: int, queue: list[OutboxItem]) -> list[OutboxItem] | None:
-        """The next message to send: one row, or every waiting receipt combined into one."""
-        remaining = self.budget.remaining(chat_id)
-        if remaining == 0:
-            return None
+    async def _take_turn(self, chat_id: int) -> bool:
+        """Wait in line for the global budget and reserve this chat's next message.
+
+        True if the budget made it wait, in line or for the window itself: the chat's messages
+        have been piling up meanwhile.
+        """
+        waited = self._turnstile.locked()  # someone ahead is sleeping on the budget
+        async with self._turnstile:
+            # a budget frees by the clock, not by an event: sleeping until then is the point
+            while (wait := self.budget.wait_time(None, payable=True)) > 0:
+                waited = True
+                await asyncio.sleep(wait)
+            self.budget.reserve(chat_id)
+        return waited
+
+    async def _catch_up(self, chat_id: int, queue: list[OutboxItem]) -> None:
+        """Add the chat's rows queued since this flush read the outbox (they go in this turn)."""
+        newest = max((item.id for item in queue), default=0)
+        now = self._runtime.clock.now()
+        queue.extend(await self._runtime.storage.outbox.due_in_chat(chat_id, now, after=newest))
+
+    def _next_batch(
+        self, chat_id: int, queue: list[OutboxItem], *, behind: bool = False
+    ) -> list[OutboxItem]:
+        """The next message to send: one row, or every waiting receipt of a group combined —
+        when the global budget kept it waiting (``behind``) or its own minute is nearly spent."""
         head = queue[0]
         if chat_id < 0 and head.kind == "receipt":
             receipts = [i for i in queue if i.kind == "receipt"]
-            if len(receipts) > 1 and len(receipts) >= remaining:
+            # (this message's place is already counted, hence > rather than >=)
+            if len(receipts) > 1 and (behind or len(receipts) > self.budget.remaining(chat_id)):
                 return receipts
         return [head]
 

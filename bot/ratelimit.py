@@ -5,7 +5,11 @@ Every request the bot makes goes through :class:`FloodLimiter` (python-telegram-
 a private chat for ~1 a second, and every message for the global ~30 a second. A ``RetryAfter``
 from Telegram blocks only the chat it names — unlike ``AIORateLimiter``, which pauses every
 request of the bot — so one flooded group never stalls the others. The outbox reads the same
-budget to decide when to combine receipts.
+budget to decide when to combine receipts, and reserves a message's place before composing it.
+
+With ``paid_per_second`` set (the ``PAID_BROADCAST`` setting), a message that would wait for the
+free ~30 a second goes at once with ``allow_paid_broadcast`` instead — Telegram's paid broadcast,
+up to 1,000 messages a second for 0.1 Telegram Star each, charged only for those messages.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
@@ -59,8 +63,33 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+# Methods that take allow_paid_broadcast (Bot API 7.11): edits do not, and wait for the free rate.
+PAYABLE = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendVoice",
+        "sendMediaGroup",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "copyMessage",
+    }
+)
+PAID_BROADCAST_PER_SECOND = 1000  # Telegram's ceiling for allow_paid_broadcast
+
+
 class TelegramBudget:
-    """Sliding windows: per group per minute, per private chat per second, overall per second."""
+    """Sliding windows: per group per minute, per private chat per second, overall per second.
+
+    ``paid_per_second`` > 0 adds a second overall window for messages sent with
+    ``allow_paid_broadcast``; it is used only when the free one is full.
+    """
 
     def __init__(
         self,
@@ -68,6 +97,7 @@ class TelegramBudget:
         group_per_minute: int = 20,
         private_per_second: float = 1.0,
         global_per_second: int = 30,
+        paid_per_second: int = 0,
         clock: Callable[[], float] = time.monotonic,
         margin: float = 0.25,
     ) -> None:
@@ -77,10 +107,14 @@ class TelegramBudget:
         self.group_per_minute = group_per_minute
         self.private_interval = 1.0 / private_per_second
         self.global_per_second = global_per_second
+        self.paid_per_second = paid_per_second
+        self.paid_sent = 0  # messages sent with allow_paid_broadcast since start
         self._clock = clock
         self._global: deque[float] = deque()
+        self._paid: deque[float] = deque()
         self._chats: dict[int, deque[float]] = {}
         self._blocked: dict[int, float] = {}
+        self._reserved: dict[int | None, list[bool]] = {}
 
     def _window(self, chat_id: int) -> tuple[deque[float], float, int]:
         sent = self._chats.setdefault(chat_id, deque())
@@ -89,8 +123,23 @@ class TelegramBudget:
         return sent, self.private_interval + self.margin, 1
 
     def _trim(self, now: float) -> None:
-        while self._global and now - self._global[0] >= 1.0 + self.margin / 5:
-            self._global.popleft()
+        span = 1.0 + self.margin / 5
+        for window in (self._global, self._paid):
+            while window and now - window[0] >= span:
+                window.popleft()
+
+    def _global_wait(self, now: float, payable: bool) -> float:
+        self._trim(now)
+        span = 1.0 + self.margin / 5
+        wait = 0.0
+        if len(self._global) >= self.global_per_second:
+            wait = span - (now - self._global[0])
+        if wait > 0 and payable and self.paid_per_second > 0:
+            paid = 0.0
+            if len(self._paid) >= self.paid_per_second:
+                paid = span - (now - self._paid[0])
+            wait = min(wait, paid)
+        return max(0.0, wait)
 
     def remaining(self, chat_id: int) -> int:
         """Messages the chat may still get in its current window (ignores the global limit)."""
@@ -100,15 +149,13 @@ class TelegramBudget:
             sent.popleft()
         return max(0, limit - len(sent))
 
-    def wait_time(self, chat_id: int | None) -> float:
-        """Seconds until one more message may go to ``chat_id`` (0 = now)."""
+    def wait_time(self, chat_id: int | None, *, payable: bool = False) -> float:
+        """Seconds until one more message may go to ``chat_id`` (0 = now); ``payable``: the
+        message could go with allow_paid_broadcast, so the paid window counts too."""
         now = self._clock()
-        self._trim(now)
-        wait = 0.0
-        if len(self._global) >= self.global_per_second:
-            wait = 1.0 + self.margin / 5 - (now - self._global[0])
+        wait = self._global_wait(now, payable)
         if chat_id is None:
-            return max(0.0, wait)
+            return wait
         wait = max(wait, self._blocked.get(chat_id, 0.0) - now)
         sent, span, limit = self._window(chat_id)
         while sent and now - sent[0] >= span:
@@ -117,11 +164,49 @@ class TelegramBudget:
             wait = max(wait, span - (now - sent[0]))
         return max(0.0, wait)
 
-    def take(self, chat_id: int | None) -> None:
+    def take(self, chat_id: int | None, *, payable: bool = False) -> bool:
+        """Count one message leaving now; True if it must go with allow_paid_broadcast."""
         now = self._clock()
-        self._global.append(now)
+        self._trim(now)
+        paid = (
+            payable
+            and self.paid_per_second > 0
+            and len(self._global) >= self.global_per_second
+            and len(self._paid) < self.paid_per_second
+        )
+        if paid:
+            self._paid.append(now)
+            self.paid_sent += 1
+        else:
+            self._global.append(now)
         if chat_id is not None:
             self._window(chat_id)[0].append(now)
+        return paid
+
+    def reserve(self, chat_id: int | None, *, payable: bool = True) -> None:
+        """Count a message now that the caller is about to compose: the limiter will let the
+        next request to ``chat_id`` through without waiting or counting it again."""
+        self._reserved.setdefault(chat_id, []).append(self.take(chat_id, payable=payable))
+
+    def claim(self, chat_id: int | None) -> bool | None:
+        """A reservation for ``chat_id`` used up: its paid flag, or None if there was none."""
+        reservations = self._reserved.get(chat_id)
+        if not reservations:
+            return None
+        paid = reservations.pop(0)
+        if not reservations:
+            del self._reserved[chat_id]
+        return paid
+
+    def release(self, chat_id: int | None) -> None:
+        """Forget an unclaimed reservation (nothing was sent); its place stays counted."""
+        self.claim(chat_id)
+
+    def stop_paying(self) -> bool:
+        """Telegram refused a paid message (no Stars left, say): only the free rate from now.
+        False if it had stopped already."""
+        paying, self.paid_per_second = self.paid_per_second > 0, 0
+        return paying
 
     def block(self, chat_id: int | None, seconds: float) -> None:
         """Telegram said RetryAfter for this chat: nothing goes there until then."""
@@ -171,12 +256,21 @@ class FloodLimiter(BaseRateLimiter[int]):
         if endpoint not in COUNTED:
             return await callback(*args, **kwargs)
         chat_id = _chat_of(data)
+        payable = endpoint in PAYABLE
         retries = 1 if rate_limit_args is None else rate_limit_args
+        paid = self.budget.claim(chat_id)  # the outbox reserved this message's place
+        refused: BadRequest | None = None  # a paid attempt Telegram refused
         while True:
-            await self._wait_for(chat_id)
-            self.budget.take(chat_id)
+            if paid is None:
+                await self._wait_for(chat_id, payable and refused is None)
+                paid = self.budget.take(chat_id, payable=payable and refused is None)
+            # ``data`` is the dict python-telegram-bot is about to send
+            if paid:
+                data["allow_paid_broadcast"] = True
+            else:
+                data.pop("allow_paid_broadcast", None)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as exc:
                 seconds = retry_after_seconds(exc)
                 self.budget.block(chat_id, seconds)
@@ -184,8 +278,19 @@ class FloodLimiter(BaseRateLimiter[int]):
                 if retries <= 0 or seconds > self.max_wait:
                     raise
                 retries -= 1
+            except BadRequest as exc:
+                if not paid:
+                    raise
+                # Refused as a paid message: try it once at the free rate rather than lose it.
+                refused = exc
+            else:
+                # it went unpaid, so paying was the problem (no Stars left, say)
+                if refused is not None and self.budget.stop_paying():
+                    logger.warning("paid broadcast refused (%s): free rate only from now", refused)
+                return result
+            paid = None
 
-    async def _wait_for(self, chat_id: int | None) -> None:
+    async def _wait_for(self, chat_id: int | None, payable: bool) -> None:
         # a budget frees by the clock, not by an event: sleeping until then is the point
-        while (wait := self.budget.wait_time(chat_id)) > 0:  # noqa: ASYNC110
+        while (wait := self.budget.wait_time(chat_id, payable=payable)) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)

@@ -118,9 +118,9 @@ class Database:
             return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._lock, self._conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        """The first row of a statement that returns one row (or a few): see :func:`first`."""
+        async with self._lock:
+            return await first(self._conn, sql, params)
 
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -197,6 +197,20 @@ class Database:
                 await self._conn.backup(dest)
         finally:
             await dest.close()
+
+
+async def first(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> sqlite3.Row | None:
+    """The first row, in one trip to the connection's thread.
+
+    ``async with conn.execute(...) as cursor: await cursor.fetchone()`` takes three (execute,
+    fetch, close), each a hand-over between the event loop and aiosqlite's thread; on the
+    intake path those hand-overs cost more than the statements. Meant for statements that
+    return one row or a few (by key, aggregates): every row is fetched.
+    """
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 def split_statements(script: str) -> list[str]:

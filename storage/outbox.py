@@ -109,6 +109,15 @@ class OutboxRepository:
         )
         return [OutboxItem.from_row(r) for r in rows]
 
+    async def due_in_chat(self, chat_id: int, now: datetime, *, after: int) -> list[OutboxItem]:
+        """Pending messages of one chat queued after row ``after`` whose time has come."""
+        rows = await self._db.fetch_all(
+            "SELECT o.* FROM outbox o WHERE o.chat_id = ? AND o.status = 'pending'"
+            " AND o.id > ? AND o.not_before <= ? ORDER BY o.id",
+            (chat_id, after, to_db_time(now)),
+        )
+        return [OutboxItem.from_row(r) for r in rows]
+
     async def next_due(self) -> datetime | None:
         value = await self._db.fetch_value(
             "SELECT MIN(not_before) FROM outbox WHERE status = 'pending'"

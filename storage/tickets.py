@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import Database, to_db_time
+from storage.db import Database, first, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
 from storage.outbox import OutboxDraft, queue
 
@@ -81,13 +81,14 @@ class TicketRepository:
         """Insert with its opening event; ``(existing, False)`` if the message has a ticket."""
         stamp = to_db_time(draft.created_at)
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+            # RETURNING gives the stored row (defaults included) without a second read.
+            inserted = await conn.execute_fetchall(
                 "INSERT INTO tickets (grid_id, chat_id, message_id, thread_id, media_group_id,"
                 " source, category, labels, text, body, estate, building, unit, room,"
                 " reporter_id, reporter_name, status, created_at, updated_at, response_due,"
                 " resolution_due, assignee_id, assignee_name, accepted_at) VALUES (?, ?, ?, ?,"
                 " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (chat_id, message_id) DO NOTHING",
+                " ON CONFLICT (chat_id, message_id) DO NOTHING RETURNING *",
                 (
                     draft.grid_id,
                     draft.chat_id,
@@ -115,12 +116,13 @@ class TicketRepository:
                     None if draft.accepted_at is None else to_db_time(draft.accepted_at),
                 ),
             )
-            if cursor.rowcount == 0:
+            row = next(iter(inserted), None)
+            if row is None:
                 existing = await _by_message(conn, draft.chat_id, draft.message_id)
                 assert existing is not None
                 return existing, False
-            ticket_id = cursor.lastrowid
-            assert ticket_id is not None
+            ticket = Ticket.from_row(row)
+            ticket_id = ticket.id
             await _event(
                 conn,
                 ticket_id,
@@ -148,8 +150,6 @@ class TicketRepository:
                     ),
                     draft.created_at,
                 )
-            ticket = await _by_id(conn, ticket_id)
-        assert ticket is not None
         return ticket, True
 
     async def get(self, ticket_id: int) -> Ticket | None:
@@ -546,23 +546,20 @@ def _filter_sql(where: TicketFilter) -> tuple[list[str], list[Any]]:
 
 
 async def _by_id(conn: aiosqlite.Connection, ticket_id: int) -> Ticket | None:
-    async with conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await first(conn, "SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     return None if row is None else Ticket.from_row(row)
 
 
 async def _by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Ticket | None:
-    async with conn.execute(
-        "SELECT * FROM tickets WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await first(
+        conn, "SELECT * FROM tickets WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+    )
     return None if row is None else Ticket.from_row(row)
 
 
 async def status_of(conn: aiosqlite.Connection, ticket_id: int) -> str | None:
     """A ticket's status read inside the caller's transaction; None if there is no such ticket."""
-    async with conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await first(conn, "SELECT status FROM tickets WHERE id = ?", (ticket_id,))
     return None if row is None else str(row[0])
 
 

@@ -50,17 +50,20 @@ class Harness:
 
     async def drain(self) -> int:
         """Process every pending update, then send what the outbox owes; returns updates."""
+        handled = await self.process()
+        await self.flush()
+        return handled
+
+    async def process(self) -> int:
+        """Process every pending update without sending what the outbox owes; returns updates."""
         handled = 0
-        while True:
-            updates = await self.app.bot.get_updates(offset=self._offset, timeout=0)
-            if not updates:
-                await self.flush()
-                return handled
+        while updates := await self.app.bot.get_updates(offset=self._offset, timeout=0):
             for update in updates:
                 self._offset = update.update_id + 1
                 await self.app.process_update(update)
                 self.processed.append(update)
                 handled += 1
+        return handled
 
     async def flush(self) -> int:
         """Send everything the outbox may send now (the background sender is off in tests)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +12,9 @@ from bot.context import runtime_of
 from bot.ratelimit import TelegramBudget
 from bot.schedule import queue_digests
 from bot.simulator import Simulator
-from bot.simulator.models import FaultPlan, RateLimits
+from bot.simulator.models import FaultPlan, RateLimits, SimChat, SimUser
 from storage import OutboxDraft, TicketFilter
-from tests.harness import Harness, harness
+from tests.harness import JSON, Harness, harness
 
 
 def limited_sim() -> Simulator:
@@ -47,6 +49,82 @@ async def test_burst_of_40_reports_gets_every_receipt_within_a_minute(tmp_path: 
         # every ticket knows the message that answered it
         for ticket in tickets[0]:
             assert ticket.receipt_message_id is not None
+
+
+async def _bound_groups(bot: Harness, count: int, *members: SimUser) -> list[SimChat]:
+    chats = []
+    for n in range(count):
+        chat = bot.group(f"网格{n}", *members)
+        await bot.storage.grids.bind_grid(
+            chat_id=chat.id,
+            title=chat.title or "",
+            grid=f"第{n}网格",
+            community="通顺社区",
+            street=None,
+            by=bot.admin.id,
+            now=bot.clock.now(),
+        )
+        chats.append(chat)
+    await bot.drain()  # the welcome messages
+    await asyncio.sleep(1.1)  # their second of the global budget has passed
+    bot.sim.limits = bot.sim.limits  # and the simulator's counters start afresh
+    return chats
+
+
+def acknowledgements(bot: Harness, chat: SimChat, report: JSON) -> int:
+    """Receipts replying to the report, plus combined receipts naming its ticket's link."""
+    replies = [r for r in bot.replies(chat, report) if "已登记" in r.get("text", "")]
+    link = f'/{report["message_id"]}"'
+    combined = [
+        m
+        for m in bot.sim.bot_messages(chat.id)
+        if "条报事" in m.get("text", "") and link in json.dumps(m.get("entities", []))
+    ]
+    return len(replies) + len(combined)
+
+
+async def test_receipts_past_the_global_rate_are_combined_per_group(tmp_path: Path) -> None:
+    async with harness(tmp_path, sim=limited_sim(), budget=TelegramBudget()) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        chats = await _bound_groups(bot, 45, resident)
+        sent_before = len(bot.sim.sent)
+        reports = [
+            (chat, bot.sim.send_text(chat, resident, f"#报修 {n}号楼楼道灯不亮"))
+            for n in range(3)
+            for chat in chats
+        ]
+        started = time.monotonic()
+        await bot.drain()
+        elapsed = time.monotonic() - started
+        for chat, report in reports:
+            assert acknowledgements(bot, chat, report) == 1
+        messages = len(bot.sim.sent) - sent_before
+        # 135 receipts one by one would take 4.7 s of the global budget: combined, far fewer
+        assert messages < 100, messages
+        assert errors_429(bot) == 0
+        assert elapsed < 135 / 28
+        for ticket in (await bot.storage.tickets.find(TicketFilter(), limit=200))[0]:
+            assert ticket.receipt_message_id is not None
+
+
+async def test_reports_arriving_while_a_group_waits_join_its_message(tmp_path: Path) -> None:
+    budget = TelegramBudget(global_per_second=1)
+    async with harness(tmp_path, budget=budget) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        first, second = await _bound_groups(bot, 2, resident)
+        early = [bot.sim.send_text(chat, resident, "#报修 1号楼灯不亮") for chat in (first, second)]
+        await bot.process()
+        flushing = asyncio.create_task(bot.flush())
+        await asyncio.sleep(0.2)  # the first group's receipt is out; the second waits its turn
+        assert acknowledgements(bot, first, early[0]) == 1
+        late = [bot.sim.send_text(second, resident, f"#报修 {n}号楼灯不亮") for n in (2, 3)]
+        await bot.process()
+        await flushing
+        assert len(bot.replies(first, early[0])) == 1  # alone: a receipt of its own
+        for report in (early[1], *late):
+            assert acknowledgements(bot, second, report) == 1
+        combined = [m for m in bot.sim.bot_messages(second.id) if "条报事" in m.get("text", "")]
+        assert len(combined) == 1  # the three went out together, in the turn it waited for
 
 
 async def test_digest_to_200_groups_within_the_limits(tmp_path: Path) -> None:

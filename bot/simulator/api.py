@@ -97,6 +97,7 @@ class _Target:
     state: ChatState
     reply: JSON | None
     thread_id: int | None
+    paid: bool = False  # sent with allow_paid_broadcast
 
 
 class BotApi:
@@ -200,7 +201,7 @@ class BotApi:
         self.world.check_can_write(state)
         reply = self.reply_target(p, state)
         thread_id = self.world.resolve_thread(state, p.int_("message_thread_id"), reply)
-        return _Target(state, reply, thread_id)
+        return _Target(state, reply, thread_id, bool(p.bool_("allow_paid_broadcast")))
 
     def post(self, target: _Target, body: JSON, p: Params) -> JSON:
         """Store a bot message, count it against the limits, record it in ``sim.sent``."""
@@ -217,7 +218,7 @@ class BotApi:
             thread_id=target.thread_id,
             reply_target=target.reply,
         )
-        self.sim.record_bot_message(state, message)
+        self.sim.record_bot_message(state, message, paid=target.paid)
         return message
 
     def editable(self, p: Params) -> tuple[ChatState, JSON]:
@@ -340,7 +341,7 @@ class BotApi:
         )
         markup = self.reply_markup(p)
         target = self.target(p)
-        self.sim.rate_check(target.state)
+        self.sim.rate_check(target.state, paid=target.paid)
         body: JSON = {"text": text}
         if entities:
             body["entities"] = entities
@@ -368,7 +369,7 @@ class BotApi:
         )
         markup = self.reply_markup(p)
         target = self.target(p)
-        self.sim.rate_check(target.state)
+        self.sim.rate_check(target.state, paid=target.paid)
         body: JSON = {kind: self.world.media_from_input(kind, value)}
         body.update(_caption_body(caption, entities))
         if p.bool_("has_spoiler"):
@@ -404,7 +405,7 @@ class BotApi:
             raise bad_request("wrong number of messages in the media group: must be 2-10")
         target = self.target(p)
         prepared = [self._album_item(p, item) for item in items]
-        self.sim.rate_check(target.state, len(prepared))
+        self.sim.rate_check(target.state, len(prepared), paid=target.paid)
         group_id = self.sim.new_media_group_id()
         messages = []
         for kind, value, caption, entities in prepared:
@@ -454,7 +455,7 @@ class BotApi:
         if markup:
             body["reply_markup"] = markup
         target = self.target(p)
-        self.sim.rate_check(target.state)
+        self.sim.rate_check(target.state, paid=target.paid)
         return {"message_id": self.post(target, body, p)["message_id"]}
 
     def _api_forwardmessage(self, p: Params) -> JSON:
@@ -464,7 +465,7 @@ class BotApi:
         body = _content_of(source)
         body["forward_origin"] = _origin_of(source)
         target = self.target(p)
-        self.sim.rate_check(target.state)
+        self.sim.rate_check(target.state, paid=target.paid)
         return self.post(target, body, p)
 
     def _source_message(self, p: Params, missing: str) -> JSON:

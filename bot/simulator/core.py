@@ -33,6 +33,7 @@ from .models import (
     GROUP_ANONYMOUS_BOT,
     JSON,
     MEMBER_STATUSES,
+    PAID_BROADCAST_STARS,
     PRESENT_STATUSES,
     TELEGRAM_SERVICE,
     ApiCall,
@@ -42,6 +43,7 @@ from .models import (
     SimChat,
     SimulatedTimeout,
     SimUser,
+    bad_request,
 )
 from .params import Params
 from .state import (
@@ -100,6 +102,9 @@ class Simulator:
         self._next_callback = 1
         self._next_media_group = 1
         self._limiter: RateLimiter | None = None
+        # Messages sent with allow_paid_broadcast, and the bot's Stars (None = never runs out).
+        self.paid_messages = 0
+        self.star_balance: float | None = None
         self._injector: FaultInjector | None = None
         self.limits = limits
         self.faults = faults or FaultPlan()
@@ -174,17 +179,25 @@ class Simulator:
 
     # --- hooks for the method handlers
 
-    def rate_check(self, state: ChatState, count: int = 1) -> None:
-        """Raise 429 if sending ``count`` messages to ``state`` now exceeds the limits."""
+    def rate_check(self, state: ChatState, count: int = 1, *, paid: bool = False) -> None:
+        """Raise 429 if sending ``count`` messages to ``state`` now exceeds the limits; for a
+        paid broadcast (``allow_paid_broadcast``) also 400 if the bot's Stars do not cover it."""
+        balance = self.star_balance
+        if paid and balance is not None and balance < PAID_BROADCAST_STARS * count:
+            raise bad_request("BALANCE_TOO_LOW")
         if self._limiter is not None:
-            self._limiter.check(state.chat.id, state.is_private, count)
+            self._limiter.check(state.chat.id, state.is_private, count, paid=paid)
 
-    def rate_record(self, state: ChatState, count: int = 1) -> None:
-        """Count messages that were sent."""
+    def rate_record(self, state: ChatState, count: int = 1, *, paid: bool = False) -> None:
+        """Count messages that were sent (and charge a paid broadcast)."""
+        if paid:
+            self.paid_messages += count
+            if self.star_balance is not None:
+                self.star_balance -= PAID_BROADCAST_STARS * count
         if self._limiter is not None:
-            self._limiter.record(state.chat.id, state.is_private, count)
+            self._limiter.record(state.chat.id, state.is_private, count, paid=paid)
 
-    def record_bot_message(self, state: ChatState, message: JSON) -> None:
+    def record_bot_message(self, state: ChatState, message: JSON, *, paid: bool = False) -> None:
         """Remember a message the bot sent."""
         self.sent.append(message)
         self._bot_messages.add((state.chat.id, message["message_id"]))
@@ -193,7 +206,7 @@ class Simulator:
         if target is not None:
             key = (state.chat.id, int(target["message_id"]))
             self._replies.setdefault(key, []).append(message)
-        self.rate_record(state)
+        self.rate_record(state, paid=paid)
 
     def is_bot_message(self, chat_id: int, message_id: int) -> bool:
         """Whether the bot sent that message."""

@@ -53,13 +53,18 @@ class RateLimiter:
         self.limits = limits
         self._clock = clock
         self._global: deque[float] = deque()
+        self._paid: deque[float] = deque()
         self._groups: dict[int, deque[float]] = {}
         self._private: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
 
-    def check(self, chat_id: int, is_private: bool, count: int = 1) -> None:
-        """Raise ``429`` if ``count`` more messages to ``chat_id`` would exceed a limit."""
+    def check(self, chat_id: int, is_private: bool, count: int = 1, *, paid: bool = False) -> None:
+        """Raise ``429`` if ``count`` more messages to ``chat_id`` would exceed a limit;
+        ``paid``: sent with ``allow_paid_broadcast``, so the paid global window applies."""
         now = self._clock()
-        waits = [self._global_wait(now, count)]
+        if paid:
+            waits = [self._window_wait(self._paid, now, 1.0, self.limits.paid_per_second, count)]
+        else:
+            waits = [self._global_wait(now, count)]
         if is_private:
             waits.append(self._private_wait(chat_id, now, count))
         else:
@@ -68,10 +73,10 @@ class RateLimiter:
         if wait > 0:
             raise too_many_requests(max(1, math.ceil(wait)))
 
-    def record(self, chat_id: int, is_private: bool, count: int = 1) -> None:
+    def record(self, chat_id: int, is_private: bool, count: int = 1, *, paid: bool = False) -> None:
         """Count ``count`` messages that were accepted."""
         now = self._clock()
-        self._global.extend([now] * count)
+        (self._paid if paid else self._global).extend([now] * count)
         if is_private:
             tokens, _ = self._refill(chat_id, now)
             self._private[chat_id] = (tokens - count, now)

@@ -203,6 +203,9 @@ class UploadedFile:
         return {"filename": self.filename, "size": len(self.content), "type": self.content_type}
 
 
+PAID_BROADCAST_STARS = 0.1  # what Telegram charges per message sent with allow_paid_broadcast
+
+
 @dataclass
 class RateLimits:
     """Telegram's sending limits; exceeding one gives ``429 Too Many Requests``.
@@ -215,11 +218,14 @@ class RateLimits:
     * ``per_group_per_minute``: messages into one group/supergroup/channel in any 60 s window;
     * ``global_per_second``: messages into all chats in any 1 s window;
     * ``per_private_per_second`` with a burst of ``private_burst``: a token bucket per private
-      chat (Telegram allows short bursts over one message per second).
+      chat (Telegram allows short bursts over one message per second);
+    * ``paid_per_second``: messages sent with ``allow_paid_broadcast`` count here instead of
+      against ``global_per_second`` (Telegram: up to 1,000 a second, 0.1 Star each).
     """
 
     per_group_per_minute: int = 20
     global_per_second: int = 30
+    paid_per_second: int = 1000
     per_private_per_second: float = 1.0
     private_burst: int = 3
 

@@ -1,0 +1,136 @@
+"""The flood budget and its limiter: reservations, paid broadcast, Telegram refusing payment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from bot.context import runtime_of
+from bot.ratelimit import TelegramBudget
+from bot.simulator import Simulator
+from bot.simulator.models import RateLimits, SimChat
+from tests.harness import Harness, harness
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_free_rate_first_paid_only_when_it_is_spent() -> None:
+    clock = FakeClock()
+    budget = TelegramBudget(global_per_second=3, paid_per_second=2, clock=clock)
+    assert [budget.take(-1, payable=True) for _ in range(3)] == [False, False, False]
+    assert budget.wait_time(-1, payable=True) == 0  # the paid window has room
+    assert budget.wait_time(-1, payable=False) > 0.9  # an edit cannot be paid for
+    assert [budget.take(-2, payable=True) for _ in range(2)] == [True, True]
+    assert budget.wait_time(-3, payable=True) > 0.9  # both windows full
+    assert budget.paid_sent == 2
+    clock.now += 1.1
+    assert budget.take(-4, payable=True) is False  # free again: nothing to pay
+
+
+def test_paid_broadcast_off_never_pays() -> None:
+    clock = FakeClock()
+    budget = TelegramBudget(global_per_second=2, clock=clock)
+    assert [budget.take(-1, payable=True) for _ in range(4)] == [False] * 4
+    assert budget.wait_time(-5, payable=True) > 0.9
+    assert budget.paid_sent == 0
+
+
+def test_a_reservation_is_claimed_once_and_released_if_unused() -> None:
+    clock = FakeClock()
+    budget = TelegramBudget(global_per_second=2, clock=clock)
+    budget.reserve(-1)
+    assert budget.claim(-1) is False  # reserved, free rate
+    assert budget.claim(-1) is None  # used up
+    budget.reserve(-2)
+    budget.release(-2)
+    assert budget.claim(-2) is None
+    # both reservations were counted: the window is full until it slides
+    assert budget.wait_time(-3) > 0.9
+    assert budget.remaining(-1) == 19 and budget.remaining(-2) == 19
+
+
+async def _groups(bot: Harness, count: int) -> list[SimChat]:
+    chats = []
+    for n in range(count):
+        chat = bot.group(f"网格{n}")
+        await bot.storage.grids.bind_grid(
+            chat_id=chat.id,
+            title=chat.title or "",
+            grid=f"第{n}网格",
+            community="通顺社区",
+            street=None,
+            by=bot.admin.id,
+            now=bot.clock.now(),
+        )
+        chats.append(chat)
+    await bot.drain()  # the welcome messages
+    return chats
+
+
+def errors(bot: Harness, code: int) -> int:
+    return sum(1 for c in bot.sim.calls if c.error is not None and c.error.error_code == code)
+
+
+async def test_paid_broadcast_sends_60_receipts_at_once_paying_for_those_past_30(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(limits=RateLimits())
+    async with harness(tmp_path, sim=sim, budget=TelegramBudget(paid_per_second=1000)) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        chats = await _groups(bot, 60)
+        for chat in chats:
+            bot.sim.set_member(chat, resident, "member")
+        await asyncio.sleep(1.1)  # the welcomes' second has passed
+        bot.sim.limits = RateLimits()  # and the simulator forgets them too
+        calls = len(bot.sim.calls)
+        budget = runtime_of(bot.app).budget
+        paid_before, sim_paid_before = budget.paid_sent, bot.sim.paid_messages
+        started = time.monotonic()
+        reports = [bot.sim.send_text(chat, resident, "#报修 3号楼楼道灯不亮") for chat in chats]
+        await bot.drain()
+        elapsed = time.monotonic() - started
+        for chat, report in zip(chats, reports, strict=True):
+            assert len(bot.replies(chat, report)) == 1  # each its own receipt, none combined
+        assert errors(bot, 429) == 0
+        paid = [c for c in bot.sim.calls[calls:] if c.parsed.get("allow_paid_broadcast")]
+        assert len(paid) == budget.paid_sent - paid_before
+        assert len(paid) == bot.sim.paid_messages - sim_paid_before
+        assert 25 <= len(paid) <= 35, len(paid)  # the ones past the free ~30 a second
+        assert elapsed < 1.0  # nothing waited for the next free second
+
+
+async def test_no_stars_left_falls_back_to_the_free_rate_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(limits=RateLimits())
+    async with harness(tmp_path, sim=sim, budget=TelegramBudget(paid_per_second=1000)) as bot:
+        resident = bot.sim.add_user("王阿姨")
+        chats = await _groups(bot, 40)
+        for chat in chats:
+            bot.sim.set_member(chat, resident, "member")
+        await asyncio.sleep(1.1)
+        bot.sim.limits = RateLimits()
+        bot.sim.star_balance = 0.0
+        paid_before = bot.sim.paid_messages  # the welcomes, while the Stars lasted
+        reports = [bot.sim.send_text(chat, resident, "#报修 3号楼楼道灯不亮") for chat in chats]
+        await bot.drain()
+        acknowledged = 0
+        for chat, report in zip(chats, reports, strict=True):
+            replies = bot.replies(chat, report)
+            listed = [m for m in bot.sim.bot_messages(chat.id) if "条报事" in m.get("text", "")]
+            assert len(replies) + len(listed) == 1, (replies, listed)  # once, never twice
+            acknowledged += 1
+        assert acknowledged == 40
+        assert errors(bot, 400) >= 1  # Telegram refused to be paid
+        assert bot.sim.paid_messages == paid_before
+        assert runtime_of(bot.app).budget.paid_per_second == 0  # free rate only from now
+        assert errors(bot, 429) == 0
+        receipts = await bot.storage.outbox.items("receipt")
+        assert len(receipts) == 40 and all(r.status == "sent" for r in receipts)
