@@ -201,7 +201,7 @@ def _cmd_grid_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    # Imported here: the other commands need neither openpyxl nor the categories.
+    # Imported here: the other commands need neither the ledger writers nor the categories.
     from datetime import date
 
     from bot.categories import CategoryCatalog

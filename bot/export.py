@@ -20,15 +20,10 @@ from time import perf_counter, sleep
 from typing import IO, Any, BinaryIO, Final, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-
 from bot.categories import CategoryCatalog
 from bot.links import message_link
 from bot.texts import STATUS_NAMES
+from bot.xlsx import DATETIME_FORMAT, SheetWriter
 from storage import Database, Storage
 from storage.ledger import DEFAULT_BATCH, LedgerFilter, LedgerRepository, LedgerRow
 
@@ -69,13 +64,18 @@ SATISFACTION_NAMES: Final[dict[str, str]] = {
     "unsatisfied": "不满意",
     "unrated": "未评价",
 }
-XLSX_DATETIME_FORMAT: Final = "yyyy-mm-dd hh:mm"
+XLSX_DATETIME_FORMAT: Final = DATETIME_FORMAT  # "yyyy-mm-dd hh:mm"
 CSV_DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M"
 SHEET_TITLE: Final = "台账"
-# openpyxl keeps every hyperlink of a write-only sheet in memory until it is saved and Excel
-# stops at 65,530 hyperlinks per sheet, so only ledgers up to this many rows get clickable links;
-# larger ones carry the address as text (100,000 real links cost ~125 MB and 2.5x the time).
+# Excel stops at 65,530 hyperlinks per sheet and the writer keeps every link in memory until the
+# sheet is complete, so only ledgers up to this many rows get clickable links; larger ones carry
+# the address as text.
 HYPERLINK_MAX_ROWS: Final = 10_000
+# Past 2 GiB the sheet's zip entry needs ZIP64 headers, which some readers (reportedly some
+# Excel versions) take badly on small files. The worst row, a 4,096-character body of escaped
+# markup, is ~21 KB of XML: only ledgers counted at this many rows or more get the headers, with
+# a margin of two for tickets opened while the file is written.
+ZIP64_MIN_ROWS: Final = 50_000
 # A cell a spreadsheet would run as a formula (CSV injection); residents write the bodies.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = "1F4E78"
@@ -156,9 +156,10 @@ def ledger_filename(fmt: LedgerFormat, now: datetime, tz: ZoneInfo) -> str:
 class _GilBreaks:
     """Pauses a worker thread briefly every ``every`` seconds so the event loop gets the GIL.
 
-    openpyxl and csv write through many small file writes, each releasing and retaking the GIL;
-    CPython then never forces a switch to a waiting thread (its switch counter keeps moving), so
-    without real pauses the loop starves for hundreds of milliseconds at a time.
+    The writers release and retake the GIL as they go (csv on each of its many small file
+    writes, the xlsx writer while it deflates); CPython then never forces a switch to a waiting
+    thread (its switch counter keeps moving), so without real pauses the loop can starve for
+    hundreds of milliseconds at a time.
     """
 
     def __init__(self, every: float = 0.02, pause: float = 0.001) -> None:
@@ -212,143 +213,53 @@ class _Target:
             self.partial.unlink(missing_ok=True)
 
 
-_ERROR_CODES = frozenset(ERROR_CODES)
-
-
-def _needs_care(text: str) -> bool:
-    """Empty, formula- or error-looking, or holding characters Excel refuses."""
-    return (
-        not text
-        or text[0] == "="
-        or text in _ERROR_CODES
-        or ILLEGAL_CHARACTERS_RE.search(text) is not None
-    )
-
-
 class _XlsxSink:
+    """The ledger as xlsx: rows go straight into the file through bot.xlsx's streaming writer."""
+
     def __init__(
         self,
         target: _Target,
         convert: Callable[[LedgerRow], list[LedgerValue]],
         *,
         hyperlinks: bool,
+        zip64: bool,
+        created: datetime,
     ) -> None:
         self.rows = 0
         self._target = target
         self._convert = convert
-        self._hyperlinks = hyperlinks
         self._pause = _GilBreaks()
-        self._wb = Workbook(write_only=True)
-        self._ws = self._wb.create_sheet(SHEET_TITLE)
-        self._setup_sheet()
-        # One style array per styled kind: cells copy it rather than being styled one by one.
-        self._date_style = self._prototype(number_format=XLSX_DATETIME_FORMAT)
-        self._link_style = self._prototype(style="Hyperlink")
-
-    def _setup_sheet(self) -> None:
-        ws = self._ws
-        # Column widths, panes and print titles are written before the first row: set them now.
-        for index, width in enumerate(COLUMN_WIDTHS, 1):
-            ws.column_dimensions[get_column_letter(index)].width = width
-        ws.freeze_panes = "A2"
-        ws.print_title_rows = "1:1"
-        ws.page_setup.orientation = "landscape"
-        ws.append([self._header_cell(name) for name in LEDGER_COLUMNS])
-
-    def _header_cell(self, name: str) -> Any:
-        cell = WriteOnlyCell(self._ws, value=name)
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor=_HEADER_FILL)
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-        cell.border = Border(bottom=Side(style="thin", color="000000"))
-        return cell
-
-    def _prototype(self, **style: str) -> Any:
-        cell = WriteOnlyCell(self._ws)
-        for name, value in style.items():
-            setattr(cell, name, value)
-        return cell._style
-
-    def _styled(self, value: object, style: Any) -> Any:
-        return Cell(self._ws, row=1, column=1, value=value, style_array=style)
-
-    def _date(self, value: datetime) -> Any:
-        # Excel has no time zones: the local wall-clock time, shown with a date format. Setting
-        # the value directly skips openpyxl's format sniffing, a third of a 100,000-row export's
-        # cell handling; the type it would have inferred is the same.
-        cell = Cell(self._ws, row=1, column=1, style_array=self._date_style)
-        cell._value = value.replace(tzinfo=None)
-        cell.data_type = "d"
-        return cell
+        self._handle = target.open()
+        try:
+            self._sheet = SheetWriter(
+                self._handle,
+                title=SHEET_TITLE,
+                header=LEDGER_COLUMNS,
+                widths=COLUMN_WIDTHS,
+                header_fill=_HEADER_FILL,
+                # A link is text unless this ledger is small enough for real hyperlinks.
+                link_column=LINK_COLUMN if hyperlinks else None,
+                created=created,
+                zip64=zip64,
+            )
+        except BaseException:
+            target.discard(self._handle)
+            raise
 
     def write(self, page: Sequence[LedgerRow]) -> None:
-        append, cells, pause = self._ws.append, self._cells, self._pause
+        append, convert, pause = self._sheet.append, self._convert, self._pause
         for row in page:
-            append(cells(self._convert(row)))
+            append(convert(row))
             pause()
         self.rows += len(page)
 
-    def _cells(self, values: list[LedgerValue]) -> list[Any]:
-        """The row as openpyxl should write it; this runs 1.9 million times for 100,000 tickets,
-        so the common cases (plain text, numbers) return at once."""
-        cells: list[Any] = []
-        for value in values:
-            if isinstance(value, str):
-                cells.append(self._text(value) if _needs_care(value) else value)
-            elif isinstance(value, datetime):
-                cells.append(self._date(value))
-            else:
-                cells.append(value)
-        # A link is text unless this ledger is small enough for real hyperlinks.
-        if self._hyperlinks and cells[LINK_COLUMN]:
-            cells[LINK_COLUMN] = self._link(cells[LINK_COLUMN])
-        return cells
-
-    def _link(self, url: str) -> Any:
-        cell = self._styled(url, self._link_style)
-        cell.hyperlink = url
-        return cell
-
-    def _text(self, value: str) -> Any:
-        if not value:
-            return None  # no cell at all, rather than an empty string
-        if ILLEGAL_CHARACTERS_RE.search(value):  # control characters Excel refuses
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            if not value:
-                return None
-        if value.startswith("=") or value in _ERROR_CODES:
-            # openpyxl would store "=…" as a formula and "#N/A" as an error: keep them text.
-            cell = WriteOnlyCell(self._ws, value=value)
-            cell.data_type = "s"
-            return cell
-        return value
-
     def finish(self) -> None:
-        last = get_column_letter(len(LEDGER_COLUMNS))
-        # The auto-filter is written after the rows, so its extent can wait for the last one.
-        self._ws.auto_filter.ref = f"A1:{last}{self.rows + 1}"
-        handle = self._target.open()
-        try:
-            self._wb.save(handle)
-        except BaseException:
-            self._target.discard(handle)
-            raise
-        self._target.commit(handle)
+        self._sheet.close()
+        self._target.commit(self._handle)
 
     def discard(self) -> None:
-        # openpyxl deletes its temporary sheet file on save or at exit; a long-running bot
-        # should not collect them, so finish the sheet's XML and delete it now.
-        ws = self._ws
-        writer = ws._writer
-        if writer is not None and not ws.closed:
-            try:
-                if ws._rows is not None:
-                    ws._rows.close()
-                writer.close()
-                writer.cleanup()
-            except (OSError, ValueError):
-                logger.warning("ledger: could not remove openpyxl's temporary file", exc_info=True)
-        self._target.discard(None)
+        self._sheet.abort()
+        self._target.discard(self._handle)
 
 
 class _CsvSink:
@@ -432,8 +343,15 @@ async def write_ledger(
 
     sink: _Sink
     if fmt == "xlsx":
-        hyperlinks = await ledger.count(where) <= hyperlink_max_rows
-        sink = await asyncio.to_thread(_XlsxSink, _Target(target), convert, hyperlinks=hyperlinks)
+        expected = await ledger.count(where)
+        sink = await asyncio.to_thread(
+            _XlsxSink,
+            _Target(target),
+            convert,
+            hyperlinks=expected <= hyperlink_max_rows,
+            zip64=expected >= ZIP64_MIN_ROWS,
+            created=now,
+        )
     else:
         sink = await asyncio.to_thread(_CsvSink, _Target(target), convert)
     await _pump(ledger, where, sink, batch)

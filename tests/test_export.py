@@ -7,31 +7,39 @@ import csv
 import io
 import shutil
 import sqlite3
+import subprocess
 import time
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import ALL_TEMP_FILES
 
 import bot.export
+import bot.xlsx
 from bench.seed import seed
 from bot.categories import CategoryCatalog
 from bot.cli import main
 from bot.export import (
+    COLUMN_WIDTHS,
     CSV_DATETIME_FORMAT,
     LEDGER_COLUMNS,
+    LINK_COLUMN,
     is_overdue,
     ledger_filename,
     ledger_values,
     local_day_bounds,
     write_ledger,
 )
+from bot.xlsx import MAX_TEXT, SheetWriter, column_letter, excel_serial
 from storage import NewTicket, Storage, Ticket
 from storage.ledger import _FIELDS, _SELECT, LedgerFilter, LedgerRepository, LedgerRow
 
@@ -305,15 +313,28 @@ async def test_xlsx_is_what_an_office_opens(ledgered: Ledgered, tmp_path: Path) 
     assert count == len(ids) == SEEDED + len(CASES)
     assert not await asyncio.to_thread(lambda: list(tmp_path.glob(".*.part")))
 
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
     ws = load_workbook(path).active
     assert ws.title == "台账"
     assert tuple(c.value for c in ws[1]) == LEDGER_COLUMNS
     assert all(c.font.b for c in ws[1])
+    for header in ws[1]:  # white on dark blue, centred, underlined by a thin black border
+        assert header.font.color.rgb == "FFFFFFFF"
+        assert header.fill.fill_type == "solid" and header.fill.fgColor.rgb == "FF1F4E78"
+        assert (header.alignment.horizontal, header.alignment.vertical) == ("center", "center")
+        assert header.border.bottom.style == "thin"
+        assert header.border.bottom.color.rgb == "FF000000"
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == f"A1:S{count + 1}"
+    assert ws.print_title_rows == "$1:$1"  # the header on every printed page
+    assert ws.page_setup.orientation == "landscape"
     assert ws.column_dimensions["E"].width == 50  # 内容
     assert ws.column_dimensions["K"].width >= 16  # 上报时间 fits "2026-11-26 10:00"
+    widths = [ws.column_dimensions[get_column_letter(i)].width for i in range(1, 20)]
+    assert widths == list(COLUMN_WIDTHS)
     assert ws.max_row == count + 1
+    assert ws.max_column == len(LEDGER_COLUMNS)
     rows = {row[0].value: row for row in ws.iter_rows(min_row=2)}
     assert list(rows) == ids  # one row per ticket, in id order
 
@@ -339,6 +360,17 @@ async def test_xlsx_is_what_an_office_opens(ledgered: Ledgered, tmp_path: Path) 
     link = by_key["new_fresh"]["原消息链接"]
     assert link.value == "https://t.me/c/1234567890/100"
     assert link.hyperlink is not None and link.hyperlink.target == link.value
+    assert link.font.u == "single" and link.style == "Hyperlink"
+    # Every address is a link to itself, and only addresses are links.
+    for row in rows.values():
+        cell = row[LINK_COLUMN]
+        assert (cell.hyperlink and cell.hyperlink.target) == cell.value
+        assert all(other.hyperlink is None for other in row[:LINK_COLUMN])
+    # 00:30 local time: minutes survive as the serial's fraction, under a format that shows them.
+    late = by_key["new_late"]["上报时间"]
+    assert late.value == datetime(2026, 11, 21, 0, 30)
+    assert late.number_format == "yyyy-mm-dd hh:mm" and late.is_date
+    assert by_key["new_late"]["工单号"].data_type == "n"
     assert by_key["resolved_on_time"]["原消息链接"].value == "https://t.me/c/9876543210/103"
     assert by_key["accepted"]["原消息链接"].value is None  # basic group
     assert by_key["patrol"]["原消息链接"].value is None
@@ -372,6 +404,222 @@ async def test_big_xlsx_links_are_text(ledgered: Ledgered) -> None:
     links = [row[-1] for row in ws.iter_rows(min_row=2) if row[-1].value]
     assert len(links) == count - 1  # all but the patrol log
     assert all(c.hyperlink is None and c.value.startswith("https://t.me/c/") for c in links)
+    assert all(c.font.u is None and c.style == "Normal" for c in links)  # not dressed as links
+    with zipfile.ZipFile(buffer) as archive:
+        assert "xl/worksheets/_rels/sheet1.xml.rels" not in archive.namelist()
+
+
+# Text as residents write it, and what the cell must read back as.
+TRICKY_TEXTS = (
+    ("<b>\"水管\" & '电表'</b> a<b && c>d", None),  # markup and both quotes: escaped, then back
+    ("电梯坏了😡👍🏽 🇨🇳", None),  # emoji outside the BMP, a skin tone, a flag
+    ("\u200fمرحبا\u200e 3楼 \u202bRTL\u202c", None),  # right-to-left marks and embeddings
+    ("a\x00b\x07c\x1bd\ufffee", "abcde"),  # characters XML cannot carry are dropped
+    ("\x01\x02\x0b", ""),  # ... and when nothing is left, so is the cell
+    ("=SUM(A1)", None),  # text, never a formula
+    ("#N/A", None),  # text, never an error
+    ("+86 138-1234-5678", None),
+    ("第一行\r\n第二行\n\t缩进  ", None),  # line breaks, a tab and trailing spaces kept
+    ("  ", None),
+    ("啊" * (MAX_TEXT + 10), "啊" * MAX_TEXT),  # Excel's limit for a cell
+)
+
+
+async def test_xlsx_text_round_trips(ledgered: Ledgered) -> None:
+    ids = (await all_ids(ledgered.storage))[: len(TRICKY_TEXTS)]
+    async with ledgered.storage.db.transaction() as conn:
+        for ticket_id, (body, _) in zip(ids, TRICKY_TEXTS, strict=True):
+            await conn.execute("UPDATE tickets SET body = ? WHERE id = ?", (body, ticket_id))
+    buffer = io.BytesIO()
+    await export(ledgered.storage, "xlsx", buffer)
+    ws = load_workbook(io.BytesIO(buffer.getvalue())).active
+    bodies = {row[0].value: row[LEDGER_COLUMNS.index("内容")] for row in ws.iter_rows(min_row=2)}
+    for ticket_id, (body, expected) in zip(ids, TRICKY_TEXTS, strict=True):
+        cell = bodies[ticket_id]
+        assert cell.value == (body if expected is None else expected or None), repr(body[:20])
+        if cell.value is not None:
+            assert cell.data_type == "s"
+
+
+async def test_xlsx_of_no_tickets_is_the_header(ledgered: Ledgered, tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    assert await export(ledgered.storage, "xlsx", path, grid="没有这个网格") == 0
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        assert "xl/worksheets/_rels/sheet1.xml.rels" not in archive.namelist()
+    ws = load_workbook(path).active
+    assert ws.max_row == 1 and tuple(c.value for c in ws[1]) == LEDGER_COLUMNS
+    assert ws.auto_filter.ref == "A1:S1" and ws.freeze_panes == "A2"
+
+
+async def test_xlsx_package_is_well_formed(ledgered: Ledgered) -> None:
+    first, second = io.BytesIO(), io.BytesIO()
+    await export(ledgered.storage, "xlsx", first)
+    await export(ledgered.storage, "xlsx", second)
+    assert first.getvalue() == second.getvalue()  # the same tickets, the same bytes
+    with zipfile.ZipFile(first) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+        assert names[0] == "[Content_Types].xml"  # where file sniffers look for it
+        assert sorted(names) == sorted(
+            [
+                "[Content_Types].xml",
+                "_rels/.rels",
+                "docProps/app.xml",
+                "docProps/core.xml",
+                "xl/_rels/workbook.xml.rels",
+                "xl/styles.xml",
+                "xl/workbook.xml",
+                "xl/worksheets/_rels/sheet1.xml.rels",
+                "xl/worksheets/sheet1.xml",
+            ]
+        )
+        for name in names:  # every part parses as XML
+            ElementTree.fromstring(archive.read(name))  # noqa: S314 (our own output)
+        # A small ledger's sheet has no ZIP64 headers (version 2.0 is plain deflate).
+        assert archive.getinfo("xl/worksheets/sheet1.xml").extract_version == 20
+        workbook = archive.read("xl/workbook.xml").decode()
+    count = len(await all_ids(ledgered.storage))
+    assert f"'台账'!$A$1:$S${count + 1}</definedName>" in workbook  # the filter's range
+    assert "'台账'!$1:$1</definedName>" in workbook  # the print titles
+    wb = load_workbook(io.BytesIO(first.getvalue()))
+    assert wb.properties.created == NOW.replace(tzinfo=None)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+async def test_libreoffice_reads_the_xlsx(ledgered: Ledgered, tmp_path: Path) -> None:
+    path = tmp_path / "ledger.xlsx"
+    count = await export(ledgered.storage, "xlsx", path)
+    command = [
+        "soffice",
+        f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+        "--headless",
+        "--convert-to",
+        "csv:Text - txt - csv (StarCalc):44,34,76",  # comma, double quote, UTF-8
+        "--outdir",
+        str(tmp_path / "out"),
+        str(path),
+    ]
+    await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True, timeout=110)
+    text = (tmp_path / "out" / "ledger.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert tuple(rows[0]) == LEDGER_COLUMNS and len(rows) == count + 1
+    assert [int(r[0]) for r in rows[1:]] == await all_ids(ledgered.storage)
+
+
+# -- the xlsx writer ----------------------------------------------------------------------------
+
+
+def _sheet(
+    rows: list[list[Any]], *, link_column: int | None = None, **options: Any
+) -> tuple[bytes, Any]:
+    """``rows`` written by SheetWriter under a three-column header; the bytes and the sheet."""
+    buffer = io.BytesIO()
+    writer = SheetWriter(
+        buffer,
+        title="表",
+        header=["一", "二", "三"],
+        widths=[10, 20, 30],
+        header_fill="1F4E78",
+        link_column=link_column,
+        created=NOW,
+        **options,
+    )
+    for row in rows:
+        writer.append(row)
+    writer.close()
+    assert writer.rows == len(rows) and not buffer.closed
+    return buffer.getvalue(), load_workbook(io.BytesIO(buffer.getvalue())).active
+
+
+def test_sheet_writer_cell_types() -> None:
+    moment = datetime(2026, 11, 26, 10, 7, 30, 250_000)
+    _, ws = _sheet(
+        [
+            [True, 1.25, moment],
+            [False, -7, moment.replace(tzinfo=ZoneInfo("America/New_York"))],
+            [None, "", "\ud800 lone surrogate"],
+            [2**40, 1e-3, datetime(1900, 3, 1)],
+        ]
+    )
+    values = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert values == [
+        [True, 1.25, moment],  # to the millisecond, openpyxl's precision
+        [False, -7, moment],  # an aware time is its wall clock
+        [None, None, " lone surrogate"],
+        [2**40, 1e-3, datetime(1900, 3, 1)],
+    ]
+    assert ws["C2"].number_format == "yyyy-mm-dd hh:mm"
+
+
+def test_excel_serials_and_column_letters() -> None:
+    assert excel_serial(datetime(1900, 3, 1)) == 61
+    assert excel_serial(datetime(2026, 11, 26, 18, 0)) == 46352.75
+    assert excel_serial(datetime(2026, 11, 26, 18, 0, tzinfo=TZ)) == 46352.75
+    letters = {0: "A", 18: "S", 25: "Z", 26: "AA", 701: "ZZ", 702: "AAA", 16_383: "XFD"}
+    assert {index: column_letter(index) for index in letters} == letters
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (datetime(1900, 2, 28), ValueError),  # Excel's serials are a day off before March 1900
+        (date(2026, 11, 26), TypeError),
+        (b"bytes", TypeError),
+    ],
+)
+def test_sheet_writer_refuses_what_excel_cannot_hold(value: Any, error: type[Exception]) -> None:
+    buffer = io.BytesIO()
+    writer = SheetWriter(
+        buffer, title="表", header=["一", "二"], widths=[8, 8], header_fill="000000"
+    )
+    writer.append(["first", 1])
+    with pytest.raises(error):
+        writer.append(["half", value])
+    with pytest.raises(ValueError, match="zip"):  # one value per column
+        writer.append(["short"])
+    writer.append(["last", 3])  # the failed rows left nothing behind
+    writer.close()
+    ws = load_workbook(io.BytesIO(buffer.getvalue())).active
+    assert [[c.value for c in row] for row in ws.iter_rows()] == [
+        ["一", "二"],
+        ["first", 1],
+        ["last", 3],
+    ]
+
+
+def test_sheet_writer_stops_linking_at_excels_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot.xlsx, "MAX_HYPERLINKS", 2)
+    urls = [f'https://t.me/c/1/{i}?a=1&b="2"' for i in range(4)]
+    _, ws = _sheet([[str(i), None, url] for i, url in enumerate(urls)], link_column=2)
+    cells = [row[2] for row in ws.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == urls
+    assert [c.hyperlink.target if c.hyperlink else None for c in cells] == [*urls[:2], None, None]
+    assert [c.font.u for c in cells] == ["single", "single", None, None]
+
+
+def test_sheet_writer_zip64_and_abort() -> None:
+    for zip64, version in ((True, 45), (False, 20)):
+        data, ws = _sheet([["a", "b", "c"]], zip64=zip64)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            assert archive.testzip() is None
+            assert archive.getinfo("xl/worksheets/sheet1.xml").extract_version == version
+        assert ws["C2"].value == "c"
+
+    buffer = io.BytesIO()
+    writer = SheetWriter(buffer, title="表", header=["一"], widths=[8], header_fill="000000")
+    writer.append(["x"])
+    writer.abort()
+    writer.abort()  # twice is harmless
+    assert not buffer.closed  # the caller's stream stays theirs
+
+    with pytest.raises(ValueError, match="cannot name a sheet"):
+        SheetWriter(buffer, title="a/b", header=["一"], widths=[8], header_fill="000000")
+    with pytest.raises(ValueError, match="RRGGBB"):
+        SheetWriter(buffer, title="表", header=["一"], widths=[8], header_fill="blue")
+    assert not buffer.closed
 
 
 # -- the CSV ----------------------------------------------------------------------------------
@@ -610,7 +858,12 @@ async def test_a_failed_export_leaves_no_file(
         calls = 0
         with pytest.raises(RuntimeError, match="disk on fire"):
             await export(ledgered.storage, fmt, tmp_path / f"ledger.{fmt}", batch=40)
-    assert temp_files == ALL_TEMP_FILES  # openpyxl's temporary sheet went too
+        calls = 0
+        buffer = io.BytesIO()
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            await export(ledgered.storage, fmt, buffer, batch=40)
+        assert not buffer.closed  # a caller's stream is left open, even on failure
+    assert temp_files == ALL_TEMP_FILES  # no temporary file of openpyxl's either
     left = await asyncio.to_thread(lambda: [p.name for p in tmp_path.iterdir()])
     assert not [name for name in left if name.endswith((".xlsx", ".csv", ".part"))]
 
