@@ -1,7 +1,7 @@
 """Ingest throughput: LinliTong against a bare python-telegram-bot bot, in the same run.
 
     python -m bench.ingest [--messages 1000] [--per-group 10] [--runs all|issue]
-                           [--keep DIR] [--profile DIR]
+                           [--repeat N] [--keep DIR] [--profile DIR]
 
 Each bot runs as its own process against a fresh simulator served on 127.0.0.1. Each gets the
 same world — ``messages / per-group`` groups, each bound first with ``/bind`` and answered —
@@ -24,7 +24,8 @@ The runs, in order:
   limits on: a bare bot that keeps Telegram's limits.
 
 Ten reports per group keeps each group inside Telegram's 20 messages a minute (with its /bind
-answer). ``--runs issue`` runs only the first two. ``--profile DIR`` samples each bot with
+answer). ``--runs issue`` runs only the first two; ``--repeat N`` runs every one N times, in
+rounds, and takes the ratios of the median throughputs. ``--profile DIR`` samples each bot with
 py-spy while it ingests and prints where its time went.
 """
 
@@ -34,6 +35,7 @@ import argparse
 import asyncio
 import logging
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -189,17 +191,27 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     runs = RUNS if args.runs == "all" else RUNS[:2]
-    outcomes: dict[str, Outcome] = {}
-    for run in runs:
-        outcome = await measure(
-            run,
-            messages=args.messages,
-            per_group=args.per_group,
-            folder=folder,
-            profile=args.profile,
-        )
-        report(outcome)
-        outcomes[run.name] = outcome
+    throughputs: dict[str, list[float]] = {run.name: [] for run in runs}
+    for round_ in range(args.repeat):
+        if args.repeat > 1:
+            print(f"round {round_ + 1} of {args.repeat}")
+        for run in runs:
+            outcome = await measure(
+                run,
+                messages=args.messages,
+                per_group=args.per_group,
+                folder=folder,
+                profile=args.profile,
+            )
+            report(outcome)
+            throughputs[run.name].append(outcome.throughput)
+    # The bare bot's throughput varies from run to run far more than LinliTong's: with rounds,
+    # the ratios are of the medians.
+    median = {name: statistics.median(values) for name, values in throughputs.items()}
+    if args.repeat > 1:
+        for name, values in throughputs.items():
+            runs_text = ", ".join(f"{v:.1f}" for v in values)
+            print(f"median     {name}: {median[name]:.1f} reports/s ({runs_text})")
     pairs = [
         ("linlitong", "bare", f"target ≥ {TARGET_RATIO}"),
         ("linlitong-paid", "bare", "paid broadcast against the unlimited bare bot"),
@@ -207,9 +219,8 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
         ("linlitong-paid", "bare-limited", "paid broadcast against the bare bot keeping limits"),
     ]
     for top, bottom, what in pairs:
-        if top in outcomes and bottom in outcomes:
-            ratio = outcomes[top].throughput / outcomes[bottom].throughput
-            print(f"ratio      {top} / {bottom} = {ratio:.2f} ({what})")
+        if top in median and bottom in median:
+            print(f"ratio      {top} / {bottom} = {median[top] / median[bottom]:.2f} ({what})")
     if args.profile is not None:
         for run in runs:
             print(summary(args.profile / f"{run.name}.txt", top=args.profile_top))
@@ -222,6 +233,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-group", type=int, default=10, help="reports per group")
     parser.add_argument(
         "--runs", choices=("all", "issue"), default="all", help="issue: linlitong and bare only"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every run; ratios of the medians"
     )
     parser.add_argument(
         "--profile", type=Path, help="sample each bot with py-spy while it ingests; raw stacks here"

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
-DUE_PAGE = 500  # rows read from the outbox per flush
+DUE_PAGE = 500  # rows read from the outbox at a time
 TEXT_LIMIT = 4000  # Telegram's 4096, less room for what HTML entities expand to
 
 
@@ -49,7 +49,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._migrated = False
-        self._full_page = False
+        self._drains: set[asyncio.Task[int]] = set()
         # Chats queue here for the global budget in arrival order; one sleeps on it at a time.
         self._turnstile = asyncio.Lock()
 
@@ -58,34 +58,67 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Forever: flush, then sleep until woken or the next poll; one failure never ends it."""
+        """Forever: start a drain for each chat with messages due, then sleep until woken or the
+        next poll. Drains run on their own, so a chat whose messages become due while others
+        wait for the budget joins the line at once. One failure never ends it."""
         resumed = await self._runtime.storage.outbox.retry_now(self._runtime.clock.now())
         if resumed:
             logger.info("outbox: %s messages left by the last run are due now", resumed)
-        while True:
-            sent = 0
-            try:
-                sent = await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("outbox flush failed; trying again shortly")
-            if sent and self._full_page:
-                continue  # more rows are due than one read returns: the next page at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL)
-            self._wake.clear()
+        try:
+            while True:
+                try:
+                    await self._dispatch()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("outbox: reading what is due failed; trying again shortly")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL)
+                self._wake.clear()
+        finally:
+            for task in self._drains:
+                task.cancel()
+            await asyncio.gather(*self._drains, return_exceptions=True)
 
-    async def flush(self) -> int:
-        """Send everything due that the limits allow right now; returns messages sent."""
+    async def _dispatch(self) -> None:
+        """Start a drain for every chat with messages due that is not draining already."""
+        started: set[int] = set()  # this time round, even if their drain ended already
+        while by_chat := await self._due_by_chat(started):
+            for chat_id, queue in by_chat.items():
+                started.add(chat_id)
+                self._busy.add(chat_id)  # before the task runs: the next read must skip it
+                task = asyncio.create_task(self._drain(chat_id, queue), name=f"outbox-{chat_id}")
+                self._drains.add(task)
+                task.add_done_callback(self._drained)
+            if sum(map(len, by_chat.values())) < DUE_PAGE:
+                return  # that was all; a full page means more chats may be waiting behind it
+
+    def _drained(self, task: asyncio.Task[int]) -> None:
+        self._drains.discard(task)
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:
+            logger.error("outbox: sending failed", exc_info=error)
+        elif task.result():
+            # Rows queued for that chat while it was sending are due now. A drain that sent
+            # nothing (its chat is blocked or its minute spent) waits for the next poll instead.
+            self.wake()
+
+    async def _due_by_chat(self, skip: set[int] | None = None) -> dict[int, list[OutboxItem]]:
+        """What is due, by chat, leaving out the chats being drained (oldest first)."""
         storage = self._runtime.storage
-        items = await storage.outbox.due(self._runtime.clock.now(), limit=DUE_PAGE)
-        self._full_page = len(items) >= DUE_PAGE
+        exclude = sorted(self._busy | (skip or set()))
+        items = await storage.outbox.due(self._runtime.clock.now(), limit=DUE_PAGE, exclude=exclude)
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
         for item in items:
-            if item.chat_id not in self._busy:
-                by_chat[item.chat_id].append(item)
+            by_chat[item.chat_id].append(item)
+        return by_chat
+
+    async def flush(self) -> int:
+        """Send everything due that the limits allow right now, waiting for every chat; returns
+        messages sent (tests and tools: the running bot dispatches instead)."""
         self._migrated = False
+        by_chat = await self._due_by_chat()
         drains = (self._drain(chat, queue) for chat, queue in by_chat.items())
         sent = sum(await asyncio.gather(*drains))
         if self._migrated:  # messages followed a group to its new supergroup id: send them now
@@ -106,7 +139,7 @@ class OutboxSender:
                     batch = self._next_batch(chat_id, queue, behind=waited)
                     outcome = await self._send(chat_id, batch)
                 finally:
-                    self.budget.release(chat_id)  # if nothing was sent on the reservation
+                    self.budget.release()  # if nothing was sent on the reservation
                 if outcome == "stop":
                     break
                 for item in batch:
@@ -165,6 +198,7 @@ class OutboxSender:
             await storage.outbox.retarget(chat_id, new_id)
             logger.info("chat %s migrated to %s; outbox follows", chat_id, new_id)
             self._migrated = True
+            self.wake()
             return "stop"
         except Forbidden as exc:
             dropped = await storage.outbox.drop_chat(chat_id, str(exc))

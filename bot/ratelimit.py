@@ -15,11 +15,14 @@ up to 1,000 messages a second for 0.1 Telegram Star each, charged only for those
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -84,6 +87,17 @@ PAYABLE = frozenset(
 PAID_BROADCAST_PER_SECOND = 1000  # Telegram's ceiling for allow_paid_broadcast
 
 
+@dataclass(frozen=True)
+class _Reservation:
+    budget: TelegramBudget
+    chat_id: int | None
+    paid: bool
+    at: float
+
+
+_RESERVATION: ContextVar[_Reservation | None] = ContextVar("reservation", default=None)
+
+
 class TelegramBudget:
     """Sliding windows: per group per minute, per private chat per second, overall per second.
 
@@ -114,7 +128,6 @@ class TelegramBudget:
         self._paid: deque[float] = deque()
         self._chats: dict[int, deque[float]] = {}
         self._blocked: dict[int, float] = {}
-        self._reserved: dict[int | None, list[bool]] = {}
 
     def _window(self, chat_id: int) -> tuple[deque[float], float, int]:
         sent = self._chats.setdefault(chat_id, deque())
@@ -166,7 +179,9 @@ class TelegramBudget:
 
     def take(self, chat_id: int | None, *, payable: bool = False) -> bool:
         """Count one message leaving now; True if it must go with allow_paid_broadcast."""
-        now = self._clock()
+        return self._take(chat_id, payable, self._clock())
+
+    def _take(self, chat_id: int | None, payable: bool, now: float) -> bool:
         self._trim(now)
         paid = (
             payable
@@ -184,23 +199,36 @@ class TelegramBudget:
         return paid
 
     def reserve(self, chat_id: int | None, *, payable: bool = True) -> None:
-        """Count a message now that the caller is about to compose: the limiter will let the
-        next request to ``chat_id`` through without waiting or counting it again."""
-        self._reserved.setdefault(chat_id, []).append(self.take(chat_id, payable=payable))
+        """Count a message now that the calling task is about to compose it: the limiter lets
+        the task's next request to ``chat_id`` through without waiting or counting it again.
+        (Held per task, so a handler's request to the same chat never takes it.)"""
+        now = self._clock()
+        paid = self._take(chat_id, payable, now)
+        _RESERVATION.set(_Reservation(self, chat_id, paid, now))
 
     def claim(self, chat_id: int | None) -> bool | None:
-        """A reservation for ``chat_id`` used up: its paid flag, or None if there was none."""
-        reservations = self._reserved.get(chat_id)
-        if not reservations:
-            return None
-        paid = reservations.pop(0)
-        if not reservations:
-            del self._reserved[chat_id]
-        return paid
+        """This task's reservation for ``chat_id`` used up: its paid flag, or None if none.
 
-    def release(self, chat_id: int | None) -> None:
-        """Forget an unclaimed reservation (nothing was sent); its place stays counted."""
-        self.claim(chat_id)
+        The message leaves now, not when it was reserved: its place in the windows moves to
+        now, so that composing it (database reads) never eats into Telegram's window."""
+        reservation = _RESERVATION.get()
+        if reservation is None or reservation.budget is not self or reservation.chat_id != chat_id:
+            return None
+        _RESERVATION.set(None)
+        now = self._clock()
+        windows = [self._paid if reservation.paid else self._global]
+        if chat_id is not None:
+            windows.append(self._window(chat_id)[0])
+        for window in windows:
+            with contextlib.suppress(ValueError):  # already slid out of the window
+                window.remove(reservation.at)
+            window.append(now)  # every stamp is ≤ now: the window stays in order
+        return reservation.paid
+
+    def release(self) -> None:
+        """Forget this task's unclaimed reservation (nothing was sent); its place stays
+        counted."""
+        _RESERVATION.set(None)
 
     def stop_paying(self) -> bool:
         """Telegram refused a paid message (no Stars left, say): only the free rate from now.

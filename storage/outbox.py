@@ -100,12 +100,15 @@ class OutboxRepository:
                 added += await queue(conn, draft, now)
             return added
 
-    async def due(self, now: datetime, limit: int = 500) -> list[OutboxItem]:
-        """Pending messages whose time has come, oldest first, attachments included."""
+    async def due(
+        self, now: datetime, limit: int = 500, *, exclude: Sequence[int] = ()
+    ) -> list[OutboxItem]:
+        """Pending messages whose time has come, oldest first, attachments included; none of
+        the chats in ``exclude`` (being sent to already)."""
         rows = await self._db.fetch_all(
             "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
-            " ORDER BY o.id LIMIT ?",
-            (to_db_time(now), limit),
+            " AND o.chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY o.id LIMIT ?",
+            (to_db_time(now), json.dumps(list(exclude)), limit),
         )
         return [OutboxItem.from_row(r) for r in rows]
 

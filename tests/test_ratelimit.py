@@ -49,11 +49,54 @@ def test_a_reservation_is_claimed_once_and_released_if_unused() -> None:
     assert budget.claim(-1) is False  # reserved, free rate
     assert budget.claim(-1) is None  # used up
     budget.reserve(-2)
-    budget.release(-2)
+    budget.release()
     assert budget.claim(-2) is None
     # both reservations were counted: the window is full until it slides
     assert budget.wait_time(-3) > 0.9
     assert budget.remaining(-1) == 19 and budget.remaining(-2) == 19
+
+
+async def test_a_reservation_is_only_for_the_task_that_made_it() -> None:
+    budget = TelegramBudget(clock=FakeClock())
+    reserved, handled = asyncio.Event(), asyncio.Event()
+
+    async def sender() -> tuple[bool | None, bool | None]:
+        budget.reserve(-1)
+        reserved.set()
+        await handled.wait()
+        return budget.claim(-2), budget.claim(-1)  # another chat: no; its own: yes
+
+    async def handler() -> bool | None:  # a handler's request to the same chat meanwhile
+        await reserved.wait()
+        try:
+            return budget.claim(-1)
+        finally:
+            handled.set()
+
+    outcome = await asyncio.gather(sender(), handler())
+    assert list(outcome) == [(None, False), None]
+
+
+def test_a_claimed_reservation_counts_from_when_the_message_leaves() -> None:
+    clock = FakeClock()
+    budget = TelegramBudget(global_per_second=1, clock=clock, margin=0.0)
+    budget.reserve(-1)
+    clock.now += 0.5  # composing took half a second
+    assert budget.claim(-1) is False
+    clock.now += 0.6  # 1.1 s after the reservation, 0.6 s after the send
+    assert budget.wait_time(-2) > 0.3  # Telegram counts the send, so the window is still full
+    assert budget.remaining(-1) == 19  # counted once, at the send
+
+
+def test_claiming_a_reservation_counts_the_message_once() -> None:
+    budget = TelegramBudget(global_per_second=5)  # the real clock: every reading differs
+    for _ in range(3):
+        budget.reserve(-1)
+        assert budget.claim(-1) is False
+    assert budget.remaining(-1) == 17
+    budget.take(-1)
+    assert budget.remaining(-1) == 16
+    assert budget.wait_time(-2) == 0  # 4 of the 5 a second used
 
 
 async def _groups(bot: Harness, count: int) -> list[SimChat]:
