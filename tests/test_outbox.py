@@ -208,6 +208,71 @@ async def test_flaky_telegram_everything_arrives_once(tmp_path: Path) -> None:
         assert failures, "the fault plan should have failed some calls"
 
 
+async def test_flaky_telegram_reminders_escalations_followups_digests_arrive_once(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as bot:
+        resident, officer = bot.sim.add_user("王阿姨"), bot.sim.add_user("刘网格员")
+        grid = await bot.grid("北瑞小区一网格", resident)
+        bot.sim.set_member(grid, officer, "administrator")
+        office = bot.group("通顺社区督办群")
+        await bot.say(office, bot.admin, "/supervise 通顺社区")
+        done = await bot.say(grid, resident, "#报修 5号楼水管漏水")
+        await bot.say(grid, officer, "/done 1 换了新水管")  # its 回访 is due in an hour
+        assert bot.replies(grid, done)
+        started = len(bot.sim.sent)
+        # A share of every send fails: 502s, lost answers, and 429 storms of a second.
+        bot.sim.faults = FaultPlan(
+            error_5xx=0.25, timeout=0.15, flood=0.05, flood_retry_after=1, seed=11
+        )
+        reports = [
+            bot.sim.send_text(grid, resident, f"#报修 {n}号楼楼道灯不亮") for n in (2, 3, 4, 5)
+        ]
+        await bot.drain()
+        # Three and a half days in 5-minute ticks (response 2 h, resolution 3 d, the escalation
+        # to the community at 3 d, a digest at 18:00 each day); real pauses let 429s run out.
+        for _ in range(int(timedelta(days=3, hours=12) / timedelta(minutes=5))):
+            await bot.tick(timedelta(minutes=5))
+        for _ in range(60):
+            if not [i for i in await bot.storage.outbox.items() if i.status == "pending"]:
+                break
+            await asyncio.sleep(0.25)
+            await bot.tick(timedelta(minutes=5))
+        bot.sim.faults = FaultPlan()
+        rows = await bot.storage.outbox.items()
+        assert {i.status for i in rows} == {"sent"}, [(i.kind, i.status) for i in rows]
+        failed = [c for c in bot.sim.calls if c.error is not None or c.timed_out]
+        assert {c.error.error_code for c in failed if c.error is not None} >= {429, 502}
+        assert any(c.timed_out for c in failed)
+
+        sent = bot.sim.sent[started:]
+
+        def sent_to(chat: SimChat, needle: str) -> list[str]:
+            return [
+                m.get("text", "")
+                for m in sent
+                if m["chat"]["id"] == chat.id and needle in m.get("text", "")
+            ]
+
+        for report in reports:
+            assert acknowledgements(bot, grid, report) == 1
+        for ticket_id in (2, 3, 4, 5):
+            late = [t for t in sent_to(grid, "已超过响应时限") if f"工单 {ticket_id}" in t]
+            late += [t for t in sent_to(grid, "还没有人接单") if f"工单 {ticket_id}" in t]
+            assert len(late) == 1, (ticket_id, late)
+            escalated = [t for t in sent_to(office, "🔺 督办") if f"工单 {ticket_id}" in t]
+            assert len(escalated) == 1, (ticket_id, escalated)
+        assert len(sent_to(grid, "满意吗")) == 1
+        grid_digests = sent_to(grid, "日报")
+        # 09:00 on 26 November + 3½ days = 21:00 on the 29th: four 18:00 digests, each once
+        assert [t.split("\n")[0][-6:] for t in grid_digests] == [
+            "11月26日",
+            "11月27日",
+            "11月28日",
+            "11月29日",
+        ]
+
+
 async def test_removed_from_a_group_stops_sending_there(bot: Harness) -> None:
     chat = bot.group("广场舞群")
     await bot.drain()
