@@ -7,7 +7,8 @@ the settings ``linlitong run`` uses (every update type, long polling of POLL_TIM
 pause between polls, pending updates kept). Whatever LinliTong does beyond this costs the
 difference between the two throughputs. With BARE_RATE_LIMITER=1 it sends through
 python-telegram-bot's ``AIORateLimiter`` (its defaults: 30 a second overall, 20 a minute per
-group; retrying a 429 up to three times), as a bare bot that keeps Telegram's limits would. Stops on SIGINT/SIGTERM.
+group; retrying a 429 up to three times), as a bare bot that keeps Telegram's limits would.
+Stops on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ The runs, in order:
   limits on: a bare bot that keeps Telegram's limits.
 
 Ten reports per group keeps each group inside Telegram's 20 messages a minute (with its /bind
-answer). ``--runs issue`` runs only the first two; ``--repeat N`` runs every one N times, in
+answer). ``--runs issue`` runs only the first two (or name the runs: ``--runs
+linlitong-paid,bare``); ``--repeat N`` runs every one N times, in
 rounds, and takes the ratios of the median throughputs. ``--profile DIR`` samples each bot with
 py-spy while it ingests and prints where its time went.
 """
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.live import (
+    MORNING,
     ReceiptLog,
     Town,
     bare_command,
@@ -95,9 +97,9 @@ class Run:
 
 
 RUNS = (
-    Run("linlitong", linlitong_command(), False, {}),
+    Run("linlitong", linlitong_command(), False, MORNING),
     Run("bare", bare_command(), False, {}),
-    Run("linlitong-paid", linlitong_command(), True, {"PAID_BROADCAST": "true"}),
+    Run("linlitong-paid", linlitong_command(), True, {**MORNING, "PAID_BROADCAST": "true"}),
     Run("bare-limited", bare_command(), True, {"BARE_RATE_LIMITER": "1"}),
 )
 
@@ -108,12 +110,17 @@ async def measure(
     messages: int,
     per_group: int,
     folder: Path,
+    round_: int = 1,
     profile: Path | None = None,
 ) -> Outcome:
     """One bot, one fresh simulator: bind every group, inject every report, wait for receipts."""
     name, command = run.name, run.command
     sim = Simulator(limits=RateLimits() if run.limits else None)
     town = build_town(sim, math.ceil(messages / per_group))
+    # each run its own database: a reused one would take the new simulator's reports (same
+    # chats, same message ids) for Telegram redelivering old ones
+    folder = folder / f"round-{round_}"
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{name}.log"
     async with serving(sim) as server:
         env = bot_env(
@@ -190,7 +197,16 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"machine: {machine()}")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    runs = RUNS if args.runs == "all" else RUNS[:2]
+    runs: tuple[Run, ...]
+    if args.runs == "all":
+        runs = RUNS
+    elif args.runs == "issue":
+        runs = RUNS[:2]
+    else:
+        names = args.runs.split(",")
+        runs = tuple(run for run in RUNS if run.name in names)
+        if len(runs) != len(names):
+            raise SystemExit(f"--runs: all, issue, or names among {[r.name for r in RUNS]}")
     throughputs: dict[str, list[float]] = {run.name: [] for run in runs}
     for round_ in range(args.repeat):
         if args.repeat > 1:
@@ -201,6 +217,7 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
                 messages=args.messages,
                 per_group=args.per_group,
                 folder=folder,
+                round_=round_ + 1,
                 profile=args.profile,
             )
             report(outcome)
@@ -232,7 +249,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--messages", type=int, default=1000, help="tagged reports per bot")
     parser.add_argument("--per-group", type=int, default=10, help="reports per group")
     parser.add_argument(
-        "--runs", choices=("all", "issue"), default="all", help="issue: linlitong and bare only"
+        "--runs",
+        default="all",
+        help="all; issue (linlitong and bare); or names, comma-separated (linlitong-paid,bare)",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds of every run; ratios of the medians"

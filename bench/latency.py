@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.live import (
+    MORNING,
     HandOuts,
     Key,
     ReceiptLog,
@@ -133,7 +134,7 @@ async def measure(args: argparse.Namespace, folder: Path, mode: str) -> None:
     town = build_town(sim, args.groups)
     handouts = HandOuts(sim)  # before the first poll, so that every poll is seen
     log = folder / f"bot-{mode}.log"
-    extra = {"PAID_BROADCAST": "true" if mode == "paid" else "false"}
+    extra = {**MORNING, "PAID_BROADCAST": "true" if mode == "paid" else "false"}
     async with serving(sim) as server:
         env = bot_env(
             sim, server, folder, admin=town.admin, database=folder / f"{mode}.db", **extra

@@ -44,6 +44,12 @@ def bare_command() -> list[str]:
     return [sys.executable, "-m", "bench.bare_bot"]
 
 
+# The bot's business clock starts on a weekday morning (CLOCK_START, at normal speed): the
+# daily digests (DIGEST_TIME, 18:00) and Monday charts stay hours away whatever the hour the
+# bench runs, so they never build during a measurement.
+MORNING: dict[str, str] = {"CLOCK_START": "2026-11-26T09:00:00+08:00", "CLOCK_SPEED": "1"}
+
+
 def bot_env(
     sim: Simulator,
     server: SimServer,
