@@ -131,7 +131,7 @@ class OutboxSender:
         try:
             while queue:
                 if self.budget.blocked_for(chat_id) > 0 or self.budget.remaining(chat_id) == 0:
-                    break  # flood-blocked, or the chat's window is spent: a later flush sends
+                    break  # flood-blocked, or the chat's window is spent: a later pass sends
                 waited = await self._take_turn(chat_id)
                 try:
                     if waited:
@@ -165,7 +165,7 @@ class OutboxSender:
         return waited
 
     async def _catch_up(self, chat_id: int, queue: list[OutboxItem]) -> None:
-        """Add the chat's rows queued since this flush read the outbox (they go in this turn)."""
+        """Add the chat's rows queued since the outbox was read (they go in this turn)."""
         newest = max((item.id for item in queue), default=0)
         now = self._runtime.clock.now()
         queue.extend(await self._runtime.storage.outbox.due_in_chat(chat_id, now, after=newest))
