@@ -33,40 +33,7 @@ from telegram.warnings import PTBDeprecationWarning
 logger = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
-# Methods that put something into a chat and count against its limits.
-COUNTED = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendVideo",
-        "sendAnimation",
-        "sendAudio",
-        "sendVoice",
-        "sendMediaGroup",
-        "sendSticker",
-        "sendLocation",
-        "sendContact",
-        "sendPoll",
-        "copyMessage",
-        "forwardMessage",
-        "editMessageText",
-        "editMessageCaption",
-        "editMessageReplyMarkup",
-        "editMessageMedia",
-    }
-)
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """``RetryAfter.retry_after`` as seconds, whichever type this PTB version returns."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-# Methods that take allow_paid_broadcast (Bot API 7.11): edits do not, and wait for the free rate.
+# Methods that put a message into a chat and take allow_paid_broadcast (Bot API 7.11).
 PAYABLE = frozenset(
     {
         "sendMessage",
@@ -84,7 +51,23 @@ PAYABLE = frozenset(
         "copyMessage",
     }
 )
+# Methods that count against a chat's limits; those that are not payable wait for the free rate.
+COUNTED = PAYABLE | {
+    "forwardMessage",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "editMessageMedia",
+}
 PAID_BROADCAST_PER_SECOND = 1000  # Telegram's ceiling for allow_paid_broadcast
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """``RetryAfter.retry_after`` as seconds, whichever type this PTB version returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,25 @@ class Harness:
         self.sim.add_bot(chat, by=self.admin, status="member")
         return chat
 
+    async def bound_groups(self, count: int, *members: SimUser) -> list[SimChat]:
+        """``count`` groups bound as grids 第0网格… of 通顺社区 (straight in storage, no /bind),
+        their welcome messages sent."""
+        chats = []
+        for n in range(count):
+            chat = self.group(f"网格{n}", *members)
+            await self.storage.grids.bind_grid(
+                chat_id=chat.id,
+                title=chat.title or "",
+                grid=f"第{n}网格",
+                community="通顺社区",
+                street=None,
+                by=self.admin.id,
+                now=self.clock.now(),
+            )
+            chats.append(chat)
+        await self.drain()
+        return chats
+
     async def grid(
         self,
         title: str,

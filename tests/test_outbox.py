@@ -52,21 +52,8 @@ async def test_burst_of_40_reports_gets_every_receipt_within_a_minute(tmp_path: 
 
 
 async def _bound_groups(bot: Harness, count: int, *members: SimUser) -> list[SimChat]:
-    chats = []
-    for n in range(count):
-        chat = bot.group(f"网格{n}", *members)
-        await bot.storage.grids.bind_grid(
-            chat_id=chat.id,
-            title=chat.title or "",
-            grid=f"第{n}网格",
-            community="通顺社区",
-            street=None,
-            by=bot.admin.id,
-            now=bot.clock.now(),
-        )
-        chats.append(chat)
-    await bot.drain()  # the welcome messages
-    await asyncio.sleep(1.1)  # their second of the global budget has passed
+    chats = await bot.bound_groups(count, *members)
+    await asyncio.sleep(1.1)  # the welcomes' second of the global budget has passed
     bot.sim.limits = bot.sim.limits  # and the simulator's counters start afresh
     return chats
 
@@ -130,20 +117,7 @@ async def test_reports_arriving_while_a_group_waits_join_its_message(tmp_path: P
 async def test_digest_to_200_groups_within_the_limits(tmp_path: Path) -> None:
     async with harness(tmp_path, sim=limited_sim(), budget=TelegramBudget()) as bot:
         runtime = runtime_of(bot.app)
-        for n in range(200):
-            chat = bot.sim.add_group(f"网格{n}")
-            bot.sim.set_member(chat, bot.admin, "creator")
-            bot.sim.add_bot(chat, by=bot.admin, status="member")
-            await bot.storage.grids.bind_grid(
-                chat_id=chat.id,
-                title=chat.title or "",
-                grid=f"第{n}网格",
-                community="通顺社区",
-                street=None,
-                by=bot.admin.id,
-                now=bot.clock.now(),
-            )
-        await bot.drain()  # the welcome messages: 200 more sends, also within the limits
+        await bot.bound_groups(200)  # the welcome messages: 200 more sends, within the limits
         started = time.monotonic()
         queued = await queue_digests(runtime, bot.clock.now(), bot.clock.now().date())
         assert queued == 200

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.context import runtime_of
 from bot.ratelimit import TelegramBudget
 from bot.simulator import Simulator
-from bot.simulator.models import RateLimits, SimChat
+from bot.simulator.models import RateLimits
 from tests.harness import Harness, harness
 
 
@@ -99,24 +99,6 @@ def test_claiming_a_reservation_counts_the_message_once() -> None:
     assert budget.wait_time(-2) == 0  # 4 of the 5 a second used
 
 
-async def _groups(bot: Harness, count: int) -> list[SimChat]:
-    chats = []
-    for n in range(count):
-        chat = bot.group(f"网格{n}")
-        await bot.storage.grids.bind_grid(
-            chat_id=chat.id,
-            title=chat.title or "",
-            grid=f"第{n}网格",
-            community="通顺社区",
-            street=None,
-            by=bot.admin.id,
-            now=bot.clock.now(),
-        )
-        chats.append(chat)
-    await bot.drain()  # the welcome messages
-    return chats
-
-
 def errors(bot: Harness, code: int) -> int:
     return sum(1 for c in bot.sim.calls if c.error is not None and c.error.error_code == code)
 
@@ -127,9 +109,7 @@ async def test_paid_broadcast_sends_60_receipts_at_once_paying_for_those_past_30
     sim = Simulator(limits=RateLimits())
     async with harness(tmp_path, sim=sim, budget=TelegramBudget(paid_per_second=1000)) as bot:
         resident = bot.sim.add_user("王阿姨")
-        chats = await _groups(bot, 60)
-        for chat in chats:
-            bot.sim.set_member(chat, resident, "member")
+        chats = await bot.bound_groups(60, resident)
         await asyncio.sleep(1.1)  # the welcomes' second has passed
         bot.sim.limits = RateLimits()  # and the simulator forgets them too
         calls = len(bot.sim.calls)
@@ -155,9 +135,7 @@ async def test_no_stars_left_falls_back_to_the_free_rate_and_loses_nothing(
     sim = Simulator(limits=RateLimits())
     async with harness(tmp_path, sim=sim, budget=TelegramBudget(paid_per_second=1000)) as bot:
         resident = bot.sim.add_user("王阿姨")
-        chats = await _groups(bot, 40)
-        for chat in chats:
-            bot.sim.set_member(chat, resident, "member")
+        chats = await bot.bound_groups(40, resident)
         await asyncio.sleep(1.1)
         bot.sim.limits = RateLimits()
         bot.sim.star_balance = 0.0
