@@ -23,7 +23,6 @@ import asyncio
 import itertools
 import logging
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from bench.live import (
     machine,
     serving,
     wait_polling,
+    work_folder,
 )
 from bot.simulator import RateLimits, Simulator
 from storage import Storage
@@ -207,12 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     args = _parser().parse_args(argv)
     print(f"machine: {machine()}")
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        report(asyncio.run(run(args, args.keep.resolve())), args.groups)
-        return 0
-    with tempfile.TemporaryDirectory(prefix="linlitong-broadcast-") as folder:
-        report(asyncio.run(run(args, Path(folder))), args.groups)
+    with work_folder(args.keep, "linlitong-broadcast-") as folder:
+        report(asyncio.run(run(args, folder)), args.groups)
     return 0
 
 

@@ -38,7 +38,6 @@ import logging
 import math
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -59,6 +58,7 @@ from bench.live import (
     machine,
     serving,
     wait_polling,
+    work_folder,
 )
 from bench.sampling import sampling, summary
 from bot.simulator import Simulator
@@ -267,12 +267,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     args = _parser().parse_args(argv)
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        asyncio.run(run(args, args.keep.resolve()))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="linlitong-ingest-") as folder:
-        asyncio.run(run(args, Path(folder)))
+    with work_folder(args.keep, "linlitong-ingest-") as folder:
+        asyncio.run(run(args, folder))
     return 0
 
 

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import logging
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from bench.live import (
     percentile,
     serving,
     wait_polling,
+    work_folder,
 )
 from bot.simulator import Simulator
 from bot.simulator.models import RateLimits
@@ -187,13 +187,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
+    # a bot stopped between modes may leave a request half-read: not a server error
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     args = _parser().parse_args(argv)
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        asyncio.run(run(args, args.keep.resolve()))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="linlitong-latency-") as folder:
-        asyncio.run(run(args, Path(folder)))
+    with work_folder(args.keep, "linlitong-latency-") as folder:
+        asyncio.run(run(args, folder))
     return 0
 
 

@@ -17,9 +17,10 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,18 @@ def linlitong_command() -> list[str]:
 
 def bare_command() -> list[str]:
     return [sys.executable, "-m", "bench.bare_bot"]
+
+
+@contextmanager
+def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """Where a bench keeps databases and logs: ``--keep DIR`` (created, left in place) or a
+    temporary folder removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder)
 
 
 # The bot's business clock starts on a weekday morning (CLOCK_START, at normal speed): the

@@ -35,7 +35,6 @@ import math
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
@@ -53,6 +52,7 @@ from bench.live import (
     percentile,
     serving,
     wait_polling,
+    work_folder,
 )
 from bot.categories import CategoryCatalog
 from bot.digest import build_daily_digests
@@ -373,12 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the bot is stopped in the middle of its digest sends on purpose: not a server error
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     args = _parser().parse_args(argv)
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        asyncio.run(run(args, args.keep.resolve()))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="linlitong-scale-") as folder:
-        asyncio.run(run(args, Path(folder)))
+    with work_folder(args.keep, "linlitong-scale-") as folder:
+        asyncio.run(run(args, folder))
     return 0
 
 
