@@ -32,14 +32,10 @@ from zoneinfo import ZoneInfo
 
 from bench.live import (
     Town,
-    bot_env,
     bot_process,
     build_town,
     grid_names,
-    linlitong_command,
     machine,
-    serving,
-    wait_polling,
     work_folder,
 )
 from bot.simulator import RateLimits, Simulator
@@ -141,33 +137,28 @@ async def run(args: argparse.Namespace, folder: Path) -> Deliveries:
     deliveries = Deliveries({chat.id for chat in town.groups})
     minimum = args.groups / RateLimits().global_per_second
     clock_start = DIGEST_AT - timedelta(seconds=args.lead)
-    async with serving(sim) as server:
-        env = bot_env(
-            sim,
-            server,
-            folder,
-            admin=town.admin,
-            database=database,
-            CLOCK_START=clock_start.isoformat(),
-            DIGEST_TIME=DIGEST_AT.strftime("%H:%M"),
-            TIMEZONE=str(TZ),
-            TICK_INTERVAL="1s",
-            QUIET_HOURS="off",
-        )
-        log = folder / "bot.log"
-        async with bot_process(linlitong_command(), env, folder, log) as process:
-            await wait_polling(sim, process, log)
+    settings = {
+        "CLOCK_START": clock_start.isoformat(),
+        "DIGEST_TIME": DIGEST_AT.strftime("%H:%M"),
+        "TIMEZONE": str(TZ),
+        "TICK_INTERVAL": "1s",
+        "QUIET_HOURS": "off",
+    }
+    log = folder / "bot.log"
+    async with bot_process(
+        sim, folder, log, admin=town.admin, database=database, settings=settings
+    ):
 
-            def done() -> bool:
-                deliveries.scan(sim)
-                return deliveries.complete()
-
-            try:
-                await sim.wait_for(done, timeout=args.lead + 30 + 3 * minimum)
-            except TimeoutError:
-                logger.warning("%d groups without a digest", args.groups - len(deliveries.accepted))
-            await asyncio.sleep(3)  # anything sent twice would come now
+        def done() -> bool:
             deliveries.scan(sim)
+            return deliveries.complete()
+
+        try:
+            await sim.wait_for(done, timeout=args.lead + 30 + 3 * minimum)
+        except TimeoutError:
+            logger.warning("%d groups without a digest", args.groups - len(deliveries.accepted))
+        await asyncio.sleep(3)  # anything sent twice would come now
+        deliveries.scan(sim)
     return deliveries
 
 

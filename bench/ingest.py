@@ -50,14 +50,11 @@ from bench.live import (
     Town,
     bare_command,
     bind_by_command,
-    bot_env,
     bot_process,
     build_town,
     cpu_seconds,
     linlitong_command,
     machine,
-    serving,
-    wait_polling,
     work_folder,
 )
 from bench.sampling import sampling, summary
@@ -122,25 +119,28 @@ async def measure(
     folder = folder / f"round-{round_}"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{name}.log"
-    async with serving(sim) as server:
-        env = bot_env(
-            sim, server, folder, admin=town.admin, database=folder / f"{name}.db", **run.env
+    async with bot_process(
+        sim,
+        folder,
+        log,
+        command=command,
+        admin=town.admin,
+        database=folder / f"{name}.db",
+        settings=run.env,
+    ) as process:
+        await bind_by_command(sim, town, within=60 + len(town.groups) / 5)
+        profiling: AbstractAsyncContextManager[None] = (
+            sampling(process.pid, profile / f"{name}.txt") if profile else nullcontext()
         )
-        async with bot_process(command, env, folder, log) as process:
-            await wait_polling(sim, process, log)
-            await bind_by_command(sim, town, within=60 + len(town.groups) / 5)
-            profiling: AbstractAsyncContextManager[None] = (
-                sampling(process.pid, profile / f"{name}.txt") if profile else nullcontext()
+        await asyncio.sleep(1.5)  # the bind answers' second of the global budget passes
+        calls = len(sim.calls)
+        async with profiling:
+            receipts, started, bot_cpu, simulator_cpu = await _inject_and_wait(
+                sim, town, process.pid, messages=messages, name=name
             )
-            await asyncio.sleep(1.5)  # the bind answers' second of the global budget passes
-            calls = len(sim.calls)
-            async with profiling:
-                receipts, started, bot_cpu, simulator_cpu = await _inject_and_wait(
-                    sim, town, process.pid, messages=messages, name=name
-                )
-            floods = sum(
-                1 for c in sim.calls[calls:] if c.error is not None and c.error.error_code == 429
-            )
+        floods = sum(
+            1 for c in sim.calls[calls:] if c.error is not None and c.error.error_code == 429
+        )
     last = max(receipts.acknowledged.values(), default=started)
     return Outcome(
         name,

@@ -38,15 +38,11 @@ from bench.live import (
     ReceiptLog,
     Town,
     bind_by_command,
-    bot_env,
     bot_process,
     build_town,
-    linlitong_command,
     machine,
     ms,
     percentile,
-    serving,
-    wait_polling,
     work_folder,
 )
 from bot.simulator import Simulator
@@ -135,27 +131,24 @@ async def measure(args: argparse.Namespace, folder: Path, mode: str) -> None:
     handouts = HandOuts(sim)  # before the first poll, so that every poll is seen
     log = folder / f"bot-{mode}.log"
     extra = {**MORNING, "PAID_BROADCAST": "true" if mode == "paid" else "false"}
-    async with serving(sim) as server:
-        env = bot_env(
-            sim, server, folder, admin=town.admin, database=folder / f"{mode}.db", **extra
+    async with bot_process(
+        sim, folder, log, admin=town.admin, database=folder / f"{mode}.db", settings=extra
+    ):
+        await bind_by_command(sim, town, within=60 + args.groups / 5)
+        await asyncio.sleep(1.5)  # let the bind answers settle before the clock starts
+        calls = len(sim.calls)
+        paid = sim.paid_messages
+        done = await inject(sim, town, handouts, rate=args.rate, seconds=args.seconds)
+        within = 30 + args.rate * args.seconds / 20
+        try:
+            await sim.wait_for(done.receipts.complete, timeout=within)
+        except TimeoutError:
+            logger.warning("%d reports still without a receipt", done.receipts.missing)
+        done.receipts.scan()
+        floods = sum(
+            1 for c in sim.calls[calls:] if c.error is not None and c.error.error_code == 429
         )
-        async with bot_process(linlitong_command(), env, folder, log) as process:
-            await wait_polling(sim, process, log)
-            await bind_by_command(sim, town, within=60 + args.groups / 5)
-            await asyncio.sleep(1.5)  # let the bind answers settle before the clock starts
-            calls = len(sim.calls)
-            paid = sim.paid_messages
-            done = await inject(sim, town, handouts, rate=args.rate, seconds=args.seconds)
-            within = 30 + args.rate * args.seconds / 20
-            try:
-                await sim.wait_for(done.receipts.complete, timeout=within)
-            except TimeoutError:
-                logger.warning("%d reports still without a receipt", done.receipts.missing)
-            done.receipts.scan()
-            floods = sum(
-                1 for c in sim.calls[calls:] if c.error is not None and c.error.error_code == 429
-            )
-            paid = sim.paid_messages - paid
+        paid = sim.paid_messages - paid
     report(done, rate=args.rate)
     print(f"telegram   {floods} answered 429; {paid} messages sent as paid broadcast")
 

@@ -2,35 +2,39 @@
 
 A live bench builds a world in a :class:`~bot.simulator.Simulator` (groups with the bot in them),
 serves it over HTTP with ``start_server`` and starts a bot as a real process against it — the
-``linlitong run`` console script, or ``python -m bench.bare_bot`` — exactly as
-tests/test_e2e.py does. The simulator lives in the bench's own event loop, so what the bot sent
-is read straight from ``sim.calls``: each recorded call carries ``at``, the simulator's monotonic
-clock when the request arrived, which is the moment a receipt reached "Telegram".
+``linlitong run`` console script, or ``python -m bench.bare_bot`` — with :mod:`bot.launcher`,
+as the end-to-end tests and the demo do. The simulator lives in the bench's own event loop, so
+what the bot sent is read straight from ``sim.calls``: each recorded call carries ``at``, the
+simulator's monotonic clock when the request arrived, which is the moment a receipt reached
+"Telegram".
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.simulator import SimChat, SimServer, Simulator, SimUser, start_server
+from bot.launcher import (
+    RUN_SCRIPT,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    BotProcess,
+    start_bot,
+    wait_polling,
+)
+from bot.simulator import SimChat, Simulator, SimUser, start_server
 
 REPO = Path(__file__).resolve().parent.parent
-LINLITONG = str(Path(sys.executable).parent / "linlitong")
-START_TIMEOUT = 60.0  # imports, migrations and the first getUpdates of a cold process
-STOP_TIMEOUT = 20.0
 # A combined receipt links each report it acknowledges: t.me/c/<chat>/<message id>.
 _MESSAGE_LINK = re.compile(r"^https://t\.me/c/\d+/(\d+)$")
 
@@ -38,7 +42,7 @@ Key = tuple[int, int]  # (chat id, message id)
 
 
 def linlitong_command() -> list[str]:
-    return [LINLITONG, "run"]
+    return list(RUN_SCRIPT)
 
 
 def bare_command() -> list[str]:
@@ -63,76 +67,41 @@ def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
 MORNING: dict[str, str] = {"CLOCK_START": "2026-11-26T09:00:00+08:00", "CLOCK_SPEED": "1"}
 
 
-def bot_env(
-    sim: Simulator,
-    server: SimServer,
-    folder: Path,
-    *,
-    admin: SimUser | None = None,
-    database: Path | None = None,
-    **extra: str,
-) -> dict[str, str]:
-    """The environment of a bot process: only what it is given, so no ``.env`` or shell leaks in."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO),  # bench.bare_bot is not part of the installed distribution
-        "BOT_TOKEN": sim.token,
-        "BOT_API_BASE_URL": server.base_url,
-        "DATABASE_PATH": str(database or folder / "bot.db"),
-        "ADMIN_IDS": str(admin.id) if admin is not None else "",
-        "POLL_TIMEOUT": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.update(extra)
-    return env
-
-
-@asynccontextmanager
-async def serving(sim: Simulator) -> AsyncIterator[SimServer]:
-    server = await start_server(sim)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 @asynccontextmanager
 async def bot_process(
-    command: Sequence[str], env: dict[str, str], folder: Path, log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A bot process, its output in ``log``; stopped (SIGTERM, then SIGKILL) whatever happens."""
-    with log.open("ab") as sink:
-        process = await asyncio.create_subprocess_exec(
-            *command, cwd=folder, env=env, stdout=sink, stderr=sink
+    sim: Simulator,
+    folder: Path,
+    log: Path,
+    *,
+    command: Sequence[str] = RUN_SCRIPT,
+    admin: SimUser | None = None,
+    database: Path | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> AsyncIterator[BotProcess]:
+    """``sim`` served on 127.0.0.1 and a bot process in ``folder`` polling it (it has polled once
+    when this yields), its output in ``log``; both stopped (the bot with SIGTERM, then SIGKILL)
+    whatever happens. The bot is given only what it is told here: no ``.env`` or shell setting
+    leaks in."""
+    server = await start_server(sim)
+    try:
+        bot = await start_bot(
+            base_url=server.base_url,
+            token=sim.token,
+            database_path=database or folder / "bot.db",
+            cwd=folder,
+            admin_ids=(admin.id,) if admin is not None else (),
+            log_path=log,
+            # bench.bare_bot is not part of the installed distribution
+            extra_env={"PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING", **(settings or {})},
+            command=command,
         )
-    try:
-        yield process
+        try:
+            await wait_polling(sim, bot, timeout=START_TIMEOUT)
+            yield bot
+        finally:
+            await bot.stop(STOP_TIMEOUT)
     finally:
-        await stop_process(process)
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-
-
-async def wait_polling(sim: Simulator, process: asyncio.subprocess.Process, log: Path) -> None:
-    """Until the bot's first getUpdates; a bot that died at start-up is an error, not a slow bot."""
-
-    def ready() -> bool:
-        return process.returncode is not None or any(c.method == "getUpdates" for c in sim.calls)
-
-    await sim.wait_for(ready, timeout=START_TIMEOUT)
-    if process.returncode is not None:
-        raise RuntimeError(f"the bot exited with {process.returncode} at start-up; see {log}")
+        await server.stop()
 
 
 @dataclass

@@ -43,30 +43,28 @@ from typing import Any
 
 from bench.digest_scale import NOW, TZ, prepare
 from bench.live import (
-    bot_env,
     bot_process,
-    linlitong_command,
     machine,
     ms,
     peak_rss_mb,
     percentile,
-    serving,
-    wait_polling,
     work_folder,
 )
 from bot.categories import CategoryCatalog
 from bot.digest import build_daily_digests
 from bot.export import write_ledger
+from bot.privacy import PUBLIC
 from bot.simulator import SimChat, Simulator, SimUser
 from bot.texts import Texts
 from bot.views import PAGE_SIZE, detail_text, list_text
 from storage import Storage, TicketFilter
 from storage.db import to_db_time
 from storage.tickets import _filter_sql  # the exact WHERE of find(), for its query plan
+from storage.vocabulary import OPEN_STATUSES
 
 logger = logging.getLogger(__name__)
 
-OPEN = ("new", "accepted")
+OPEN = OPEN_STATUSES
 TARGETS = {"digests": 3.0, "list": 0.020, "show": 0.010, "export": 30.0, "rss": 200.0}
 CATALOG = CategoryCatalog.default()
 TEXTS = Texts("zh")
@@ -105,7 +103,7 @@ async def list_page(storage: Storage, where: TicketFilter, name: str) -> None:
         texts=TEXTS,
         tz=TZ,
         now=NOW,
-        masked=True,
+        viewer=PUBLIC,
     )
 
 
@@ -141,7 +139,7 @@ async def show(storage: Storage, ticket_id: int) -> None:
         texts=TEXTS,
         tz=TZ,
         now=NOW,
-        masked=True,
+        viewer=PUBLIC,
     )
 
 
@@ -284,22 +282,21 @@ async def live(args: argparse.Namespace, path: Path, folder: Path) -> None:
         "FOLLOWUP_REMIND": "3650d",
         "FOLLOWUP_CLOSE": "3650d",
     }
-    async with serving(sim) as server:
-        env = bot_env(sim, server, folder, admin=admin, database=path, **env_extra)
-        log = folder / "bot.log"
-        async with bot_process(linlitong_command(), env, folder, log) as process:
-            await wait_polling(sim, process, log)
-            for command in ("/list", f"/show {ticket_id}", "/digest"):
-                seconds = await ask(sim, group, admin, command)
-                print(f"live       {command}: answered in {ms(seconds)}")
-            started = time.monotonic()
-            enough = min(args.digest_sends, chats - 1)
-            attempts = await scheduled_digests(sim, group.id, enough, args.lead + 60)
-            print(
-                f"live       scheduled digests of {chats} chats: {attempts} sends seen"
-                f" {time.monotonic() - started:.1f} s after /digest"
-            )
-            peak = peak_rss_mb(process.pid)
+    log = folder / "bot.log"
+    async with bot_process(
+        sim, folder, log, admin=admin, database=path, settings=env_extra
+    ) as process:
+        for command in ("/list", f"/show {ticket_id}", "/digest"):
+            seconds = await ask(sim, group, admin, command)
+            print(f"live       {command}: answered in {ms(seconds)}")
+        started = time.monotonic()
+        enough = min(args.digest_sends, chats - 1)
+        attempts = await scheduled_digests(sim, group.id, enough, args.lead + 60)
+        print(
+            f"live       scheduled digests of {chats} chats: {attempts} sends seen"
+            f" {time.monotonic() - started:.1f} s after /digest"
+        )
+        peak = peak_rss_mb(process.pid)
     print(f"bot RSS    peak {peak:.0f} MB (VmHWM; target ≤ {TARGETS['rss']:.0f} MB)")
 
 

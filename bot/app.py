@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -43,7 +43,7 @@ from handlers import (
     resident,
     views,
 )
-from storage import Storage
+from storage import Storage, handling
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def build_application(
         settings=settings,
         catalog=CategoryCatalog.load(settings.categories_file),
         clock=clock or clock_for(settings),
-        texts=Texts(settings.language),
+        texts=Texts(settings.default_language),
         background=background,
         budget=budget or budget_for(settings),
     )
@@ -135,6 +135,9 @@ async def _post_init(app: Any) -> None:
         app.bot, runtime.storage_, frozenset(runtime.settings.admin_ids), runtime.clock
     )
     runtime.sender_ = OutboxSender(runtime, app.bot, runtime.budget)
+    limiter = app.bot.rate_limiter
+    if isinstance(limiter, FloodLimiter):
+        limiter.before_visible = runtime.storage.updates.record_in_hand
     if runtime.background:
         # post_init runs before Application.start, so the task is ours to keep and to cancel
         runtime.sender_task = asyncio.create_task(runtime.sender_.run(), name="outbox-sender")
@@ -198,38 +201,86 @@ async def poll(app: LinliApp, poll_timeout: int) -> None:
 
     python-telegram-bot's Updater confirms each batch (the next ``getUpdates`` offset) as soon
     as it is queued, before the handlers run: a process killed with a backlog would lose those
-    reports. Here the offset moves past an update only once ``process_update`` returned, so after
-    a crash Telegram delivers the unhandled ones again (and UNIQUE(chat_id, message_id) keeps a
-    handled one from becoming two tickets).
+    reports. Here the offset moves past an update only once it was handled, so after a crash
+    Telegram delivers the unhandled ones again, and :func:`handle_update` skips any it had
+    handled. A clean stop finishes the update in hand and confirms the offset.
     """
     await app.bot.delete_webhook(drop_pending_updates=False)
     offset = 0
     failures = 0
-    while True:
-        try:
-            updates = await app.bot.get_updates(
-                offset=offset, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
-            )
-        except RetryAfter as exc:
-            await asyncio.sleep(retry_after_seconds(exc))
-            continue
-        except (TimedOut, NetworkError) as exc:
-            failures += 1
-            delay = min(30.0, 0.5 * 2**failures)
-            logger.warning("getUpdates failed (%s); again in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
-            continue
-        failures = 0
-        for update in updates:
-            await app.process_update(update)  # handler errors go to the error handler
-            offset = update.update_id + 1
+    try:
+        while True:
+            try:
+                updates = await app.bot.get_updates(
+                    offset=offset, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_after_seconds(exc))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                logger.warning("getUpdates failed (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for update in updates:
+                await _handle_to_the_end(app, update)
+                offset = update.update_id + 1
+    finally:
+        await _confirm(app, offset)
+
+
+async def _handle_to_the_end(app: LinliApp, update: Update) -> None:
+    """Handle one update; a stop (cancellation) waits for it instead of cutting it in half."""
+    task = asyncio.ensure_future(handle_update(app, update))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+async def _confirm(app: LinliApp, offset: int) -> None:
+    """On a clean stop, tell Telegram which updates were handled, so it does not resend them."""
+    if not offset:
+        return
+    try:
+        await app.bot.get_updates(
+            offset=offset, limit=1, timeout=0, allowed_updates=ALLOWED_UPDATES
+        )
+    except TelegramError as exc:
+        logger.info("could not confirm handled updates on the way out: %s", exc)
+
+
+async def handle_update(app: LinliApp, update: Update) -> bool:
+    """Handle an update once, however often Telegram delivers it; False if it was a replay.
+
+    Telegram hands out again every update not confirmed before the process died. The update's
+    id is recorded in the same transaction as the first change it makes (``storage.handling``),
+    or right after its handlers when they changed nothing, so a replayed command is skipped
+    instead of being carried out twice. What can still repeat: the answer to a command that
+    changed nothing, if the process dies between sending it and recording the update.
+    """
+    runtime = runtime_of(app)
+    storage = runtime.storage
+    if await storage.updates.seen(update.update_id):
+        logger.info("update %s was handled before the restart; skipped", update.update_id)
+        return False
+    with handling(update.update_id, runtime.clock.now()) as scope:
+        await app.process_update(update)  # handler errors go to the error handler
+    if not scope.recorded:
+        await storage.updates.mark(update.update_id, runtime.clock.now())
+    return True
 
 
 async def serve(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM: polling, the outbox sender and the scheduled tick.
 
-    Returns the exit status: 0 when stopped by a signal, 1 when polling failed for good (a
-    revoked token, another instance polling) — the process ends instead of hanging on.
+    Returns the exit status: 0 when stopped by a signal, 1 when polling failed on something
+    unexpected. When Telegram stops it for good (a revoked token, another instance polling)
+    the TelegramError is raised after a clean shutdown, for the command line to explain in a
+    line, as it does a failure at start-up: the process ends instead of hanging on.
     """
     app = build_application(settings)
     stop = asyncio.Event()
@@ -244,6 +295,8 @@ async def serve(settings: Settings) -> int:
             task.cancel()
         await asyncio.gather(poller, stopper, return_exceptions=True)
     if not poller.cancelled() and (error := poller.exception()) is not None:
+        if isinstance(error, TelegramError):
+            raise error
         logger.critical("polling stopped: %s", error, exc_info=error)
         return 1
     logger.info("LinliTong stopped")

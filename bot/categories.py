@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -67,7 +67,6 @@ class CategoryCatalog:
     categories: tuple[Category, ...]
     _by_word: Mapping[str, Category] = field(init=False, repr=False, compare=False)
     _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
-    _longest: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_word: dict[str, Category] = {}
@@ -81,7 +80,6 @@ class CategoryCatalog:
                 by_word[word.casefold()] = category
         object.__setattr__(self, "_by_word", by_word)
         object.__setattr__(self, "_by_key", {c.key: c for c in self.categories})
-        object.__setattr__(self, "_longest", max((len(w) for w in by_word), default=0))
 
     def __iter__(self) -> Iterator[Category]:
         return iter(self.categories)
@@ -98,18 +96,6 @@ class CategoryCatalog:
     def by_word(self, word: str) -> Category | None:
         """The category whose tag or alias is exactly ``word`` (case-insensitive)."""
         return self._by_word.get(word.casefold())
-
-    def match_prefix(self, text: str) -> tuple[Category, str] | None:
-        """The longest tag or alias that ``text`` starts with, and the word as written in ``text``.
-
-        Telegram runs a hashtag on over CJK letters (``#报修北瑞小区`` is one entity), so a tag is
-        recognised as a prefix of what follows ``#``; the longest wins (``飞线充电`` over ``飞线``).
-        """
-        for size in range(min(self._longest, len(text)), 0, -1):
-            category = self._by_word.get(text[:size].casefold())
-            if category is not None:
-                return category, text[:size]
-        return None
 
     @classmethod
     def default(cls) -> CategoryCatalog:
@@ -174,7 +160,3 @@ def _category_from_spec(key: str, spec: Any, source: str) -> Category:
 
 def _is_tag_word(word: str) -> bool:
     return bool(word) and all(ch.isalnum() or ch == "_" for ch in word)
-
-
-def category_keys(categories: Iterable[Category]) -> list[str]:
-    return [c.key for c in categories]

@@ -1,33 +1,50 @@
-"""linlitong run | demo | db migrate|backup|check | grid list."""
+"""linlitong run | demo | export | db migrate|backup|check | grid list.
+
+Each command reads only the settings it needs, when it runs: ``--help``, ``--version`` and
+``demo`` work with a broken ``.env``, and a mistyped DIGEST_TIME does not stop a backup.
+Failures are one or two lines naming the setting and the fix, never a traceback, never the token.
+Exit status: 0 done; 1 a failure at run time (Telegram unreachable or refusing the token, no
+database yet, a failed check); 2 a configuration or usage error (a setting, an argument, an
+unusable DATABASE_PATH or CATEGORIES_FILE): systemd does not restart on 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import unicodedata
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from bot.categories import CategoryError
-from bot.config import Settings
-from bot.logs import setup_logging
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import RedactTokenFilter, setup_logging
+from bot.texts import Language, Texts
 from storage import SchemaTooNewError, Storage
+from storage.db import DatabaseMissingError
 
-EXIT_USAGE = 2
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+EXIT_USAGE = EXIT_CONFIG  # argparse's own status for a usage error
 
-NO_TOKEN = """\
-BOT_TOKEN is not set, so LinliTong cannot connect to Telegram.
+STORAGE_SETTINGS = frozenset({"database_path"})
+EXPORT_SETTINGS = STORAGE_SETTINGS | {"categories_file", "timezone"}
 
-  1. In Telegram, talk to @BotFather, send /newbot and follow the steps; it gives you a token.
-  2. Send /setprivacy to @BotFather, choose your bot, choose Disable (or make the bot an admin
-     of each grid group), so that it can read residents' tagged messages.
-  3. Put the token in .env (copy .env.example) or the environment: BOT_TOKEN=123456:ABC...
 
-To try LinliTong without a token or a network, run:  linlitong demo
-"""  # noqa: S105 - help text, not a password
+class CliError(Exception):
+    """A failure told to the deployer in a line or two, and the exit status that goes with it."""
+
+    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,96 +52,106 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = _parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:  # `linlitong` or a group such as `linlitong db` without its command
+        usage: argparse.ArgumentParser = getattr(args, "group_parser", parser)
+        usage.print_help()
         return EXIT_USAGE
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"linlitong: invalid settings:\n{_settings_errors(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
-    try:
-        return handler(args, settings)
+        return handler(args)
+    except CliError as exc:
+        _complain(exc.message)
+        return exc.code
     except CategoryError as exc:
-        print(f"linlitong: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        _complain(str(exc))
+        return EXIT_CONFIG
     except SchemaTooNewError as exc:
-        print(f"linlitong: {exc}", file=sys.stderr)
-        return 1
+        _complain(str(exc))
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         return 130
 
 
-def _settings_errors(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        name = ".".join(str(p) for p in error["loc"]).upper() or "settings"
-        lines.append(f"  {name}: {error['msg']}")
-    return "\n".join(lines)
+def _complain(message: str) -> None:
+    for line in message.splitlines():
+        print(f"linlitong: {line}", file=sys.stderr)
+
+
+def _version() -> str:
+    try:
+        return version("linlitong")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="linlitong", description="邻里通 LinliTong: grid governance bot for Telegram"
-    )
-    sub = parser.add_subparsers(title="commands")
+    texts = Texts(_help_language())
+    parser = argparse.ArgumentParser(prog="linlitong", description=texts("cli.help.linlitong"))
+    parser.add_argument("--version", action="version", version=f"linlitong {_version()}")
+    sub = parser.add_subparsers(title=texts("cli.help.commands"))
 
-    run = sub.add_parser("run", help="run the bot (long polling)")
+    run = sub.add_parser("run", help=texts("cli.help.run"))
     run.set_defaults(handler=_cmd_run)
 
-    demo = sub.add_parser("demo", help="play an offline scene against the built-in simulator")
-    demo.add_argument("--keep-db", type=Path, help="keep the demo database at this path")
+    demo = sub.add_parser("demo", help=texts("cli.help.demo"))
+    demo.add_argument("--keep-db", type=Path, help=texts("cli.help.keep_db"))
     demo.set_defaults(handler=_cmd_demo)
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(title="db commands")
-    db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_cmd_migrate)
-    backup = db.add_parser("backup", help="online backup, safe while the bot runs")
-    backup.add_argument("path", type=Path)
+    db = _group(sub, "db", texts("cli.help.db"), texts)
+    db.add_parser("migrate", help=texts("cli.help.migrate")).set_defaults(handler=_cmd_migrate)
+    backup = db.add_parser("backup", help=texts("cli.help.backup"))
+    backup.add_argument("path", type=Path, help=texts("cli.help.backup_path"))
     backup.set_defaults(handler=_cmd_backup)
-    db.add_parser("check", help="integrity and foreign-key check").set_defaults(handler=_cmd_check)
+    db.add_parser("check", help=texts("cli.help.check")).set_defaults(handler=_cmd_check)
 
-    grid = sub.add_parser("grid", help="grid bindings").add_subparsers(title="grid commands")
-    grid.add_parser("list", help="list bound chats").set_defaults(handler=_cmd_grid_list)
+    grid = _group(sub, "grid", texts("cli.help.grid"), texts)
+    grid.add_parser("list", help=texts("cli.help.grid_list")).set_defaults(handler=_cmd_grid_list)
 
-    export = sub.add_parser("export", help="write the ledger (台账) of tickets as xlsx or csv")
-    export.add_argument("--format", choices=("xlsx", "csv"), help="default: the output's suffix")
-    export.add_argument("--output", type=Path, required=True, help="file to write")
-    export.add_argument("--grid", help="only this grid (by name)")
-    export.add_argument("--community", help="only this community (by name)")
-    export.add_argument("--since", help="opened on or after this local day, YYYY-MM-DD")
-    export.add_argument("--until", help="opened on or before this local day, YYYY-MM-DD")
+    export = sub.add_parser("export", help=texts("cli.help.export"))
+    export.add_argument("--format", choices=("xlsx", "csv"), help=texts("cli.help.format"))
+    export.add_argument("--output", type=Path, required=True, help=texts("cli.help.output"))
+    export.add_argument("--grid", help=texts("cli.help.grid_name"))
+    export.add_argument("--community", help=texts("cli.help.community"))
+    export.add_argument("--since", help=texts("cli.help.since"))
+    export.add_argument("--until", help=texts("cli.help.until"))
     export.set_defaults(handler=_cmd_export)
     return parser
 
 
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.bot_token is None:
-        print(NO_TOKEN, file=sys.stderr)
-        return EXIT_USAGE
-    setup_logging(settings.log_level, secrets=[settings.token()])
-    from telegram.error import InvalidToken
-
-    from bot.app import run  # imported late: `linlitong db …` needs no telegram machinery
-
-    # Check the database before connecting anywhere: a too-new schema stops here, clearly.
-    asyncio.run(_with_storage(settings, _noop))
+def _help_language() -> Language:
+    """LANGUAGE for the help texts; zh if the settings cannot be read (``--help`` always works)."""
     try:
-        return run(settings)
-    except InvalidToken:
-        print(
-            "linlitong: Telegram rejected BOT_TOKEN (revoked or mistyped). Ask @BotFather for the"
-            " current token (/token) and put it in .env.",
-            file=sys.stderr,
-        )
-        return 1
+        settings, _ = load_settings(())
+    except Exception:  # any failure to read settings must not stop --help
+        return "zh"
+    return settings.default_language
 
 
-def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    setup_logging("WARNING")
-    from bot.demo import play
+def _group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    texts: Texts,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command with commands of its own; given none, it lists them."""
+    group = sub.add_parser(name, help=help_text)
+    group.set_defaults(group_parser=group)
+    return group.add_subparsers(title=texts("cli.help.group_commands", name=name))
 
-    return asyncio.run(play(keep_db=args.keep_db))
+
+# -- settings and storage, as each command needs them -------------------------------------------
+
+
+def _settings(needed: Collection[str] | None) -> Settings:
+    """The settings; a bad one the command needs stops it (exit 2), others are mentioned."""
+    try:
+        settings, ignored = load_settings(needed)
+    except SettingsError as exc:
+        raise CliError("\n".join(exc.lines()), EXIT_CONFIG) from None
+    texts = Texts(settings.default_language)
+    for problem in ignored:
+        _complain(texts("cli.ignored_setting", problem=problem.explain(texts)))
+    return settings
 
 
 async def _noop(storage: Storage) -> int:
@@ -132,75 +159,188 @@ async def _noop(storage: Storage) -> int:
 
 
 async def _with_storage(
-    settings: Settings, action: Callable[[Storage], Awaitable[int]], *, migrate: bool = True
+    settings: Settings,
+    action: Callable[[Storage], Awaitable[int]],
+    *,
+    migrate: bool = True,
+    create: bool = False,
 ) -> int:
-    storage = await Storage.open(settings.database_path, migrate=migrate)
+    """Open DATABASE_PATH (made only when ``create``), run ``action``, close."""
+    texts = Texts(settings.default_language)
+    path = settings.database_path
+    try:
+        storage = await Storage.open(path, migrate=migrate, create=create)
+    except DatabaseMissingError:
+        raise CliError(texts("cli.database_missing", path=path)) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(
+            texts("cli.database_unusable", path=path, error=_reason(exc, texts)), EXIT_CONFIG
+        ) from None
     try:
         return await action(storage)
     finally:
         await storage.close()
 
 
-def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+def _reason(exc: BaseException, texts: Texts) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        return texts("cli.not_a_folder", path=exc.filename)  # a file where a folder should be
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _existing_folder(path: Path, texts: Texts) -> None:
+    """Files are written only into folders that exist: a typo must not grow a tree."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(texts("cli.folder_missing", folder=folder), EXIT_CONFIG)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(needed=None)
+    texts = Texts(settings.default_language)
+    if settings.bot_token is None:
+        raise CliError(texts("cli.no_token"), EXIT_CONFIG)
+    token = settings.token()
+    setup_logging(settings.log_level, secrets=[token], library_level=settings.log_level_libraries)
+    # Check the database before connecting anywhere: a too-new schema stops here, clearly.
+    asyncio.run(_with_storage(settings, _noop, create=True))
+
+    from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+
+    from bot.app import run  # imported late: `linlitong db …` needs no telegram machinery
+
+    base_url = settings.bot_api_base_url  # as configured: the token is appended, not in it
+    try:
+        return run(settings)
+    except InvalidToken:
+        raise CliError(texts("cli.token_rejected", base_url=base_url)) from None
+    except Conflict:
+        raise CliError(texts("cli.conflict")) from None
+    except NetworkError as exc:  # TimedOut included
+        error = _redacted(exc, token)
+        raise CliError(texts("cli.unreachable", base_url=base_url, error=error)) from None
+    except TelegramError as exc:
+        error = _redacted(exc, token)
+        raise CliError(texts("cli.telegram_failed", base_url=base_url, error=error)) from None
+
+
+def _redacted(exc: BaseException, token: str, limit: int = 160) -> str:
+    """The error's first line, shortened, without the token (a server's whole page stays out)."""
+    text = RedactTokenFilter([token]).redact(str(exc) or type(exc).__name__)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    # The demo makes its own settings: a broken .env or environment does not stop it.
+    setup_logging("WARNING")
+    from bot.demo import play
+
+    return asyncio.run(play(keep_db=args.keep_db))
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(STORAGE_SETTINGS)
+    texts = Texts(settings.default_language)
+
     async def action(storage: Storage) -> int:
         applied = await storage.db.migrate()
-        version = await storage.db.schema_version()
+        schema = await storage.db.schema_version()
         for migration in applied:
-            print(f"applied {migration.version:04d}: {migration.description}")
-        print(f"{settings.database_path}: schema version {version}")
+            version = f"{migration.version:04d}"
+            print(
+                texts("cli.migration_applied", version=version, description=migration.description)
+            )
+        print(texts("cli.schema_version", path=settings.database_path, version=schema))
         return 0
 
-    return asyncio.run(_with_storage(settings, action, migrate=False))
+    return asyncio.run(_with_storage(settings, action, migrate=False, create=True))
 
 
-def _cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings(STORAGE_SETTINGS)
+    texts = Texts(settings.default_language)
     target: Path = args.path
     if target.resolve() == settings.database_path.resolve():
-        print("linlitong: the backup must not overwrite the database itself", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(texts("cli.backup_onto_database"), EXIT_USAGE)
+    _existing_folder(target, texts)
 
     async def action(storage: Storage) -> int:
-        await storage.db.backup_to(target)
-        print(f"backed up {settings.database_path} to {target}")
+        try:
+            await storage.db.backup_to(target)
+        except (OSError, sqlite3.Error) as exc:
+            raise CliError(
+                texts("cli.cannot_write", path=target, error=_reason(exc, texts))
+            ) from None
+        print(texts("cli.backed_up", database=settings.database_path, target=target))
         return 0
 
     return asyncio.run(_with_storage(settings, action, migrate=False))
 
 
-def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.database_path.exists():
-        print(f"linlitong: no database at {settings.database_path}", file=sys.stderr)
-        return 1
+def _cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(STORAGE_SETTINGS)
+    texts = Texts(settings.default_language)
 
     async def action(storage: Storage) -> int:
         problems = await storage.db.integrity_check()
         for problem in problems:
             print(problem)
-        print(f"{settings.database_path}: {'ok' if not problems else f'{len(problems)} problems'}")
-        return 0 if not problems else 1
+        path = settings.database_path
+        if problems:
+            print(texts("cli.check_problems", path=path, count=len(problems)))
+            return EXIT_RUNTIME
+        print(texts("cli.check_ok", path=path))
+        return 0
 
     return asyncio.run(_with_storage(settings, action, migrate=False))
 
 
-def _cmd_grid_list(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_grid_list(args: argparse.Namespace) -> int:
+    settings = _settings(STORAGE_SETTINGS)
+    texts = Texts(settings.default_language)
+
     async def action(storage: Storage) -> int:
         bindings = await storage.grids.bindings()
         if not bindings:
-            print("no chats are bound yet: send /bind GRID COMMUNITY [STREET] in a group")
+            print(texts("cli.no_bindings"))
             return 0
-        print(f"{'chat id':>16}  {'kind':<10}  {'street':<10}  {'community':<12}  grid / title")
+        header = {c: texts(f"cli.column.{c}") for c in ("chat_id", "kind", "street", "community")}
+        print(_row(**header, name=texts("cli.column.name")))
         for b in bindings:
-            name = b.grid_name if b.is_grid else "(supervisor)"
-            print(
-                f"{b.chat_id:>16}  {b.kind:<10}  {b.street_name or '-':<10}  "
-                f"{b.community_name or '-':<12}  {name} / {b.title}"
-            )
+            name = b.grid_name if b.is_grid else texts("cli.supervisor_name")
+            kind = texts(f"cli.kind.{b.kind}")
+            street, community = b.street_name or "-", b.community_name or "-"
+            print(_row(str(b.chat_id), kind, street, community, f"{name} / {b.title}"))
         return 0
 
     return asyncio.run(_with_storage(settings, action))
 
 
-def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+# chat id (right-aligned), kind, street, community; then grid / title as it comes
+_WIDTHS = (16, 10, 10, 12)
+
+
+def _row(chat_id: str, kind: str, street: str, community: str, name: str) -> str:
+    """One line of ``grid list``, padded by display width: a Chinese character takes two."""
+    first, *widths = _WIDTHS
+    cells = [_pad(chat_id, first, right=True)]
+    cells += [_pad(c, w) for c, w in zip((kind, street, community), widths, strict=True)]
+    return "  ".join([*cells, name])
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(0, width - used)
+    return fill + text if right else text + fill
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
     # Imported here: the other commands need neither the ledger writers nor the categories.
     from datetime import date
 
@@ -208,46 +348,47 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.clock import SystemClock
     from bot.export import LedgerFormat, write_ledger
 
+    settings = _settings(EXPORT_SETTINGS)
+    texts = Texts(settings.default_language)
     output: Path = args.output
     suffixes: dict[str, LedgerFormat] = {".xlsx": "xlsx", ".csv": "csv"}
     fmt: LedgerFormat | None = args.format or suffixes.get(output.suffix.lower())
     if fmt is None:
-        print(
-            "linlitong: give --format xlsx|csv or an output ending in .xlsx or .csv",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        raise CliError(texts("cli.export_format"), EXIT_USAGE)
     days: dict[str, date | None] = {}
     for name in ("since", "until"):
         text: str | None = getattr(args, name)
         try:
             days[name] = None if text is None else date.fromisoformat(text)
         except ValueError:
-            print(f"linlitong: --{name} {text!r} is not a date like 2026-11-26", file=sys.stderr)
-            return EXIT_USAGE
+            raise CliError(texts("cli.bad_date", name=name, text=text), EXIT_USAGE) from None
     since, until = days["since"], days["until"]
     if since is not None and until is not None and since > until:
-        print(f"linlitong: --since {since} is after --until {until}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(texts("cli.dates_reversed", since=since, until=until), EXIT_USAGE)
+    _existing_folder(output, texts)
     catalog = CategoryCatalog.load(settings.categories_file)
 
     async def action(storage: Storage) -> int:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        count = await write_ledger(
-            storage,
-            fmt,
-            output,
-            catalog=catalog,
-            tz=settings.tz,
-            now=SystemClock().now(),
-            grid=args.grid,
-            community=args.community,
-            since=since,
-            until=until,
-        )
-        print(f"wrote {count} tickets to {output}")
+        try:
+            count = await write_ledger(
+                storage,
+                fmt,
+                output,
+                catalog=catalog,
+                tz=settings.tz,
+                now=SystemClock().now(),
+                grid=args.grid,
+                community=args.community,
+                since=since,
+                until=until,
+            )
+        except OSError as exc:
+            raise CliError(
+                texts("cli.cannot_write", path=output, error=_reason(exc, texts))
+            ) from None
+        print(texts("cli.exported", count=count, path=output))
         if count == 0:
-            print("linlitong: no ticket matched the filters", file=sys.stderr)
+            _complain(texts("cli.export_empty"))
         return 0
 
     return asyncio.run(_with_storage(settings, action))

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
+from bot.texts import Language, Texts, keys
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# LANGUAGE: one language for everything, or ``auto``: private replies in each person's Telegram
+# language (zh for zh-*, en otherwise); groups, scheduled messages and the CLI in the default, zh.
+LanguageSetting = Literal["zh", "en", "auto"]
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 
 
@@ -25,10 +32,15 @@ def _parse_ids(value: Any) -> Any:
     return value
 
 
+_CLOCK_TIME = re.compile(r"(\d{1,2})(?::(\d{2}))?")
+
+
 def _parse_clock_time(value: Any) -> Any:
     if isinstance(value, str):
-        hours, _, minutes = value.strip().partition(":")
-        return time(int(hours), int(minutes or 0))
+        match = _CLOCK_TIME.fullmatch(value.strip())
+        if match is None or int(match[1]) > 23 or int(match[2] or 0) > 59:
+            raise ValueError(f"not a time of day like 18:00: {value!r}")
+        return time(int(match[1]), int(match[2] or 0))
     return value
 
 
@@ -80,8 +92,13 @@ class Settings(BaseSettings):
         default_factory=lambda: QuietHours((time(22, 0), time(7, 0)))
     )
     categories_file: Path | None = None
-    language: Literal["zh", "en"] = "zh"
+    language: LanguageSetting = "zh"
     log_level: str = "INFO"
+    # third-party loggers (they write residents' text at DEBUG); bot.logs.setup_logging
+    log_level_libraries: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    ] = "INFO"
     tick_interval: Duration = timedelta(seconds=30)
     reminder_lead: Duration = timedelta(minutes=30)
     followup_delay: Duration = timedelta(hours=1)
@@ -95,6 +112,17 @@ class Settings(BaseSettings):
     # demos only: business time runs this many times faster than the wall, from CLOCK_START
     clock_speed: float = Field(default=1.0, gt=0)
     clock_start: datetime | None = None
+
+    @field_validator("bot_api_base_url", mode="before")
+    @classmethod
+    def _api_base_url(cls, value: Any) -> Any:
+        # python-telegram-bot appends the token right after it: https://api.telegram.org/bot<token>
+        if isinstance(value, str):
+            text = value.strip() or DEFAULT_API_BASE_URL
+            if not re.fullmatch(r"https?://[^\s/]+(?:/\S*)?/bot", text):
+                raise ValueError("must end with /bot, e.g. https://api.telegram.org/bot")
+            return text
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -113,7 +141,7 @@ class Settings(BaseSettings):
         if isinstance(value, str) and ("_" in value or ":" in value or "." in value):
             first = value.split(":")[0].split("_")[0].split(".")[0].lower()
             return first if first in {"zh", "en"} else "zh"
-        return value
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -146,8 +174,94 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def default_language(self) -> Language:
+        """What groups, scheduled messages and the command line speak (zh under ``auto``)."""
+        if self.language == "auto":
+            return "zh"
+        return self.language
+
+    @property
+    def auto_language(self) -> bool:
+        """Whether private replies follow each person's Telegram language (LANGUAGE=auto)."""
+        return self.language == "auto"
+
     def token(self) -> str:
         """The bot token; only the application builder asks for it."""
         if self.bot_token is None:
             raise ValueError("BOT_TOKEN is not set")
         return self.bot_token.get_secret_value()
+
+
+# -- loading, and saying what is wrong in the deployer's words ---------------------------------
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """One setting that cannot be used: its field and pydantic's reason."""
+
+    field: str
+    detail: str
+
+    @property
+    def name(self) -> str:
+        """As the deployer writes it in .env: ``DIGEST_TIME``."""
+        return self.field.upper()
+
+    def explain(self, texts: Texts) -> str:
+        """One line naming the setting and the format it expects."""
+        key = f"settings.{self.field}"
+        if key not in keys():
+            info = Settings.model_fields.get(self.field)
+            key = (
+                "settings.duration" if info and info.annotation is timedelta else "settings.invalid"
+            )
+        return texts(key, name=self.name, detail=self.detail)
+
+
+class SettingsError(ValueError):
+    """Settings a command needs are unusable; ``lines()`` explains each in ``language``."""
+
+    def __init__(self, problems: tuple[SettingProblem, ...], language: Language) -> None:
+        super().__init__("; ".join(f"{p.name}: {p.detail}" for p in problems))
+        self.problems = problems
+        self.language = language
+
+    def lines(self) -> list[str]:
+        texts = Texts(self.language)
+        return [problem.explain(texts) for problem in self.problems]
+
+
+def load_settings(
+    needed: Collection[str] | None = None, *, env_file: Path | str | None = ".env"
+) -> tuple[Settings, tuple[SettingProblem, ...]]:
+    """Settings from the environment and ``env_file``, judged by what a command ``needs``.
+
+    ``needed`` names the fields the command uses (None: all of them). A bad value in one of
+    them raises :class:`SettingsError`; a bad value elsewhere is replaced by its default and
+    returned as a problem to mention, so that ``linlitong db backup`` still works with a
+    mistyped DIGEST_TIME.
+    """
+    try:
+        return Settings(_env_file=env_file), ()
+    except ValidationError as exc:
+        problems = _problems(exc)
+    defaults = {
+        p.field: Settings.model_fields[p.field].get_default(call_default_factory=True)
+        for p in problems
+        if p.field in Settings.model_fields
+    }
+    fallback = Settings(_env_file=env_file, **defaults)
+    blocking = tuple(p for p in problems if needed is None or p.field in needed)
+    if blocking:
+        raise SettingsError(blocking, fallback.default_language)
+    return fallback, problems
+
+
+def _problems(exc: ValidationError) -> tuple[SettingProblem, ...]:
+    found: dict[str, SettingProblem] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        detail = str(error["msg"]).removeprefix("Value error, ")
+        found.setdefault(field, SettingProblem(field, detail))
+    return tuple(found.values())

@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.ratelimit import TelegramBudget
 from bot.roles import RoleBook
-from bot.texts import Texts
+from bot.texts import Language, Texts
 from storage import Storage
 
 if TYPE_CHECKING:
@@ -55,6 +55,19 @@ class Runtime:
         """Something was queued in the outbox: send it now, not at the next poll."""
         if self.sender_ is not None:
             self.sender_.wake()
+
+    def texts_for(self, language_code: str | None, private: bool) -> Texts:
+        """The catalogue for a reply one person reads.
+
+        Under LANGUAGE=auto a private reply (a private chat, or a pop-up only the presser sees)
+        speaks her Telegram ``language_code``: zh for ``zh``/``zh-*``, en for any other; with
+        none, the default. Group messages are read by many, so they keep the default, and so
+        does every reply when LANGUAGE is zh or en.
+        """
+        if not (private and language_code and self.settings.auto_language):
+            return self.texts
+        language: Language = "zh" if language_code.lower().split("-")[0] == "zh" else "en"
+        return self.texts if language == self.texts.language else Texts(language)
 
     @property
     def roles(self) -> RoleBook:

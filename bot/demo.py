@@ -8,22 +8,26 @@ message and every reply, then the tickets the database holds.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from html import unescape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.callbacks import RatingPress, TicketPress, encode
+from bot.categories import CategoryCatalog
+from bot.launcher import start_bot
+from bot.parsing.contacts import mask_sensitive
 from bot.simulator import Simulator, start_server
 from bot.simulator.models import SimChat, SimUser
+from bot.texts import Texts
 from storage import Storage
 
 STEP_TIMEOUT = 15.0
@@ -36,11 +40,13 @@ class Scene:
     sim: Simulator
     names: dict[int, str]
     failures: list[str]
+    shown: set[tuple[int, int]] = field(default_factory=set)
 
     def say(self, chat: SimChat, who: str, text: str) -> None:
         print(f"[{chat.title}] {who}: {text}")
 
     def show_bot(self, message: JSON, prefix: str = "  ↳ 邻里通") -> None:
+        self.shown.add((message["chat"]["id"], message["message_id"]))
         body = message.get("text") or message.get("caption") or ""
         lines = _plain(body).splitlines() or [""]
         print(f"{prefix}: {lines[0]}")
@@ -67,6 +73,20 @@ class Scene:
             self.failures.append(what)
             print(f"  ✗ {what}")
             return None
+
+    def skip(self, chat: SimChat) -> None:
+        """What the bot said in ``chat`` so far is not worth printing (greetings)."""
+        self.shown |= {(chat.id, m["message_id"]) for m in self.sim.bot_messages(chat.id)}
+
+    def show_unprompted(self, chats: Iterable[SimChat]) -> list[JSON]:
+        """Print what the bot posted on its own (reminders, 督办, 回访, digests) not shown yet."""
+        new = []
+        for chat in chats:
+            for message in self.sim.bot_messages(chat.id):
+                if (chat.id, message["message_id"]) not in self.shown:
+                    self.show_bot(message, prefix=f"[{chat.title}] 邻里通")
+                    new.append(message)
+        return new
 
 
 def _plain(html_text: str) -> str:
@@ -95,59 +115,52 @@ def _demo_start() -> datetime:
     return local.astimezone(UTC)
 
 
-async def _start_bot(
-    env: dict[str, str], workdir: Path, *, speed: float, start: datetime
-) -> asyncio.subprocess.Process:
-    clock = {"CLOCK_SPEED": str(speed), "CLOCK_START": start.isoformat()}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=workdir, env={**env, **clock}
-    )
+# What the demo's bot is told, besides the token, the simulator's address, its database and the
+# admin; the machine's own settings never reach it (bot.launcher passes on nothing else).
+DEMO_SETTINGS = {
+    "LOG_LEVEL": "WARNING",
+    "LANGUAGE": "zh",
+    "CATEGORIES_FILE": "",
+    "TIMEZONE": "Asia/Shanghai",
+    "TICK_INTERVAL": "0.25s",
+    "DIGEST_TIME": "18:00",
+    "QUIET_HOURS": "22:00-07:00",
+}
+STOP_TIMEOUT = 15.0
 
 
-async def _stop_bot(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+def _settings(*, speed: float, start: datetime) -> dict[str, str]:
+    """The demo's settings with its business clock: ``start``, running ``speed`` times real time."""
+    return {**DEMO_SETTINGS, "CLOCK_SPEED": str(speed), "CLOCK_START": start.isoformat()}
 
 
 async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> int:
     secretary = sim.add_user("张书记", language_code="zh")
-    env = {
-        **os.environ,
-        "BOT_TOKEN": sim.token,
-        "BOT_API_BASE_URL": base_url,
-        "DATABASE_PATH": str(db_path),
-        "ADMIN_IDS": str(secretary.id),
-        "LOG_LEVEL": "WARNING",
-        "POLL_TIMEOUT": "1",
-        "LANGUAGE": "zh",
-        "CATEGORIES_FILE": "",
-        "TIMEZONE": "Asia/Shanghai",
-        "TICK_INTERVAL": "0.25s",
-        "DIGEST_TIME": "18:00",
-        "QUIET_HOURS": "22:00-07:00",
-    }
+    launch = partial(
+        start_bot,
+        base_url=base_url,
+        token=sim.token,
+        database_path=db_path,
+        cwd=workdir,
+        admin_ids=(secretary.id,),
+    )
     print("邻里通 LinliTong demo: a local Bot API simulator and the real `linlitong run` process\n")
     start = _demo_start()
     started_at = time.monotonic()
-    process = await _start_bot(env, workdir, speed=1, start=start)
+    bot = await launch(extra_env=_settings(speed=1, start=start))
     scene = Scene(sim, {}, [])
     try:
         if not await _wait_started(scene):
             return 1
         cast = await _scene(scene, secretary)
-        await _stop_bot(process)
+        await bot.stop(STOP_TIMEOUT)
         resume = start + timedelta(seconds=time.monotonic() - started_at)
         print("\n— 邻里通 restarts; the rest of the day plays at one hour per half second —")
-        process = await _start_bot(env, workdir, speed=DAY_SPEED, start=resume)
+        bot = await launch(extra_env=_settings(speed=DAY_SPEED, start=resume))
         if await _wait_started(scene):
             await _day(scene, cast)
     finally:
-        await _stop_bot(process)
+        await bot.stop(STOP_TIMEOUT)
     await _print_tickets(db_path)
     if scene.failures:
         print(
@@ -205,6 +218,7 @@ async def _scene(scene: Scene, secretary: SimUser) -> Cast:
         )
         if greeting and chat is grid1:
             scene.show_bot(greeting[0], prefix=f"[{chat.title}] 邻里通")
+        scene.skip(chat)  # one welcome is enough to read
     for chat, text in (
         (grid1, "/bind 第一网格 通顺社区 交通街道"),
         (grid2, "/bind 第二网格 通顺社区"),
@@ -268,7 +282,7 @@ async def _officer_works(scene: Scene, grid: SimChat, officer: SimUser) -> None:
         return
     print("[北瑞小区一网格] 刘网格员 taps 接单 under the receipt of ticket 2")
     edits = sum(1 for c in sim.calls if c.method == "editMessageText")
-    query = sim.press_button(grid, receipt["message_id"], officer, "tk:take:2")
+    query = sim.press_button(grid, receipt["message_id"], officer, encode(TicketPress("take", 2)))
     await scene.expect(lambda: query in sim.callback_answers, "the button was not answered")
     print(f"  (pop-up: {sim.callback_answers.get(query, {}).get('text', '')})")
     await scene.expect(
@@ -288,11 +302,11 @@ async def _officer_works(scene: Scene, grid: SimChat, officer: SimUser) -> None:
 
 async def _day(scene: Scene, cast: Cast) -> None:
     """Print what the bot says on its own while the day runs; answer the 回访 as 李大爷 would."""
-    sim = scene.sim
-    chats = {cast.grid1.id: cast.grid1, cast.grid2.id: cast.grid2, cast.office.id: cast.office}
-    seen = {chat_id: len(sim.bot_messages(chat_id)) for chat_id in chats}
+    chats = (cast.grid1, cast.grid2, cast.office)
     wanted = {
         "a reminder": ("还没有人接单", "已超过响应时限"),
+        "the reminder of the urgent ticket 4 (隐患)": ("⏰ 工单 4（",),
+        "the reminder of the urgent ticket 5 (充电)": ("⏰ 工单 5（",),
         "a 回访": ("满意吗",),
         "a rating": (),
         "a grid digest": ("日报",),
@@ -303,15 +317,11 @@ async def _day(scene: Scene, cast: Cast) -> None:
     deadline = time.monotonic() + 45
     while len(found) < len(wanted) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-        for chat_id, chat in chats.items():
-            messages = sim.bot_messages(chat_id)
-            for message in messages[seen[chat_id] :]:
-                text = message.get("text", "")
-                scene.show_bot(message, prefix=f"[{chat.title}] 邻里通")
-                found |= {k for k, needles in wanted.items() if any(n in text for n in needles)}
-                if "满意吗" in text and "工单 2" in text and await _rate(scene, cast, message):
-                    found.add("a rating")
-            seen[chat_id] = len(messages)
+        for message in scene.show_unprompted(chats):
+            text = message.get("text", "")
+            found |= {k for k, needles in wanted.items() if any(n in text for n in needles)}
+            if "满意吗" in text and "工单 2" in text and await _rate(scene, cast, message):
+                found.add("a rating")
     for missing in set(wanted) - found:
         scene.failures.append(f"the day passed without {missing}")
 
@@ -320,7 +330,7 @@ async def _rate(scene: Scene, cast: Cast, question: JSON) -> bool:
     """李大爷 answers the 回访; the question is edited to thank him."""
     print("[北瑞小区一网格] 李大爷 taps 满意")
     sim = scene.sim
-    sim.press_button(cast.grid1, question["message_id"], cast.li, "fb:2:s")
+    sim.press_button(cast.grid1, question["message_id"], cast.li, encode(RatingPress(2, "s")))
 
     def thanked() -> JSON | None:
         current = next(
@@ -349,25 +359,65 @@ async def _report(scene: Scene, chat: SimChat, user: SimUser, who: str, text: st
 
 
 async def _print_tickets(db_path: Path) -> None:
-    storage = await Storage.open(db_path)
+    storage = await Storage.open(db_path, create=False)
     try:
-        tickets = sorted(await storage.tickets.recent(1000), key=lambda t: t.id)
-        print(f"\nTickets in the database ({len(tickets)}):")
-        print(f"{'no.':>4}  {'category':<10} {'status':<7} {'files':>5}  {'location':<24} body")
-        for t in tickets:
-            files = len(await storage.tickets.media(t.id))
-            where = " ".join(
-                p
-                for p in (
-                    t.estate,
-                    t.building and f"{t.building}号楼",
-                    t.unit and f"{t.unit}单元",
-                    t.room and f"{t.room}室",
-                )
-                if p
-            )
-            print(
-                f"{t.id:>4}  {t.category:<10} {t.status:<7} {files:>5}  {where or '-':<24} {t.body}"
-            )
+        lines = await ticket_table(storage)
     finally:
         await storage.close()
+    print(f"\nTickets in the database ({len(lines) - 1}):")
+    for line in lines:
+        print(line)
+
+
+async def ticket_table(storage: Storage) -> list[str]:
+    """The tickets as a table for a terminal: a header line, then one line per ticket.
+
+    Chinese columns line up (a wide character takes two cells) and phone and ID numbers are
+    masked, as in everything the bot posts in a group.
+    """
+    catalog, texts = CategoryCatalog.default(), Texts("zh")
+    rows = [("编号", "类别", "状态", "附件", "位置", "内容")]
+    for t in sorted(await storage.tickets.recent(1000), key=lambda t: t.id):
+        category = catalog.get(t.category)
+        files = len(await storage.tickets.media(t.id))
+        rows.append(
+            (
+                str(t.id),
+                category.tag if category else t.category,
+                texts.status(t.status),
+                str(files),
+                _where(t.estate, t.building, t.unit, t.room),
+                mask_sensitive(t.body),
+            )
+        )
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    numbers = {0, 3}  # right-aligned
+    return [
+        "  ".join(
+            [pad(cell, widths[i], right=i in numbers) for i, cell in enumerate(row[:-1])]
+            + [row[-1]]
+        )
+        for row in rows
+    ]
+
+
+def _where(estate: str | None, building: str | None, unit: str | None, room: str | None) -> str:
+    parts = (estate, building and f"{building}号楼", unit and f"{unit}单元", room and f"{room}室")
+    return " ".join(p for p in parts if p) or "-"
+
+
+def display_width(text: str) -> int:
+    """Terminal cells: East Asian wide and full-width characters take two, marks none."""
+    return sum(_cell_width(ch) for ch in text)
+
+
+def _cell_width(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in {"Mn", "Me", "Cf"}:
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in {"W", "F"} else 1
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` filled with spaces to ``width`` cells (on the left when ``right``)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill

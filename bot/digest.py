@@ -32,7 +32,7 @@ from bot.metrics import (
     rate_lines,
     rates_by_grid,
 )
-from bot.parsing import mask_sensitive
+from bot.parsing.contacts import mask_sensitive
 from bot.texts import Texts
 from storage import ChatBinding, GridInfo, Storage, Ticket
 
@@ -79,7 +79,7 @@ def local_day(now: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
 
 
 def day_text(day: date, texts: Texts) -> str:
-    return texts("digest.date", month=day.month, day=day.day, mon=f"{day:%b}")
+    return texts("digest.date", date=day)
 
 
 def dedupe_key(chat_id: int, day: date) -> str:

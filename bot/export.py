@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 from bot.categories import CategoryCatalog
 from bot.links import message_link
 from bot.texts import STATUS_NAMES
+from bot.tickets import OPEN_STATUSES, Satisfaction
 from bot.xlsx import DATETIME_FORMAT, SheetWriter
 from storage import Database, Storage
+from storage.files import open_private
 from storage.ledger import DEFAULT_BATCH, LedgerFilter, LedgerRepository, LedgerRow
 
 logger = logging.getLogger(__name__)
@@ -59,10 +61,10 @@ COLUMN_WIDTHS: Final[tuple[float, ...]] = (
 )  # fmt: skip
 LINK_COLUMN: Final = LEDGER_COLUMNS.index("原消息链接")
 SATISFACTION_NAMES: Final[dict[str, str]] = {
-    "satisfied": "满意",
-    "basic": "基本满意",
-    "unsatisfied": "不满意",
-    "unrated": "未评价",
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASIC: "基本满意",
+    Satisfaction.UNSATISFIED: "不满意",
+    Satisfaction.UNRATED: "未评价",
 }
 XLSX_DATETIME_FORMAT: Final = DATETIME_FORMAT  # "yyyy-mm-dd hh:mm"
 CSV_DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M"
@@ -79,7 +81,6 @@ ZIP64_MIN_ROWS: Final = 50_000
 # A cell a spreadsheet would run as a formula (CSV injection); residents write the bodies.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = "1F4E78"
-_OPEN = ("new", "accepted")
 
 
 # -- one ticket, one row --------------------------------------------------------------------
@@ -91,7 +92,7 @@ def is_overdue(row: LedgerRow, now: datetime) -> bool:
     Unlike ``bot.tickets.is_overdue`` a rejected or duplicate ticket is judged by when it was
     closed, so a ticket left past its deadline and only then rejected still counts as late.
     """
-    if row.status in _OPEN:
+    if row.status in OPEN_STATUSES:
         return now > row.resolution_due
     end = row.resolved_at or row.closed_at or now
     return end > row.resolution_due
@@ -199,7 +200,9 @@ class _Target:
         if self.stream is not None:
             return self.stream
         assert self.partial is not None
-        return self.partial.open("wb")
+        # 0600 whatever the umask (the rename keeps it): the ledger holds residents' numbers.
+        # No folder is made: the caller names one that exists.
+        return open_private(self.partial)
 
     def commit(self, handle: IO[Any]) -> None:
         if self.path is not None and self.partial is not None:

@@ -1,41 +1,18 @@
-"""Inline keyboards and their callback data (``tk:<action>:<ticket>[:<other>]``, < 64 bytes)."""
+"""Inline keyboards; their callback data comes from bot.callbacks (typed, versioned, ≤ 64 bytes)."""
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import PagePress, TicketPress, encode
 from bot.texts import Texts
+from bot.tickets import Status
 from storage import Ticket
 
-_DATA = re.compile(r"^tk:(take|done|merge):(\d{1,12})(?::(\d{1,12}))?$")
-_PAGE = re.compile(r"^ls:(open|overdue|mine|all|c\.[a-z0-9_]{1,30}):(\d{1,6})$")
-
-
-@dataclass(frozen=True)
-class TicketPress:
-    action: str
-    ticket_id: int
-    other_id: int | None = None
-
-
-def parse_ticket_data(data: str | None) -> TicketPress | None:
-    """The button a callback came from; None for anything we never sent (forged or stale)."""
-    match = _DATA.match(data or "")
-    if match is None:
-        return None
-    other = int(match.group(3)) if match.group(3) else None
-    if (match.group(1) == "merge") != (other is not None):
-        return None
-    return TicketPress(match.group(1), int(match.group(2)), other)
-
-
-def parse_page_data(data: str | None) -> tuple[str, int] | None:
-    match = _PAGE.match(data or "")
-    return None if match is None else (match.group(1), int(match.group(2)))
+logger = logging.getLogger(__name__)
 
 
 def receipt_keyboard(
@@ -43,32 +20,33 @@ def receipt_keyboard(
 ) -> InlineKeyboardMarkup | None:
     """接单 / 办结 while the ticket is open, and 合并 for a likely duplicate."""
     row: list[InlineKeyboardButton] = []
-    if ticket.status == "new":
-        row.append(InlineKeyboardButton(texts("button.take"), callback_data=f"tk:take:{ticket.id}"))
-    if ticket.status in ("new", "accepted"):
-        row.append(InlineKeyboardButton(texts("button.done"), callback_data=f"tk:done:{ticket.id}"))
+    if ticket.status == Status.NEW:
+        row.append(_button(texts("button.take"), TicketPress("take", ticket.id)))
+    if ticket.is_open:
+        row.append(_button(texts("button.done"), TicketPress("done", ticket.id)))
     rows = [row] if row else []
-    if ticket.status in ("new", "accepted"):
+    if ticket.is_open:
         rows += [
-            [
-                InlineKeyboardButton(
-                    texts("button.merge", id=original),
-                    callback_data=f"tk:merge:{ticket.id}:{original}",
-                )
-            ]
+            [_button(texts("button.merge", id=original), TicketPress("merge", ticket.id, original))]
             for original in duplicates[:2]
+            if original != ticket.id
         ]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 def page_keyboard(scope: str, page: int, pages: int, texts: Texts) -> InlineKeyboardMarkup | None:
-    row = []
-    if page > 1:
-        row.append(
-            InlineKeyboardButton(texts("button.prev_page"), callback_data=f"ls:{scope}:{page - 1}")
-        )
-    if page < pages:
-        row.append(
-            InlineKeyboardButton(texts("button.next_page"), callback_data=f"ls:{scope}:{page + 1}")
-        )
+    """◀ / ▶ under a /list message; none for a scope no button can carry (a very long key)."""
+    row: list[InlineKeyboardButton] = []
+    try:
+        if page > 1:
+            row.append(_button(texts("button.prev_page"), PagePress(scope, page - 1)))
+        if page < pages:
+            row.append(_button(texts("button.next_page"), PagePress(scope, page + 1)))
+    except ValueError as exc:
+        logger.warning("no paging buttons for list %r page %s: %s", scope, page, exc)
+        return None
     return InlineKeyboardMarkup([row]) if row else None
+
+
+def _button(text: str, press: TicketPress | PagePress) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(press))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 _SUPERGROUP_PREFIX = -1_000_000_000_000
 
 
@@ -21,3 +23,8 @@ def message_link(chat_id: int, message_id: int, username: str | None = None) -> 
 def start_link(bot_username: str, payload: str) -> str:
     """A deep link that opens the private chat with the bot and sends ``/start payload``."""
     return f"https://t.me/{bot_username}?start={payload}"
+
+
+def mention(user_id: int, name: str) -> str:
+    """An HTML mention that notifies the person, whether or not they have a username."""
+    return f'<a href="tg://user?id={user_id}">{escape(name or str(user_id))}</a>'

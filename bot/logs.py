@@ -1,4 +1,5 @@
-"""Logging for the entry point: one format, quiet libraries, and the bot token never printed."""
+"""Logging for the entry point: one format, quiet libraries (no residents' text from their debug
+logs unless asked), and the bot token never printed."""
 
 from __future__ import annotations
 
@@ -34,12 +35,32 @@ class RedactTokenFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """basicConfig for the process; called from the CLI only."""
+# Our own packages log at LOG_LEVEL; every other logger (python-telegram-bot's ``telegram`` and
+# ``telegram.ext``, httpx, httpcore, aiosqlite, apscheduler, asyncio, aiohttp...) inherits the
+# root's LOG_LEVEL_LIBRARIES. At DEBUG those write request bodies and SQL parameters, that is
+# residents' reports with their phone numbers, unmasked: they get it only when asked for.
+OWN_LOGGERS = ("bot", "handlers", "storage", "bench")
+# These log every request (its URL holds the token) or every job run even at INFO: WARNING
+# unless library debug logs are asked for.
+NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiohttp.access")
+
+
+def setup_logging(level: str, secrets: Iterable[str] = (), library_level: str = "INFO") -> None:
+    """basicConfig for the process; called from the CLI only. ``level`` is LOG_LEVEL (ours),
+    ``library_level`` LOG_LEVEL_LIBRARIES (everyone else's, never below ``level``)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokenFilter(secrets))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # httpx logs every request URL, and the URL holds the token; APScheduler logs every run.
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    ours = _level(level)
+    libraries = max(ours, _level(library_level))
+    logging.basicConfig(level=libraries, handlers=[handler], force=True)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(ours)
+    noisy = libraries if libraries <= logging.DEBUG else max(logging.WARNING, libraries)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(noisy)
+
+
+def _level(name: str) -> int:
+    value = logging.getLevelName(name.upper())
+    return value if isinstance(value, int) else logging.INFO

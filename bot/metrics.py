@@ -92,9 +92,10 @@ class Rate:
 
     def format(self, language: Language = "zh") -> str:
         """``92.3%（12/13）``; ``—（0/0）`` for an empty denominator (en: ``92.3% (12/13)``)."""
-        counts = f"{self.numerator}/{self.denominator}"
         share = "—" if self.value is None else f"{self.value * 100:.1f}%"
-        return f"{share}（{counts}）" if language == "zh" else f"{share} ({counts})"
+        return Texts(language)(
+            "stats.rate_value", share=share, numerator=self.numerator, denominator=self.denominator
+        )
 
     def __str__(self) -> str:
         return self.format()

@@ -25,12 +25,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyP
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.context import Runtime
+from bot.fit import CAPTION_LIMIT, fit, split
 from bot.keyboards import receipt_keyboard
 from bot.links import message_link
 from bot.ratelimit import TelegramBudget, retry_after_seconds
 from bot.receipts import location_text, receipt_text
 from bot.tickets import DUPLICATE_WINDOW
-from storage.outbox import OutboxItem
+from storage import Ticket
+from storage.outbox import OutboxItem, ReceiptFacts
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,6 @@ MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
 DUE_PAGE = 500  # rows read from the outbox at a time
-TEXT_LIMIT = 4000  # Telegram's 4096, less room for what HTML entities expand to
 
 
 class OutboxSender:
@@ -157,18 +158,20 @@ class OutboxSender:
         """
         waited = self._turnstile.locked()  # someone ahead is sleeping on the budget
         async with self._turnstile:
-            # a budget frees by the clock, not by an event: sleeping until then is the point
-            while (wait := self.budget.wait_time(None, payable=True)) > 0:
+            if await self.budget.wait_until_free(None, payable=True):  # on the budget's clock
                 waited = True
-                await asyncio.sleep(wait)
             self.budget.reserve(chat_id)
         return waited
 
     async def _catch_up(self, chat_id: int, queue: list[OutboxItem]) -> None:
-        """Add the chat's rows queued since the outbox was read (they go in this turn)."""
-        newest = max((item.id for item in queue), default=0)
+        """Read the chat's rows again after waiting: those queued meanwhile go in this turn, and
+        receipts' tickets are as they are now (an edit or a /take may have come meanwhile)."""
+        oldest = min((item.id for item in queue), default=1)
         now = self._runtime.clock.now()
-        queue.extend(await self._runtime.storage.outbox.due_in_chat(chat_id, now, after=newest))
+        rows = await self._runtime.storage.outbox.due_in_chat(chat_id, now, after=oldest - 1)
+        fresh = {item.id: item for item in rows}
+        kept = [fresh.pop(item.id, item) for item in queue]
+        queue[:] = sorted([*kept, *fresh.values()], key=lambda item: item.id)
 
     def _next_batch(
         self, chat_id: int, queue: list[OutboxItem], *, behind: bool = False
@@ -252,13 +255,13 @@ class OutboxSender:
             photo: Message = await self._bot.send_photo(
                 chat_id,
                 item.attachment,
-                caption=item.text[:1024] or None,
+                caption=fit(item.text, CAPTION_LIMIT) or None,
                 reply_parameters=reply,
                 reply_markup=keyboard,
                 message_thread_id=thread,
             )
             return photo
-        parts = split_text(item.text)
+        parts = split(item.text)
         message: Message | None = None
         for number, part in enumerate(parts):
             # a long digest goes out in parts: only the first replies, only the last has buttons
@@ -273,44 +276,58 @@ class OutboxSender:
         return message
 
     async def _send_receipt(self, chat_id: int, item: OutboxItem) -> Message | None:
+        """The receipt from what its row brought: the ticket as read with the row, its files and
+        likely duplicates as found when it opened — no read of its own (older rows: three)."""
         runtime = self._runtime
-        ticket = await runtime.storage.tickets.get(item.ticket_id) if item.ticket_id else None
+        ticket = await self._ticket_of(item)
         if ticket is None:
             return None
-        since = runtime.clock.now() - DUPLICATE_WINDOW
-        duplicates = [
-            t.id for t in await runtime.storage.tickets.possible_duplicates(ticket, since)
-        ]
-        files = len(await runtime.storage.tickets.media(ticket.id))
+        facts = item.receipt_facts or await self._receipt_facts(ticket)
         text = receipt_text(
             ticket,
             catalog=runtime.catalog,
             texts=runtime.texts,
             tz=runtime.settings.tz,
-            files=files,
+            files=facts.files,
             album=ticket.media_group_id is not None,
-            duplicates=duplicates,
+            duplicates=facts.duplicates,
         )
         message: Message = await self._bot.send_message(
             chat_id,
-            text,
+            fit(text),
             reply_parameters=ReplyParameters(ticket.message_id, allow_sending_without_reply=True),
-            reply_markup=receipt_keyboard(ticket, runtime.texts, duplicates),
+            reply_markup=receipt_keyboard(ticket, runtime.texts, facts.duplicates),
             message_thread_id=ticket.thread_id,
         )
         return message
+
+    async def _ticket_of(self, item: OutboxItem) -> Ticket | None:
+        """A receipt's ticket as read with its row (``due``, ``due_in_chat``), else read now."""
+        if item.ticket is not None:
+            return item.ticket
+        if item.ticket_id is None:
+            return None
+        return await self._runtime.storage.tickets.get(item.ticket_id)
+
+    async def _receipt_facts(self, ticket: Ticket) -> ReceiptFacts:
+        """Files and likely duplicates of a receipt queued by a release that did not keep them
+        in its row."""
+        storage = self._runtime.storage
+        since = self._runtime.clock.now() - DUPLICATE_WINDOW
+        duplicates = tuple(t.id for t in await storage.tickets.possible_duplicates(ticket, since))
+        return ReceiptFacts(len(await storage.tickets.media(ticket.id)), duplicates)
 
     async def _send_combined(self, chat_id: int, batch: list[OutboxItem]) -> Message:
         runtime = self._runtime
         texts = runtime.texts
         lines = [texts("receipt.combined_title", count=len(batch))]
         for item in batch:
-            ticket = await runtime.storage.tickets.get(item.ticket_id) if item.ticket_id else None
+            ticket = await self._ticket_of(item)
             if ticket is None:
                 continue
             category = runtime.catalog.get(ticket.category)
             tag = category.tag if category else ticket.category
-            where = location_text(ticket)
+            where = location_text(ticket, texts)
             line = "· " + texts("receipt.combined_line", ticket_id=ticket.id, category=escape(tag))
             if where:
                 line += f" · {escape(where)}"
@@ -320,29 +337,8 @@ class OutboxSender:
                 line += f' <a href="{link}">{texts("list.link")}</a>'
             lines.append(line)
         lines.append(texts("receipt.footer"))
-        message: Message = await self._bot.send_message(chat_id, "\n".join(lines))
+        message: Message = await self._bot.send_message(chat_id, fit("\n".join(lines)))
         return message
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut a long text at line ends into parts Telegram accepts (our HTML never spans lines)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one line longer than a message: cut it hard
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            candidate = line
-        current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts
 
 
 def _reply_parameters(payload: dict[str, Any]) -> ReplyParameters | None:

@@ -14,13 +14,11 @@ up to 1,000 messages a second for 0.1 Telegram Star each, charged only for those
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +27,8 @@ from typing import Any
 from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.clock import SYSTEM_MONOTONIC, MonotonicClock
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,18 @@ COUNTED = PAYABLE | {
     "editMessageReplyMarkup",
     "editMessageMedia",
 }
+# What a person sees besides counted sends: pop-ups, deletions, reactions, pins.
+VISIBLE = COUNTED | {
+    "answerCallbackQuery",
+    "deleteMessage",
+    "deleteMessages",
+    "setMessageReaction",
+    "pinChatMessage",
+    "unpinChatMessage",
+    "stopPoll",
+}
 PAID_BROADCAST_PER_SECOND = 1000  # Telegram's ceiling for allow_paid_broadcast
+_ROUNDING = 1e-9  # seconds: float error in "stamp + span", far below any margin
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -86,6 +97,9 @@ class TelegramBudget:
 
     ``paid_per_second`` > 0 adds a second overall window for messages sent with
     ``allow_paid_broadcast``; it is used only when the free one is full.
+
+    ``clock`` measures the windows and is what waiting sleeps on (tests pass a
+    :class:`~bot.clock.VirtualClock`, the simulator's limits read the same one).
     """
 
     def __init__(
@@ -95,7 +109,7 @@ class TelegramBudget:
         private_per_second: float = 1.0,
         global_per_second: int = 30,
         paid_per_second: int = 0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = SYSTEM_MONOTONIC,
         margin: float = 0.25,
     ) -> None:
         # Our clock starts when a request leaves, Telegram's when it arrives: each window is
@@ -106,7 +120,7 @@ class TelegramBudget:
         self.global_per_second = global_per_second
         self.paid_per_second = paid_per_second
         self.paid_sent = 0  # messages sent with allow_paid_broadcast since start
-        self._clock = clock
+        self.clock = clock
         self._global: deque[float] = deque()
         self._paid: deque[float] = deque()
         self._chats: dict[int, deque[float]] = {}
@@ -121,8 +135,7 @@ class TelegramBudget:
     def _trim(self, now: float) -> None:
         span = 1.0 + self.margin / 5
         for window in (self._global, self._paid):
-            while window and now - window[0] >= span:
-                window.popleft()
+            _slide(window, now, span)
 
     def _global_wait(self, now: float, payable: bool) -> float:
         self._trim(now)
@@ -139,30 +152,38 @@ class TelegramBudget:
 
     def remaining(self, chat_id: int) -> int:
         """Messages the chat may still get in its current window (ignores the global limit)."""
-        now = self._clock()
+        now = self.clock.monotonic()
         sent, span, limit = self._window(chat_id)
-        while sent and now - sent[0] >= span:
-            sent.popleft()
+        _slide(sent, now, span)
         return max(0, limit - len(sent))
 
     def wait_time(self, chat_id: int | None, *, payable: bool = False) -> float:
         """Seconds until one more message may go to ``chat_id`` (0 = now); ``payable``: the
         message could go with allow_paid_broadcast, so the paid window counts too."""
-        now = self._clock()
+        now = self.clock.monotonic()
         wait = self._global_wait(now, payable)
         if chat_id is None:
             return wait
-        wait = max(wait, self._blocked.get(chat_id, 0.0) - now)
+        wait = max(wait, self._blocked_at(chat_id, now))
         sent, span, limit = self._window(chat_id)
-        while sent and now - sent[0] >= span:
-            sent.popleft()
+        _slide(sent, now, span)
         if len(sent) >= limit:
             wait = max(wait, span - (now - sent[0]))
         return max(0.0, wait)
 
+    async def wait_until_free(self, chat_id: int | None, *, payable: bool = False) -> bool:
+        """Sleep on the clock until one more message may go to ``chat_id`` (None: only the
+        global limit); True if that meant waiting at all."""
+        waited = False
+        # a budget frees by the clock, not by an event: sleeping until then is the point
+        while (wait := self.wait_time(chat_id, payable=payable)) > 0:
+            waited = True
+            await self.clock.sleep(wait)
+        return waited
+
     def take(self, chat_id: int | None, *, payable: bool = False) -> bool:
         """Count one message leaving now; True if it must go with allow_paid_broadcast."""
-        return self._take(chat_id, payable, self._clock())
+        return self._take(chat_id, payable, self.clock.monotonic())
 
     def _take(self, chat_id: int | None, payable: bool, now: float) -> bool:
         self._trim(now)
@@ -185,7 +206,7 @@ class TelegramBudget:
         """Count a message now that the calling task is about to compose it: the limiter lets
         the task's next request to ``chat_id`` through without waiting or counting it again.
         (Held per task, so a handler's request to the same chat never takes it.)"""
-        now = self._clock()
+        now = self.clock.monotonic()
         paid = self._take(chat_id, payable, now)
         _RESERVATION.set(_Reservation(self, chat_id, paid, now))
 
@@ -198,7 +219,7 @@ class TelegramBudget:
         if reservation is None or reservation.budget is not self or reservation.chat_id != chat_id:
             return None
         _RESERVATION.set(None)
-        now = self._clock()
+        now = self.clock.monotonic()
         windows = [self._paid if reservation.paid else self._global]
         if chat_id is not None:
             windows.append(self._window(chat_id)[0])
@@ -223,11 +244,22 @@ class TelegramBudget:
         """Telegram said RetryAfter for this chat: nothing goes there until then."""
         if chat_id is None:
             return
-        until = self._clock() + seconds
+        until = self.clock.monotonic() + seconds
         self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), until)
 
     def blocked_for(self, chat_id: int) -> float:
-        return max(0.0, self._blocked.get(chat_id, 0.0) - self._clock())
+        return self._blocked_at(chat_id, self.clock.monotonic())
+
+    def _blocked_at(self, chat_id: int, now: float) -> float:
+        left = self._blocked.get(chat_id, 0.0) - now
+        return left if left > _ROUNDING else 0.0
+
+
+def _slide(window: deque[float], now: float, span: float) -> None:
+    """Drop the stamps older than ``span``. A stamp exactly ``span`` old is gone, also when
+    sleeping the computed wait lands a rounding error short of it."""
+    while window and now - window[0] >= span - _ROUNDING:
+        window.popleft()
 
 
 def _chat_of(data: JSONDict) -> int | None:
@@ -248,6 +280,9 @@ class FloodLimiter(BaseRateLimiter[int]):
     def __init__(self, budget: TelegramBudget | None = None, *, max_wait: float = 30.0) -> None:
         self.budget = budget or TelegramBudget()
         self.max_wait = max_wait
+        # Awaited before anything a person would see leaves (set by bot.app: it records the
+        # update in hand as handled, so that a replay after a crash never shows it twice).
+        self.before_visible: Callable[[], Awaitable[None]] | None = None
 
     async def initialize(self) -> None:
         return None
@@ -264,6 +299,8 @@ class FloodLimiter(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | JSONDict | list[JSONDict]:
+        if self.before_visible is not None and endpoint in VISIBLE:
+            await self.before_visible()
         if endpoint not in COUNTED:
             return await callback(*args, **kwargs)
         chat_id = _chat_of(data)
@@ -273,7 +310,7 @@ class FloodLimiter(BaseRateLimiter[int]):
         refused: BadRequest | None = None  # a paid attempt Telegram refused
         while True:
             if paid is None:
-                await self._wait_for(chat_id, payable and refused is None)
+                await self.budget.wait_until_free(chat_id, payable=payable and refused is None)
                 paid = self.budget.take(chat_id, payable=payable and refused is None)
             # ``data`` is the dict python-telegram-bot is about to send
             if paid:
@@ -300,8 +337,3 @@ class FloodLimiter(BaseRateLimiter[int]):
                     logger.warning("paid broadcast refused (%s): free rate only from now", refused)
                 return result
             paid = None
-
-    async def _wait_for(self, chat_id: int | None, payable: bool) -> None:
-        # a budget frees by the clock, not by an event: sleeping until then is the point
-        while (wait := self.budget.wait_time(chat_id, payable=payable)) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)

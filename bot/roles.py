@@ -133,15 +133,6 @@ class RoleBook:
                 return Role.STAFF
         return Role.RESIDENT
 
-    async def is_staff_chat_member(self, chat_id: int, user_id: int | None) -> bool:
-        """Whether a user belongs to a bound supervisor chat (they may receive the ledger there)."""
-        if user_id is None:
-            return False
-        binding = await self._storage.grids.active_binding(chat_id)
-        return (
-            binding is not None and not binding.is_grid and await self.is_member(chat_id, user_id)
-        )
-
     async def workable_grids(self, user_id: int) -> list[GridInfo] | None:
         """Grids a user may work from a private chat; None means every grid (an admin).
 

@@ -11,22 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from html import escape
 from typing import Any
 
 from telegram.ext import ContextTypes
 
+from bot import tickets
+from bot.callbacks import RatingPress, encode
 from bot.context import Runtime, runtime_of
-from bot.links import message_link
-from bot.parsing import mask_sensitive
+from bot.links import mention, message_link
+from bot.parsing.contacts import mask_sensitive
+from bot.texts import SYSTEM_ACTOR
 from storage import GridInfo, OutboxDraft, Ticket
 from storage.tickets import EventDraft
+from storage.vocabulary import Action, EventKind, Satisfaction
 
 logger = logging.getLogger(__name__)
 
-SYSTEM = "邻里通"
-FEEDBACK_INVITE = "feedback_invite"
+SYSTEM = SYSTEM_ACTOR  # the actor stored on the tick's history rows; shown as texts("actor.system")
+# Telegram keeps an unconfirmed update for 24 hours; a record older than twice that is useless.
+HANDLED_UPDATES_KEPT = timedelta(hours=48)
 
 
 @dataclass
@@ -99,7 +105,7 @@ class Ticker:
         category = self.runtime.catalog.get(ticket.category)
         return escape(category.tag if category else ticket.category)
 
-    def event(self, kind: str, note: str = "") -> EventDraft:
+    def event(self, kind: EventKind, note: str = "") -> EventDraft:
         return EventDraft(kind, None, SYSTEM, self.now, note)
 
 
@@ -115,13 +121,10 @@ async def tick(runtime: Runtime) -> TickReport:
     report.closed_unrated = await _close_unrated(ticker)
     report.digests = await _digests(ticker)
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
+    await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     if report.total:
         runtime.wake_sender()
     return report
-
-
-def mention(user_id: int, name: str) -> str:
-    return f'<a href="tg://user?id={user_id}">{escape(name or str(user_id))}</a>'
 
 
 async def _officer_mentions(ticker: Ticker, ticket: Ticket, grid: GridInfo) -> str:
@@ -138,7 +141,7 @@ async def _response_reminders(ticker: Ticker) -> int:
     runtime = ticker.runtime
     lead = runtime.settings.reminder_lead
     count = 0
-    for ticket in await runtime.storage.schedule.response_reminders_due(ticker.now + lead):
+    for ticket in await runtime.storage.schedule.response_reminders_due(ticker.now, lead):
         grid = await ticker.grid(ticket.grid_id)
         if not ticker.may_disturb(ticket) or grid is None or grid.chat_id is None:
             continue
@@ -166,12 +169,8 @@ async def _response_reminders(ticker: Ticker) -> int:
             dedupe_key=f"reminder:response:{ticket.id}",
             not_before=ticker.now,
         )
-        count += await runtime.storage.schedule.mark(
-            ticket.id,
-            guard="status = 'new' AND response_reminded_at IS NULL",
-            changes={"response_reminded_at": ticker.now},
-            event=ticker.event("reminded", key.rsplit(".", 1)[1]),
-            messages=[draft],
+        count += await runtime.storage.schedule.claim_response_reminder(
+            ticket.id, ticker.now, ticker.event(EventKind.REMINDED, key.rsplit(".", 1)[1]), [draft]
         )
     return count
 
@@ -193,20 +192,36 @@ async def _escalations(ticker: Ticker) -> int:
         level = escalation_due_level(ticket, ticker.now)
         if level <= ticket.escalation_level or not ticker.may_disturb(ticket):
             continue
-        count += await escalate(ticker, ticket, level, reason="", by=None)
+        count += (await escalate(ticker, ticket, level, reason="", by=None)).moved
     return count
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What an escalation did: the level it reached and where it was posted."""
+
+    moved: bool  # False: someone moved it first, or there is no office to tell
+    office: int | None = None  # 1 the community's chats, 2 the street's; None: no office chat
 
 
 async def escalate(
     ticker: Ticker, ticket: Ticket, level: int, *, reason: str, by: tuple[int | None, str] | None
-) -> bool:
-    """Raise a ticket to ``level`` (1 community, 2 street), posting to the supervisor chats."""
+) -> Escalation:
+    """Raise a ticket to ``level`` (1 community, 2 street), posting to the supervisor chats.
+
+    With no office chat to post to, nothing moves: the level would claim that someone above
+    the grid knows, and nobody does. The tick tries again, so the ticket is escalated as soon
+    as an admin binds an office chat with /supervise.
+    """
     runtime = ticker.runtime
     grid = await ticker.grid(ticket.grid_id)
     if grid is None:
-        return False
+        return Escalation(moved=False)
+    chats, office = await _supervisor_chats(runtime, grid, level)
+    if office is None:
+        logger.debug("ticket %s: no office chat to escalate to", ticket.id)
+        return Escalation(moved=False)
     text = await _escalation_text(ticker, ticket, grid, level, reason, by)
-    chats = await _supervisor_chats(runtime, grid, level)
     drafts = [
         OutboxDraft(
             chat_id=chat_id,
@@ -219,30 +234,69 @@ async def escalate(
         )
         for chat_id in chats
     ]
-    if not chats:
-        logger.warning("ticket %s: no supervisor chat for level %s", ticket.id, level)
     actor_id, actor_name = by if by else (None, SYSTEM)
-    return await runtime.storage.schedule.mark(
+    moved = await runtime.storage.schedule.claim_escalation(
         ticket.id,
-        guard="escalation_level = ?",
-        guard_params=(ticket.escalation_level,),
-        changes={"escalation_level": level, "escalated_at": ticker.now},
+        from_level=ticket.escalation_level,
+        to_level=level,
+        now=ticker.now,
         event=EventDraft(
-            "escalated", actor_id, actor_name, ticker.now, f"{level} {reason}".strip()
+            EventKind.ESCALATED, actor_id, actor_name, ticker.now, f"{level} {reason}".strip()
         ),
         messages=drafts,
     )
+    return Escalation(moved=moved, office=office if moved else None)
 
 
-async def _supervisor_chats(runtime: Runtime, grid: GridInfo, level: int) -> list[int]:
-    """Level 1: the community's supervisor chats; level 2: the street's. A community without a
-    chat of its own escalates to its street at once, so nothing overdue goes unseen."""
+class ByHand(StrEnum):
+    """How an officer's /escalate ended."""
+
+    UP = "up"  # raised one level: the office chats were told
+    TOP = "top"  # the street knows already: nothing above it
+    REFUSED = "refused"  # not open, or someone escalated it just now: refuse as for its status
+    NO_OFFICE = "no_office"  # nobody above the grid has an office chat yet (/supervise)
+
+
+@dataclass(frozen=True)
+class HandEscalation:
+    outcome: ByHand
+    ticket: Ticket  # as it is now
+    level: int = 0  # UP: the level reached
+    office: int | None = None  # UP: 1 the community's chats were told, 2 the street's
+
+
+async def escalate_by_hand(
+    runtime: Runtime, ticket: Ticket, actor: tickets.Actor, reason: str
+) -> HandEscalation:
+    """/escalate: raise an open ticket one level now (community, then street)."""
+    level = tickets.next_escalation(ticket)
+    if level is None:
+        return HandEscalation(ByHand.TOP, ticket)
+    if not tickets.allowed(Action.ESCALATE, ticket.status):
+        return HandEscalation(ByHand.REFUSED, ticket)
+    by = (actor.user_id, actor.name)
+    result = await escalate(Ticker(runtime), ticket, level, reason=reason, by=by)
+    if result.moved:
+        runtime.wake_sender()
+        return HandEscalation(ByHand.UP, ticket, level, result.office)
+    current = await runtime.storage.tickets.get(ticket.id) or ticket
+    if current.escalation_level != ticket.escalation_level:
+        return HandEscalation(ByHand.REFUSED, current)
+    return HandEscalation(ByHand.NO_OFFICE, current)
+
+
+async def _supervisor_chats(
+    runtime: Runtime, grid: GridInfo, level: int
+) -> tuple[list[int], int | None]:
+    """Level 1: the community's office chats; level 2: the street's. A community without a
+    chat of its own escalates to its street at once, so nothing overdue goes unseen.
+    Returns the chats and which office they belong to (None: no chat at all)."""
     chats = await runtime.storage.grids.supervisor_chats(grid.community_id, grid.street_id)
     community = [c.chat_id for c in chats if c.community_id is not None]
     street = [c.chat_id for c in chats if c.community_id is None]
     if level == 1 and community:
-        return community
-    return street
+        return community, 1
+    return (street, 2) if street else ([], None)
 
 
 async def _escalation_text(
@@ -291,9 +345,9 @@ def rating_keyboard(ticket_id: int, runtime: Runtime) -> list[list[list[str]]]:
     texts = runtime.texts
     return [
         [
-            [texts("rating.satisfied"), f"fb:{ticket_id}:s"],
-            [texts("rating.basic"), f"fb:{ticket_id}:b"],
-            [texts("rating.unsatisfied"), f"fb:{ticket_id}:u"],
+            [texts("rating.satisfied"), encode(RatingPress(ticket_id, "s"))],
+            [texts("rating.basic"), encode(RatingPress(ticket_id, "b"))],
+            [texts("rating.unsatisfied"), encode(RatingPress(ticket_id, "u"))],
         ]
     ]
 
@@ -310,7 +364,9 @@ async def _followups(ticker: Ticker) -> int:
     for ticket in await runtime.storage.schedule.followups_due(ticker.now):
         people = await reporters_of(runtime, ticket)
         if not people or ticket.source == "patrol":
-            count += await _close(ticker, ticket, "unrated", guard="followup_due IS NOT NULL")
+            count += await runtime.storage.schedule.close_unasked(
+                ticket.id, ticker.now, ticker.event(EventKind.CLOSED, Satisfaction.UNRATED)
+            )
             continue
         mentions = "".join(mention(user_id, name) + " " for user_id, name in people[:10])
         draft = OutboxDraft(
@@ -326,12 +382,8 @@ async def _followups(ticker: Ticker) -> int:
             dedupe_key=f"followup:{ticket.id}:{ticket.reopen_count}",
             not_before=ticker.now,
         )
-        count += await runtime.storage.schedule.mark(
-            ticket.id,
-            guard="status = 'resolved' AND followup_due IS NOT NULL",
-            changes={"followup_due": None, "followup_asked_at": ticker.now},
-            event=ticker.event("followup_asked"),
-            messages=[draft],
+        count += await runtime.storage.schedule.claim_followup(
+            ticket.id, ticker.now, ticker.event(EventKind.FOLLOWUP_ASKED), [draft]
         )
     return count
 
@@ -355,12 +407,8 @@ async def _followup_reminders(ticker: Ticker) -> int:
             dedupe_key=f"followup_reminder:{ticket.id}:{ticket.reopen_count}",
             not_before=ticker.now,
         )
-        count += await runtime.storage.schedule.mark(
-            ticket.id,
-            guard="status = 'resolved' AND followup_reminded_at IS NULL",
-            changes={"followup_reminded_at": ticker.now},
-            event=ticker.event("followup_reminded"),
-            messages=[draft],
+        count += await runtime.storage.schedule.claim_followup_reminder(
+            ticket.id, ticker.now, ticker.event(EventKind.FOLLOWUP_REMINDED), [draft]
         )
     return count
 
@@ -370,24 +418,10 @@ async def _close_unrated(ticker: Ticker) -> int:
     before = ticker.now - runtime.settings.followup_close
     count = 0
     for ticket in await runtime.storage.schedule.followups_expired(before):
-        count += await _close(ticker, ticket, "unrated", guard="followup_asked_at IS NOT NULL")
+        count += await runtime.storage.schedule.close_unanswered(
+            ticket.id, ticker.now, ticker.event(EventKind.CLOSED, Satisfaction.UNRATED)
+        )
     return count
-
-
-async def _close(ticker: Ticker, ticket: Ticket, satisfaction: str, *, guard: str) -> bool:
-    """Closed with no rating: 未评价, counted neither way in 满意率."""
-    return await ticker.runtime.storage.schedule.mark(
-        ticket.id,
-        guard=f"status = 'resolved' AND {guard}",
-        changes={
-            "status": "closed",
-            "satisfaction": satisfaction,
-            "closed_at": ticker.now,
-            "followup_due": None,
-            "updated_at": ticker.now,
-        },
-        event=ticker.event("closed", satisfaction),
-    )
 
 
 # -- digests --------------------------------------------------------------------------------

@@ -17,6 +17,10 @@ STATUS_NAMES: Final[dict[str, dict[Language, str]]] = {
     "duplicate": {"zh": "重复", "en": "duplicate"},
 }
 
+# The actor name stored on the bot's own history rows (reminders, escalations, 回访): data, kept
+# as every release wrote it; people read texts("actor.system") in its place.
+SYSTEM_ACTOR: Final = "邻里通"
+
 _TEXTS: Final[dict[str, dict[Language, str]]] = {
     # -- intake ------------------------------------------------------------------------------
     "receipt.title": {
@@ -191,6 +195,14 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "工单 {id} 现在是「{status}」，不能这样操作。",
         "en": "Ticket {id} is {status}; that is not possible now.",
     },
+    "popup.outdated": {
+        "zh": "这个按钮已过期，请重新操作：发送 /list 查看工单，或用 /take、/done 加工单号办理。",
+        "en": "This button has expired. Please start again: /list shows tickets; /take or /done with a ticket number works one.",
+    },
+    "popup.page_gone": {
+        "zh": "列表已有变化，现在没有第 {page} 页了（共 {pages} 页）。请重新发送 /list。",
+        "en": "The list has changed: there is no page {page} now ({pages} in all). Please send /list again.",
+    },
     # -- officer commands ----------------------------------------------------------------------
     "officer.need_ticket": {
         "zh": "请写上工单号，例如 /{command} 12；或者回复居民的原消息或回执后再发送 /{command}。",
@@ -314,6 +326,48 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "📒 已记入民情日记：工单 {id}（{category}），由您处理。",
         "en": "📒 Logged in the patrol diary: ticket {id} ({category}), assigned to you.",
     },
+    # the action a refusal names (officer.wrong_status {action}), one per bot.tickets.Action
+    "officer.action.take": {"zh": "接单", "en": "take it"},
+    "officer.action.assign": {"zh": "指派", "en": "assign it"},
+    "officer.action.progress": {"zh": "更新进展", "en": "post progress"},
+    "officer.action.done": {"zh": "办结", "en": "resolve it"},
+    "officer.action.reject": {"zh": "退回", "en": "return it"},
+    "officer.action.reopen": {"zh": "重办", "en": "reopen it"},
+    "officer.action.escalate": {"zh": "上报", "en": "escalate it"},
+    "officer.action.note": {"zh": "记录备注", "en": "add a note"},
+    "officer.action.duplicate": {"zh": "合并", "en": "merge it"},
+    # what to do instead, by the ticket's status (officer.wrong_status {hint}); open: none
+    "officer.hint.resolved": {
+        "zh": "如果问题没有解决，可以 /reopen {id} 重办。",
+        "en": "Use /reopen {id} if it is not fixed.",
+    },
+    "officer.hint.closed": {
+        "zh": "如需重新处理，请 /reopen {id}。",
+        "en": "Use /reopen {id} to handle it again.",
+    },
+    "officer.hint.rejected": {
+        "zh": "如需重新处理，请 /reopen {id}。",
+        "en": "Use /reopen {id} to handle it again.",
+    },
+    "officer.hint.duplicate": {
+        "zh": "请处理它合并到的原工单。",
+        "en": "Work the original ticket instead.",
+    },
+    # the words a command needs (officer.need_text {what} and {example}), by command
+    "officer.what.progress": {"zh": "进展", "en": "update"},
+    "officer.example.progress": {
+        "zh": "已联系物业，明天上午维修",
+        "en": "repair booked for tomorrow",
+    },
+    "officer.what.note": {"zh": "备注", "en": "note"},
+    "officer.example.note": {"zh": "住户白天不在家，晚上再去", "en": "nobody home by day"},
+    "officer.what.reject": {"zh": "退回原因", "en": "reason"},
+    "officer.example.reject": {
+        "zh": "属于物业公司职责，已转告物业",
+        "en": "the landlord's duty",
+    },
+    # an officer's optional words after a public sentence (officer.done_public {text}, …)
+    "officer.said": {"zh": "：{text}", "en": ": {text}"},
     # -- lists and details -------------------------------------------------------------------
     "list.header": {
         "zh": "📋 {scope}：共 {total} 个（第 {page}/{pages} 页）",
@@ -398,6 +452,14 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "只有网格员和社区、街道工作人员可以导出台账。",
         "en": "Only officers and community or street staff can export the ledger.",
     },
+    "show.body_cut": {
+        "zh": "……（原文共 {total} 字，这里只显示前 {shown} 字，完整内容请看原消息）",
+        "en": "… (the report has {total} characters; the first {shown} are shown here, the rest in the original message)",
+    },
+    "export.anonymous": {
+        "zh": "您现在以匿名管理员身份发言，我不知道该私信给谁。台账包含居民的联系方式，请私聊我发送 /export，或关闭匿名后再在群里发送。",
+        "en": "You are posting as an anonymous admin, so I cannot tell whom to message. The ledger holds residents' contact details: send /export to me privately, or turn off anonymity and retry here.",
+    },
     "export.cannot_dm": {
         "zh": "我还不能私信您：请先点开与我的私聊发送 /start，然后再试一次。",
         "en": "I cannot message you yet: open a private chat with me, send /start, then retry.",
@@ -439,10 +501,15 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "工单 {id} 已经上报到街道，无法再上报。",
         "en": "Ticket {id} is already with the street.",
     },
-    "escalation.no_chat": {
-        "zh": "（{level}还没有绑定督办群，请部署管理员用 /supervise 绑定。）",
-        "en": "(The {level} has no supervisor chat yet: an admin binds one with /supervise.)",
+    "escalation.done_street": {
+        "zh": "🔺 社区还没有办公群，已把工单 {id} 直接上报到{level}。",
+        "en": "🔺 The community has no office chat yet, so ticket {id} went straight to the {level}.",
     },
+    "escalation.no_office": {
+        "zh": "⚠️ 工单 {id} 没有上报：{community}和{street}都还没有办公群，没有人能收到。请部署管理员在社区办公群里发送 /supervise {community}，绑定后超时工单会自动上报。",
+        "en": "⚠️ Ticket {id} was not escalated: neither {community} nor {street} has an office chat, so nobody would see it. A deployment admin should send /supervise {community} in the community's office group; overdue tickets are then escalated there automatically.",
+    },
+    "escalation.no_street": {"zh": "所属街道", "en": "its street"},
     "followup.ask": {
         "zh": "{mentions}您好！您反映的问题（工单 <b>{id}</b>）已经办结，请问您对处理结果满意吗？",
         "en": "{mentions}Hello! Your report (ticket <b>{id}</b>) has been resolved. Are you satisfied?",
@@ -515,6 +582,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "抱歉，处理这条消息时出了点问题，已记录下来。请稍后再试一次。",
         "en": "Sorry, something went wrong with that message; it has been logged. Please retry.",
     },
+    "error.admin_notice": {
+        "zh": "⚠️ 邻里通处理消息时出错（{at}）\n{kind}: {detail}\n位置：{where}\n详情见日志；同类错误 10 分钟内只提醒一次。",
+        "en": "⚠️ LinliTong failed on an update ({at})\n{kind}: {detail}\nWhere: {where}\nSee the log; the same kind of error is reported at most once in 10 minutes.",
+    },
     # -- digests, /stats and the weekly chart (bot.digest, bot.metrics, bot.charts) ----------------
     "stats.name.response": {"zh": "响应率", "en": "Response rate"},
     "stats.name.resolution": {"zh": "解决率", "en": "Resolution rate"},
@@ -549,7 +620,7 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "stats.duration.hours": {"zh": "{h}小时{m}分钟", "en": "{h}h {m}m"},
     "stats.duration.minutes": {"zh": "{m}分钟", "en": "{m}m"},
     "stats.duration.under_minute": {"zh": "不到1分钟", "en": "under 1m"},
-    "digest.date": {"zh": "{month}月{day}日", "en": "{mon} {day}"},
+    "digest.date": {"zh": "{date.month}月{date.day}日", "en": "{date:%b} {date.day}"},
     "digest.grid_title": {
         "zh": "📰 <b>{grid}</b>（{community}）日报 · {date}",
         "en": "📰 Daily digest of <b>{grid}</b> ({community}) · {date}",
@@ -614,6 +685,267 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "chart.caption": {
         "zh": "📈 {name} 近 {weeks} 周趋势",
         "en": "📈 {name}: the last {weeks} weeks",
+    },
+    # -- every other word a person reads: the command menu, places, actors, list words ----------
+    "menu.start": {"zh": "开始使用邻里通", "en": "Start using LinliTong"},
+    "menu.help": {"zh": "怎么报事：标签和示例", "en": "How to report: tags and examples"},
+    "menu.my": {"zh": "我的工单", "en": "My tickets"},
+    "menu.status": {"zh": "查工单进度：/status 工单号", "en": "Ticket status: /status N"},
+    "menu.metoo": {"zh": "回复工单：我也遇到了", "en": "Reply to a ticket: me too"},
+    "menu.list": {
+        "zh": "工单列表：open/overdue/mine/all/标签",
+        "en": "List: open/overdue/mine/all/TAG",
+    },
+    "menu.show": {"zh": "工单详情和处理记录：/show 工单号", "en": "Ticket details: /show N"},
+    "menu.take": {"zh": "接单：/take 工单号", "en": "Take: /take N"},
+    "menu.assign": {"zh": "指派：/assign 工单号（回复对方）", "en": "Assign: /assign N (reply)"},
+    "menu.progress": {
+        "zh": "发布进展：/progress 工单号 内容",
+        "en": "Public update: /progress N text",
+    },
+    "menu.note": {"zh": "内部备注：/note 工单号 内容", "en": "Internal note: /note N text"},
+    "menu.done": {"zh": "办结：/done 工单号 [说明]", "en": "Resolve: /done N [text]"},
+    "menu.reject": {"zh": "退回：/reject 工单号 原因", "en": "Return: /reject N reason"},
+    "menu.dup": {"zh": "合并重复：/dup 重复号 原工单号", "en": "Duplicate: /dup N M"},
+    "menu.reopen": {"zh": "重办：/reopen 工单号 [原因]", "en": "Reopen: /reopen N [reason]"},
+    "menu.escalate": {
+        "zh": "上报督办：/escalate 工单号 [原因]",
+        "en": "Escalate: /escalate N [reason]",
+    },
+    "menu.log": {"zh": "民情日记：/log #标签 发现的问题", "en": "Patrol diary: /log #TAG text"},
+    "menu.digest": {"zh": "立即发日报", "en": "Post the digest now"},
+    "menu.stats": {"zh": "三率统计：/stats [天数]", "en": "The three rates: /stats [days]"},
+    "menu.chart": {"zh": "近几周趋势图", "en": "Weekly chart"},
+    "menu.export": {"zh": "导出台账（私聊发送）", "en": "Export the ledger (sent privately)"},
+    "menu.bind": {
+        "zh": "绑定本群为网格：/bind 网格 社区 [街道]",
+        "en": "Bind as grid: GRID COMMUNITY",
+    },
+    "menu.supervise": {
+        "zh": "绑定本群为督办群：/supervise 社区或街道",
+        "en": "Bind as supervisor chat",
+    },
+    "menu.unbind": {"zh": "解除本群绑定", "en": "Unbind this group"},
+    "menu.officer": {"zh": "指定网格员（回复对方）", "en": "Name an officer (reply)"},
+    "menu.unofficer": {"zh": "取消网格员", "en": "Remove a named officer"},
+    "location.building": {"zh": "{number}号楼", "en": "Building {number}"},
+    "location.unit": {"zh": "{number}单元", "en": "unit {number}"},
+    "location.room": {"zh": "{number}室", "en": "room {number}"},
+    "location.separator": {"zh": " ", "en": ", "},
+    "text.list_separator": {"zh": "、", "en": ", "},
+    "actor.system": {"zh": "邻里通", "en": "LinliTong"},
+    "actor.anonymous_admin": {"zh": "{title}（匿名管理员）", "en": "{title} (anonymous admin)"},
+    "show.event_actor": {"zh": "（{name}）", "en": " ({name})"},
+    "show.event_note": {"zh": "：{note}", "en": ": {note}"},
+    "reports.all_grids": {"zh": "全部网格", "en": "all grids"},
+    # -- command line output (linlitong db … / grid list / export) ---------------------------------
+    "cli.migration_applied": {
+        "zh": "已应用迁移 {version}：{description}",
+        "en": "applied {version}: {description}",
+    },
+    "cli.schema_version": {
+        "zh": "{path}：数据库结构版本 {version}",
+        "en": "{path}: schema version {version}",
+    },
+    "cli.backed_up": {
+        "zh": "已把 {database} 备份到 {target}",
+        "en": "backed up {database} to {target}",
+    },
+    "cli.check_ok": {"zh": "{path}：检查通过", "en": "{path}: ok"},
+    "cli.check_problems": {
+        "zh": "{path}：发现 {count} 个问题",
+        "en": "{path}: {count} problems",
+    },
+    "cli.no_bindings": {
+        "zh": "还没有绑定任何群：请在群里发送 /bind 网格名 社区名 [街道名]",
+        "en": "no chats are bound yet: send /bind GRID COMMUNITY [STREET] in a group",
+    },
+    "cli.column.chat_id": {"zh": "群 ID", "en": "chat id"},
+    "cli.column.kind": {"zh": "类型", "en": "kind"},
+    "cli.column.street": {"zh": "街道", "en": "street"},
+    "cli.column.community": {"zh": "社区", "en": "community"},
+    "cli.column.name": {"zh": "网格 / 群名", "en": "grid / title"},
+    "cli.kind.grid": {"zh": "网格群", "en": "grid"},
+    "cli.kind.supervisor": {"zh": "督办群", "en": "supervisor"},
+    "cli.supervisor_name": {"zh": "（督办群）", "en": "(supervisor)"},
+    "cli.exported": {
+        "zh": "已把 {count} 个工单写入 {path}",
+        "en": "wrote {count} tickets to {path}",
+    },
+    "cli.help.linlitong": {
+        "zh": "邻里通 LinliTong：Telegram 网格治理机器人",
+        "en": "邻里通 LinliTong: grid governance bot for Telegram",
+    },
+    "cli.help.commands": {"zh": "命令", "en": "commands"},
+    "cli.help.group_commands": {"zh": "{name} 的命令", "en": "{name} commands"},
+    "cli.help.run": {"zh": "运行机器人（长轮询）", "en": "run the bot (long polling)"},
+    "cli.help.demo": {
+        "zh": "在内置模拟器上演示一段离线场景",
+        "en": "play an offline scene against the built-in simulator",
+    },
+    "cli.help.keep_db": {
+        "zh": "把演示数据库保留在这个路径",
+        "en": "keep the demo database at this path",
+    },
+    "cli.help.db": {"zh": "数据库维护", "en": "database maintenance"},
+    "cli.help.migrate": {
+        "zh": "创建数据库或执行待执行的迁移",
+        "en": "create the database or apply pending migrations",
+    },
+    "cli.help.backup": {
+        "zh": "在线备份，机器人运行时也安全",
+        "en": "online backup, safe while the bot runs",
+    },
+    "cli.help.backup_path": {
+        "zh": "备份文件（所在目录须已存在）",
+        "en": "the backup file (its folder must exist)",
+    },
+    "cli.help.check": {"zh": "完整性和外键检查", "en": "integrity and foreign-key check"},
+    "cli.help.grid": {"zh": "群的绑定", "en": "grid bindings"},
+    "cli.help.grid_list": {"zh": "列出已绑定的群", "en": "list bound chats"},
+    "cli.help.export": {
+        "zh": "把工单台账写成 xlsx 或 csv",
+        "en": "write the ledger (台账) of tickets as xlsx or csv",
+    },
+    "cli.help.format": {"zh": "默认按输出文件的后缀", "en": "default: the output's suffix"},
+    "cli.help.output": {"zh": "要写入的文件", "en": "file to write"},
+    "cli.help.grid_name": {"zh": "只导出这个网格（按名称）", "en": "only this grid (by name)"},
+    "cli.help.community": {
+        "zh": "只导出这个社区（按名称）",
+        "en": "only this community (by name)",
+    },
+    "cli.help.since": {
+        "zh": "只导出这一天（当地时间，YYYY-MM-DD）及以后登记的工单",
+        "en": "opened on or after this local day, YYYY-MM-DD",
+    },
+    "cli.help.until": {
+        "zh": "只导出这一天（当地时间，YYYY-MM-DD）及以前登记的工单",
+        "en": "opened on or before this local day, YYYY-MM-DD",
+    },
+    "stats.rate_value": {
+        "zh": "{share}（{numerator}/{denominator}）",
+        "en": "{share} ({numerator}/{denominator})",
+    },
+    # -- command line (linlitong …): start-up failures and settings, one line each ---------------
+    "cli.no_token": {
+        "zh": "未设置 BOT_TOKEN，无法连接 Telegram：请在 Telegram 向 @BotFather 发送 /newbot 获取令牌，写入 .env（可复制 .env.example）：BOT_TOKEN=123456:ABC…\n不用令牌、不联网也可以先试用：linlitong demo",
+        "en": "BOT_TOKEN is not set, so LinliTong cannot connect to Telegram: send /newbot to @BotFather in Telegram for a token and put it in .env (copy .env.example): BOT_TOKEN=123456:ABC…\nTo try LinliTong without a token or a network: linlitong demo",
+    },
+    "cli.token_rejected": {
+        "zh": "Telegram（BOT_API_BASE_URL={base_url}）拒绝了 BOT_TOKEN（已作废或有误）：请向 @BotFather 发送 /token 取得当前的令牌，写入 .env。",
+        "en": "Telegram (BOT_API_BASE_URL={base_url}) rejected BOT_TOKEN (revoked or mistyped): ask @BotFather for the current token (/token) and put it in .env.",
+    },
+    "cli.unreachable": {
+        "zh": "无法连接 Telegram（BOT_API_BASE_URL={base_url}）：{error}。请检查网络或该设置，然后重新启动。",
+        "en": "Cannot reach Telegram (BOT_API_BASE_URL={base_url}): {error}. Check the network or that setting, then start again.",
+    },
+    "cli.conflict": {
+        "zh": "另一个进程正在用同一个 BOT_TOKEN 接收消息（Telegram：Conflict），本进程已停止。同一时间只能运行一个 linlitong run：请先停止另一个（例如 systemctl stop linlitong）。",
+        "en": "Another process is receiving updates with the same BOT_TOKEN (Telegram: Conflict), so this one stopped. Only one linlitong run at a time: stop the other first (e.g. systemctl stop linlitong).",
+    },
+    "cli.telegram_failed": {
+        "zh": "Telegram（BOT_API_BASE_URL={base_url}）返回了错误，机器人已停止：{error}",
+        "en": "Telegram (BOT_API_BASE_URL={base_url}) answered with an error, and the bot stopped: {error}",
+    },
+    "cli.database_unusable": {
+        "zh": "无法使用 DATABASE_PATH={path}（{error}）：请把它设为运行 linlitong 的用户可以写入的目录中的文件，例如 data/linlitong.db。",
+        "en": "Cannot use DATABASE_PATH={path} ({error}): point it at a file in a folder the user running linlitong can write, e.g. data/linlitong.db.",
+    },
+    "cli.database_missing": {
+        "zh": "数据库 {path} 不存在；先运行 linlitong db migrate 或 linlitong run（或检查 DATABASE_PATH）。",
+        "en": "There is no database at {path}; run linlitong db migrate or linlitong run first (or check DATABASE_PATH).",
+    },
+    "cli.not_a_folder": {
+        "zh": "{path} 是文件，不是目录",
+        "en": "{path} is a file, not a folder",
+    },
+    "cli.folder_missing": {
+        "zh": "目录 {folder} 不存在：请先创建它，或换一个路径。",
+        "en": "The folder {folder} does not exist: create it first, or choose another path.",
+    },
+    "cli.cannot_write": {
+        "zh": "无法写入 {path}（{error}）。",
+        "en": "Cannot write {path} ({error}).",
+    },
+    "cli.backup_onto_database": {
+        "zh": "备份不能覆盖数据库本身：请换一个备份路径。",
+        "en": "The backup must not overwrite the database itself: choose another path.",
+    },
+    "cli.export_format": {
+        "zh": "请用 --format xlsx|csv 指定格式，或让输出文件以 .xlsx 或 .csv 结尾。",
+        "en": "Give --format xlsx|csv, or an output ending in .xlsx or .csv.",
+    },
+    "cli.bad_date": {
+        "zh": "--{name} {text} 不是日期，应为 YYYY-MM-DD，例如 2026-11-26。",
+        "en": "--{name} {text} is not a date like 2026-11-26 (YYYY-MM-DD).",
+    },
+    "cli.dates_reversed": {
+        "zh": "--since {since} 晚于 --until {until}。",
+        "en": "--since {since} is after --until {until}.",
+    },
+    "cli.export_empty": {
+        "zh": "没有符合筛选条件的工单。",
+        "en": "No ticket matched the filters.",
+    },
+    "cli.ignored_setting": {
+        "zh": "注意：{problem}（本命令用不到该设置，但 linlitong run 会因此无法启动）",
+        "en": "Note: {problem} (this command does not use it, but linlitong run will refuse to start)",
+    },
+    "settings.bot_api_base_url": {
+        "zh": "{name} 应以 /bot 结尾，例如 https://api.telegram.org/bot（令牌会直接接在其后）",
+        "en": "{name} must end with /bot, e.g. https://api.telegram.org/bot (the token is appended to it)",
+    },
+    "settings.admin_ids": {
+        "zh": "{name} 应为 Telegram 用户 ID（数字），多个用逗号分隔，例如 12345678,87654321",
+        "en": "{name} takes Telegram user ids (numbers), comma-separated, e.g. 12345678,87654321",
+    },
+    "settings.timezone": {
+        "zh": "{name} 应为时区名，例如 Asia/Shanghai",
+        "en": "{name} takes a time zone name, e.g. Asia/Shanghai",
+    },
+    "settings.digest_time": {
+        "zh": "{name} 应为 HH:MM，例如 18:00",
+        "en": "{name} takes HH:MM, e.g. 18:00",
+    },
+    "settings.quiet_hours": {
+        "zh": "{name} 应为 HH:MM-HH:MM，例如 22:00-07:00；不需要时写 off",
+        "en": "{name} takes HH:MM-HH:MM, e.g. 22:00-07:00, or off",
+    },
+    "settings.language": {
+        "zh": "{name} 应为 zh 或 en，或 auto（私聊时按对方 Telegram 的语言回复）",
+        "en": "{name} is zh or en, or auto (private replies in each person's Telegram language)",
+    },
+    "settings.log_level": {
+        "zh": "{name} 应为 DEBUG、INFO、WARNING、ERROR 或 CRITICAL",
+        "en": "{name} is one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    },
+    "settings.log_level_libraries": {
+        "zh": "{name} 应为 DEBUG、INFO、WARNING、ERROR 或 CRITICAL（第三方库的日志级别）",
+        "en": "{name} is one of DEBUG, INFO, WARNING, ERROR, CRITICAL (the libraries' log level)",
+    },
+    "settings.poll_timeout": {
+        "zh": "{name} 应为 0 到 50 之间的整数（秒），例如 10",
+        "en": "{name} takes a whole number of seconds from 0 to 50, e.g. 10",
+    },
+    "settings.paid_broadcast": {
+        "zh": "{name} 应为 true 或 false",
+        "en": "{name} is true or false",
+    },
+    "settings.clock_speed": {
+        "zh": "{name} 应为大于 0 的数，例如 1",
+        "en": "{name} takes a number above 0, e.g. 1",
+    },
+    "settings.clock_start": {
+        "zh": "{name} 应为带时区的时间，例如 2026-11-26T08:00:00+08:00，或留空",
+        "en": "{name} takes a time with its zone, e.g. 2026-11-26T08:00:00+08:00, or nothing",
+    },
+    "settings.duration": {
+        "zh": "{name} 应为时长，例如 30s、15m、2h、3d 或 1h30m",
+        "en": "{name} takes a duration, e.g. 30s, 15m, 2h, 3d or 1h30m",
+    },
+    "settings.invalid": {
+        "zh": "{name} 的值无效（{detail}）：格式见 .env.example",
+        "en": "{name} is not valid ({detail}): see .env.example for its format",
     },
 }
 

@@ -1,4 +1,9 @@
-"""Ticket lifecycle rules and deadlines (no telegram import)."""
+"""Ticket lifecycle rules and deadlines (no telegram import).
+
+Every officer action goes through ``act``: the lifecycle table (``LIFECYCLE``) says from which
+statuses it may start, storage moves the ticket only if it is still there (two officers at once
+cannot both win), and the ``Outcome`` carries the ticket after the move or, refused, as it is now.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +24,22 @@ from storage import (
     Ticket,
     TicketChange,
 )
+from storage.vocabulary import OPEN_STATUSES, Action, EventKind, Satisfaction, Status
 
 __all__ = [
+    "OPEN_STATUSES",
+    "Action",
     "Actor",
+    "EventKind",
     "IntakeMessage",
     "MediaItem",
     "OpenResult",
+    "Outcome",
+    "Satisfaction",
+    "Status",
     "Ticket",
+    "act",
+    "allowed",
     "apply_edit",
     "open_ticket",
 ]
@@ -105,7 +119,9 @@ async def open_ticket(
     if binding.grid_id is None:
         raise ValueError("only a grid chat opens tickets")
     draft = new_ticket(catalog, binding.grid_id, parsed, message, now)
-    ticket, created = await storage.tickets.open(draft, receipt=True)
+    # the receipt's likely duplicates are found in the opening transaction, with the ticket
+    since = now - DUPLICATE_WINDOW
+    ticket, created = await storage.tickets.open(draft, receipt=True, duplicates_since=since)
     return OpenResult(ticket, created)
 
 
@@ -118,7 +134,7 @@ async def apply_edit(
     now: datetime,
 ) -> Ticket | None:
     """The resident edited the message: take the new text while the ticket is still new."""
-    if ticket.status != "new" or parsed.category is None or parsed.needs_detail:
+    if ticket.status != Status.NEW or parsed.category is None or parsed.needs_detail:
         return None
     category = catalog[parsed.category]
     response_due, resolution_due = deadlines(category, ticket.created_at)
@@ -141,17 +157,25 @@ async def apply_edit(
 
 # -- the lifecycle (DESIGN.md "Statuses") ---------------------------------------------------
 
-OPEN = ("new", "accepted")
+OPEN = OPEN_STATUSES
+REOPENABLE = (Status.RESOLVED, Status.CLOSED, Status.REJECTED)
+RATABLE = (Status.RESOLVED,)  # the 回访 asks about a resolved ticket only
+ANY_STATUS = tuple(Status)
 DUPLICATE_WINDOW = timedelta(days=7)  # a same-place report this recent may be the same problem
-# action -> (statuses it may start from, status it leads to)
-LIFECYCLE: dict[str, tuple[tuple[str, ...], str]] = {
-    "take": (OPEN, "accepted"),
-    "assign": (OPEN, "accepted"),
-    "progress": (OPEN, "accepted"),
-    "done": (OPEN, "resolved"),
-    "reject": (OPEN, "rejected"),
-    "duplicate": (OPEN, "duplicate"),
-    "reopen": (("resolved", "closed", "rejected"), "accepted"),
+FOLLOWUP_AFTER = timedelta(hours=1)  # the default wait before the 回访 (FOLLOWUP_DELAY)
+TOP_ESCALATION = 2  # 1 the community's office, 2 the street's
+
+# action -> (statuses it may start from, status it leads to; None: the status stays)
+LIFECYCLE: dict[Action, tuple[tuple[Status, ...], Status | None]] = {
+    Action.TAKE: (OPEN, Status.ACCEPTED),
+    Action.ASSIGN: (OPEN, Status.ACCEPTED),
+    Action.PROGRESS: (OPEN, Status.ACCEPTED),
+    Action.NOTE: (ANY_STATUS, None),  # history only, never posted to residents
+    Action.DONE: (OPEN, Status.RESOLVED),
+    Action.REJECT: (OPEN, Status.REJECTED),
+    Action.DUPLICATE: (OPEN, Status.DUPLICATE),
+    Action.REOPEN: (REOPENABLE, Status.ACCEPTED),
+    Action.ESCALATE: (OPEN, None),  # raises the level (community, then street)
 }
 
 
@@ -163,55 +187,115 @@ class Actor:
     name: str
 
 
-def allowed(action: str, status: str) -> bool:
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did: ``moved``, the ticket after it; refused, the ticket as it is now."""
+
+    ticket: Ticket
+    moved: bool
+
+
+def allowed(action: Action, status: Status) -> bool:
     return status in LIFECYCLE[action][0]
 
 
-def _event(kind: str, actor: Actor, now: datetime, note: str = "") -> EventDraft:
+def next_escalation(ticket: Ticket) -> int | None:
+    """The level an officer's /escalate raises ``ticket`` to; None once the street knows."""
+    return None if ticket.escalation_level >= TOP_ESCALATION else ticket.escalation_level + 1
+
+
+def _event(kind: EventKind, actor: Actor, now: datetime, note: str = "") -> EventDraft:
     return EventDraft(kind, actor.user_id, actor.name, now, note)
 
 
 async def _move(
     storage: Storage,
     ticket: Ticket,
-    action: str,
+    action: Action,
     actor: Actor,
     now: datetime,
     changes: Mapping[str, object] | None = None,
     note: str = "",
 ) -> Ticket | None:
     starts, to = LIFECYCLE[action]
+    if to is None:
+        raise ValueError(f"{action} keeps the status")
     return await storage.tickets.transition(
         ticket.id,
         allowed_from=starts,
         to=to,
         changes=changes or {},
-        event=_event(action, actor, now, note),
+        event=_event(EventKind(action), actor, now, note),
     )
+
+
+async def settle(storage: Storage, before: Ticket, after: Ticket | None) -> Outcome:
+    """The outcome of a move: the ticket after it, or, refused, the ticket read anew."""
+    if after is not None:
+        return Outcome(after, moved=True)
+    return Outcome(await storage.tickets.get(before.id) or before, moved=False)
+
+
+async def act(
+    storage: Storage,
+    action: Action,
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
+    words: str = "",
+    *,
+    assignee: Actor | None = None,
+    followup_after: timedelta = FOLLOWUP_AFTER,
+) -> Outcome:
+    """One officer action with its words (a progress note, a reason), checked against the
+    lifecycle first. /assign names the ``assignee``; /dup and /escalate have their own calls."""
+    if not allowed(action, ticket.status):
+        return Outcome(ticket, moved=False)
+    after: Ticket | None
+    match action:
+        case Action.TAKE:
+            after = await take(storage, ticket, actor, now)
+        case Action.ASSIGN:
+            if assignee is None:
+                raise ValueError("assign names the assignee")
+            after = await assign(storage, ticket, actor, assignee, now)
+        case Action.PROGRESS:
+            after = await progress(storage, ticket, actor, words, now)
+        case Action.NOTE:
+            return Outcome(ticket, moved=await note(storage, ticket, actor, words, now))
+        case Action.DONE:
+            after = await done(storage, ticket, actor, words, now, followup_after)
+        case Action.REJECT:
+            after = await reject(storage, ticket, actor, words, now)
+        case Action.REOPEN:
+            after = await reopen(storage, ticket, actor, words, now)
+        case Action.DUPLICATE | Action.ESCALATE:
+            raise ValueError(f"{action} is not done with words: see mark_duplicate, escalate")
+    return await settle(storage, ticket, after)
 
 
 async def take(storage: Storage, ticket: Ticket, actor: Actor, now: datetime) -> Ticket | None:
     changes = {"assignee_id": actor.user_id, "assignee_name": actor.name}
-    return await _move(storage, ticket, "take", actor, now, changes)
+    return await _move(storage, ticket, Action.TAKE, actor, now, changes)
 
 
 async def assign(
     storage: Storage, ticket: Ticket, actor: Actor, assignee: Actor, now: datetime
 ) -> Ticket | None:
     changes = {"assignee_id": assignee.user_id, "assignee_name": assignee.name}
-    return await _move(storage, ticket, "assign", actor, now, changes, note=assignee.name)
+    return await _move(storage, ticket, Action.ASSIGN, actor, now, changes, note=assignee.name)
 
 
 async def progress(
     storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime
 ) -> Ticket | None:
     """A public update: the first one also counts as the officer's response."""
-    return await _move(storage, ticket, "progress", actor, now, note=text)
+    return await _move(storage, ticket, Action.PROGRESS, actor, now, note=text)
 
 
 async def note(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime) -> bool:
     """An internal note: history only, never posted to residents; any status."""
-    return await storage.tickets.record(ticket.id, _event("note", actor, now, text))
+    return await storage.tickets.record(ticket.id, _event(EventKind.NOTE, actor, now, text))
 
 
 async def done(
@@ -220,7 +304,7 @@ async def done(
     actor: Actor,
     text: str,
     now: datetime,
-    followup_after: timedelta = timedelta(hours=1),
+    followup_after: timedelta = FOLLOWUP_AFTER,
 ) -> Ticket | None:
     """Resolved; the reporter is asked (回访) ``followup_after`` from now."""
     changes: dict[str, object] = {
@@ -231,20 +315,21 @@ async def done(
     }
     if ticket.assignee_id is None and ticket.assignee_name is None:
         changes |= {"assignee_id": actor.user_id, "assignee_name": actor.name}
-    return await _move(storage, ticket, "done", actor, now, changes, note=text)
+    return await _move(storage, ticket, Action.DONE, actor, now, changes, note=text)
 
 
 async def reject(
     storage: Storage, ticket: Ticket, actor: Actor, reason: str, now: datetime
 ) -> Ticket | None:
-    return await _move(storage, ticket, "reject", actor, now, {"closed_at": now}, note=reason)
+    changes = {"closed_at": now}
+    return await _move(storage, ticket, Action.REJECT, actor, now, changes, note=reason)
 
 
 async def mark_duplicate(
     storage: Storage, ticket: Ticket, original: Ticket, actor: Actor, now: datetime
 ) -> Ticket | None:
     return await storage.tickets.merge_duplicate(
-        ticket.id, original.id, _event("duplicate", actor, now)
+        ticket.id, original.id, _event(EventKind.DUPLICATE, actor, now)
     )
 
 
@@ -259,22 +344,28 @@ async def reopen(
         "followup_asked_at": None,
         "followup_reminded_at": None,
     }
-    return await _move(storage, ticket, "reopen", actor, now, changes, note=reason)
+    return await _move(storage, ticket, Action.REOPEN, actor, now, changes, note=reason)
 
 
-RATINGS = {"s": "satisfied", "b": "basic", "u": "unsatisfied"}
+# the 回访 buttons' letters (bot.callbacks.RatingPress) and what each one means
+RATINGS: dict[str, Satisfaction] = {
+    "s": Satisfaction.SATISFIED,
+    "b": Satisfaction.BASIC,
+    "u": Satisfaction.UNSATISFIED,
+}
 
 
 async def rate(
     storage: Storage,
     ticket: Ticket,
     actor: Actor,
-    rating: str,
+    rating: Satisfaction,
     now: datetime,
     messages: Sequence[OutboxDraft] = (),
 ) -> Ticket | None:
-    """The reporter's 回访 answer: 满意/基本满意 close the ticket; 不满意 reopens it (重办)."""
-    if rating == "unsatisfied":
+    """The reporter's 回访 answer: 满意/基本满意 close the ticket; 不满意 reopens it (重办)
+    and queues ``messages`` with the move. None: it was rated (or moved) already."""
+    if rating == Satisfaction.UNSATISFIED:
         changes: dict[str, object] = {
             "satisfaction": rating,
             "rated_at": now,
@@ -286,18 +377,18 @@ async def rate(
         }
         return await storage.tickets.transition(
             ticket.id,
-            allowed_from=("resolved",),
-            to="accepted",
+            allowed_from=RATABLE,
+            to=Status.ACCEPTED,
             changes=changes,
-            event=_event("rated", actor, now, rating),
+            event=_event(EventKind.RATED, actor, now, rating),
             messages=messages,
         )
     return await storage.tickets.transition(
         ticket.id,
-        allowed_from=("resolved",),
-        to="closed",
+        allowed_from=RATABLE,
+        to=Status.CLOSED,
         changes={"satisfaction": rating, "rated_at": now, "closed_at": now, "followup_due": None},
-        event=_event("rated", actor, now, rating),
+        event=_event(EventKind.RATED, actor, now, rating),
     )
 
 
@@ -306,6 +397,14 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     if ticket.resolved_at is not None:
         return ticket.resolved_at > ticket.resolution_due
     return ticket.status in OPEN and now > ticket.resolution_due
+
+
+async def replied_ticket(storage: Storage, chat_id: int, message_id: int) -> Ticket | None:
+    """The ticket whose report, or whose receipt, is message ``message_id`` of the chat."""
+    tickets = storage.tickets
+    return await tickets.by_message(chat_id, message_id) or await tickets.by_receipt(
+        chat_id, message_id
+    )
 
 
 async def open_patrol(
@@ -320,7 +419,7 @@ async def open_patrol(
     draft = replace(
         new_ticket(catalog, grid.id, parsed, message, now),
         source="patrol",
-        status="accepted",
+        status=Status.ACCEPTED,
         assignee_id=message.reporter_id,
         assignee_name=message.reporter_name,
         accepted_at=now,
@@ -331,4 +430,4 @@ async def open_patrol(
 
 async def comment(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime) -> bool:
     """The reporter says why she is not satisfied: kept in the ticket's history."""
-    return await storage.tickets.record(ticket.id, _event("feedback", actor, now, text))
+    return await storage.tickets.record(ticket.id, _event(EventKind.FEEDBACK, actor, now, text))

@@ -1,4 +1,7 @@
-"""Ticket lists and details as text (pure; no telegram import). Group views are masked."""
+"""Ticket lists and details as text (pure; no telegram import).
+
+What residents wrote is shown as the :class:`bot.privacy.Viewer` may read it: numbers unmasked
+only for the ticket's writer and staff, in a private chat; masked for everyone else."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 from bot.categories import CategoryCatalog
 from bot.links import message_link
-from bot.parsing import mask_sensitive
+from bot.privacy import Viewer
 from bot.receipts import location_text
-from bot.texts import Texts
-from bot.tickets import is_overdue
+from bot.texts import SYSTEM_ACTOR, Texts
+from bot.tickets import EventKind, Satisfaction, is_overdue
 from storage import GridInfo, Ticket, TicketEvent
 
+# /show quotes this much of a report; the rest stays one tap away, in the original message.
+SHOW_BODY = 2000
 PAGE_SIZE = 10
 PREVIEW = 40
 
@@ -35,14 +40,14 @@ def list_line(
     texts: Texts,
     tz: ZoneInfo,
     now: datetime,
-    masked: bool,
+    viewer: Viewer,
 ) -> str:
-    body = mask_sensitive(ticket.body) if masked else ticket.body
+    body = viewer.shows(ticket, ticket.body)
     parts = [
         f"<b>{ticket.id}</b> [{escape(_tag(catalog, ticket.category))}]",
         texts.status(ticket.status),
     ]
-    where = location_text(ticket)
+    where = location_text(ticket, texts)
     if where:
         parts.append(escape(where))
     parts.append(escape(_cut(body, PREVIEW)))
@@ -66,14 +71,15 @@ def list_text(
     texts: Texts,
     tz: ZoneInfo,
     now: datetime,
-    masked: bool,
+    viewer: Viewer,
 ) -> str:
+    """A page of tickets; each line masked or not for ``viewer`` by its own ticket."""
     if total == 0:
         return texts("list.empty", scope=scope_name)
     pages = pages_for(total)
     lines = [texts("list.header", scope=scope_name, total=total, page=page, pages=pages)]
     lines += [
-        list_line(t, catalog=catalog, texts=texts, tz=tz, now=now, masked=masked) for t in tickets
+        list_line(t, catalog=catalog, texts=texts, tz=tz, now=now, viewer=viewer) for t in tickets
     ]
     return "\n".join(lines)
 
@@ -92,12 +98,13 @@ def detail_text(
     texts: Texts,
     tz: ZoneInfo,
     now: datetime,
-    masked: bool,
+    viewer: Viewer,
 ) -> str:
-    """/show: everything about a ticket; ``masked`` for anything posted in a group."""
+    """/show: everything about a ticket, its report and notes as ``viewer`` may read them;
+    internal notes only in a private chat."""
 
     def clean(text: str) -> str:
-        return escape(mask_sensitive(text) if masked else text)
+        return escape(viewer.shows(ticket, text))
 
     lines = [texts("show.title", id=ticket.id, category=escape(_tag(catalog, ticket.category)))]
     status = texts.status(ticket.status)
@@ -110,11 +117,15 @@ def detail_text(
         lines.append(
             texts("show.grid", grid=escape(grid.name), community=escape(grid.community_name))
         )
-    where = location_text(ticket)
+    where = location_text(ticket, texts)
     lines.append(
         texts("receipt.location", location=escape(where)) if where else texts("receipt.no_location")
     )
-    lines.append(texts("receipt.body", body=clean(ticket.body)))
+    readable = viewer.shows(ticket, ticket.body)  # masked whole, then cut: no half a number
+    body = escape(readable[:SHOW_BODY])
+    if len(readable) > SHOW_BODY:
+        body += texts("show.body_cut", shown=SHOW_BODY, total=len(readable))
+    lines.append(texts("receipt.body", body=body))
     lines.append(
         texts(
             "show.reporter",
@@ -135,38 +146,43 @@ def detail_text(
         lines.append(f'<a href="{link}">{texts("list.link")}</a>')
     lines.append(texts("show.history"))
     for event in events:
-        if masked and event.kind == "note":
+        if not viewer.private and event.kind == EventKind.NOTE:
             continue  # internal notes never reach a group
         lines.append(_event_line(event, texts, tz, clean))
     return "\n".join(lines)
 
 
 def _event_line(event: TicketEvent, texts: Texts, tz: ZoneInfo, clean: Callable[[str], str]) -> str:
-    kind = f"event.{event.kind}"
-    name = texts(kind) if kind in _KNOWN_EVENTS else event.kind
+    name = texts(f"event.{event.kind}") if event.kind in EVENT_KINDS else event.kind
     line = f"· {texts.moment(event.at, tz)} {name}"
-    if event.actor_name:
-        line += f"（{escape(event.actor_name)}）"
-    if event.note and event.kind not in ("opened", "media_added"):
-        line += f"：{clean(_cut(event.note, 200))}"
+    if event.actor_id is None and event.actor_name == SYSTEM_ACTOR:
+        line += texts("show.event_actor", name=escape(texts("actor.system")))
+    elif event.actor_name:
+        line += texts("show.event_actor", name=escape(event.actor_name))
+    note = _event_note(event, texts, clean)
+    if note:
+        line += texts("show.event_note", note=note)
     return line
 
 
-_KNOWN_EVENTS = frozenset(
-    f"event.{k}"
-    for k in (
-        "opened",
-        "edited",
-        "media_added",
-        "take",
-        "assign",
-        "progress",
-        "note",
-        "done",
-        "reject",
-        "duplicate",
-        "merged",
-        "reopen",
-        "co_reporter",
-    )
-)
+def _event_note(event: TicketEvent, texts: Texts, clean: Callable[[str], str]) -> str:
+    """What a history row says beyond its kind, in the reader's words: people's notes as they
+    wrote them (masked for the viewer); the codes the bot stores (a rating, an escalation
+    level) translated; bookkeeping (a file count, which reminder) left out."""
+    if event.kind in _BOOKKEEPING or not event.note:
+        return ""
+    if event.kind in (EventKind.RATED, EventKind.CLOSED) and event.note in RATING_NAMES:
+        return texts(f"rating.{event.note}")
+    if event.kind == EventKind.ESCALATED:
+        level, _, reason = event.note.partition(" ")
+        if level in ESCALATION_LEVELS:
+            word = texts(f"escalation.level.{level}")
+            return f"{word} {clean(_cut(reason, 200))}".strip()
+    return clean(_cut(event.note, 200))
+
+
+# Every kind of history row, each named by ``event.<kind>`` in the catalogue.
+EVENT_KINDS = frozenset(EventKind)
+_BOOKKEEPING = (EventKind.OPENED, EventKind.MEDIA_ADDED, EventKind.REMINDED)  # notes not shown
+RATING_NAMES = frozenset(Satisfaction)  # rating.<name>
+ESCALATION_LEVELS = frozenset({"1", "2"})  # escalation.level.<n>: community, street

@@ -11,7 +11,7 @@ from telegram.ext import CommandHandler
 
 from bot import grids
 from bot.context import LinliApp, LinliContext, Runtime
-from handlers.common import answer
+from handlers.common import answer, texts_for
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +35,12 @@ async def _admin_in_group(update: Update, context: LinliContext) -> Message | No
         return None
     runtime = context.runtime
     user = update.effective_user
+    texts = texts_for(runtime, message)  # refusals may be private: the sender's language
     if not is_admin(runtime, user.id if user else None):
-        await answer(message, runtime.texts("admin.only_admins"))
+        await answer(message, texts("admin.only_admins"))
         return None
     if message.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        await answer(message, runtime.texts("admin.group_only"))
+        await answer(message, texts("admin.group_only"))
         return None
     return message
 
@@ -49,7 +50,7 @@ async def on_bind(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
-    texts = runtime.texts
+    texts = texts_for(runtime, message)
     args = grids.split_names(context.args)
     if len(args) not in (2, 3):
         await answer(message, texts("admin.bind_usage"))
@@ -95,13 +96,14 @@ async def on_supervise(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message)
     names = grids.split_names(context.args)
     if len(names) != 1:
-        await answer(message, runtime.texts("admin.supervise_usage"))
+        await answer(message, texts("admin.supervise_usage"))
         return
     name = names[0]
     if grids.first_too_long(names):
-        await answer(message, runtime.texts("admin.name_too_long", limit=grids.NAME_LIMIT))
+        await answer(message, texts("admin.name_too_long", limit=grids.NAME_LIMIT))
         return
     binding = await grids.bind_supervisor(
         runtime.storage,
@@ -112,9 +114,9 @@ async def on_supervise(update: Update, context: LinliContext) -> None:
         now=runtime.clock.now(),
     )
     if binding is None:
-        await answer(message, runtime.texts("admin.supervise_unknown", name=escape(name)))
+        await answer(message, texts("admin.supervise_unknown", name=escape(name)))
         return
-    await answer(message, runtime.texts("admin.bound_supervisor", name=escape(name)))
+    await answer(message, texts("admin.bound_supervisor", name=escape(name)))
 
 
 async def on_unbind(update: Update, context: LinliContext) -> None:
@@ -122,5 +124,6 @@ async def on_unbind(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message)
     undone = await runtime.storage.grids.unbind(message.chat_id, runtime.clock.now())
-    await answer(message, runtime.texts("admin.unbound" if undone else "admin.not_bound"))
+    await answer(message, texts("admin.unbound" if undone else "admin.not_bound"))

@@ -1,4 +1,5 @@
-"""One-tap buttons on receipts: 接单, 办结, 合并 — each checked against the presser's role."""
+"""One-tap buttons on receipts: 接单, 办结, 合并 — and the polite answer to any button we no
+longer (or never) made. Who may press is decided by ``handlers.common.authorize_press``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
-from bot import tickets
-from bot.context import LinliApp, LinliContext, Runtime
-from bot.keyboards import TicketPress, parse_ticket_data
+from bot import callbacks, tickets
+from bot.callbacks import TicketPress
+from bot.context import LinliApp, LinliContext
 from bot.tickets import Actor, Ticket
-from handlers.common import pop_up, post_to_reporter, refresh_receipt
-from handlers.officer import announce_done
+from handlers.common import (
+    Decision,
+    announce_done,
+    answer_not_a_press,
+    authorize_press,
+    pop_up,
+    post_to_reporter,
+    refresh_receipt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +28,21 @@ GROUP = 0
 
 
 def register(app: LinliApp) -> None:
-    app.add_handler(CallbackQueryHandler(on_ticket_button, pattern=r"^tk:"), group=GROUP)
+    app.add_handler(
+        CallbackQueryHandler(on_ticket_button, pattern=callbacks.is_press(TicketPress)),
+        group=GROUP,
+    )
+    # every other button kind has its own handler (views: pages, followup: ratings); whatever
+    # parses to no press at all (an older release's button, forged or garbled data) ends here
+    app.add_handler(
+        CallbackQueryHandler(on_not_a_press, pattern=callbacks.is_not_a_press), group=GROUP
+    )
 
 
-async def _may_work(runtime: Runtime, ticket: Ticket, user_id: int) -> bool:
-    grid = await runtime.storage.grids.grid(ticket.grid_id)
-    return grid is not None and (await runtime.roles.role(user_id, grid)).works_tickets
+async def on_not_a_press(update: Update, context: LinliContext) -> None:
+    query = update.callback_query
+    if query is not None:
+        await answer_not_a_press(query, context.runtime, callbacks.parse(query.data))
 
 
 async def on_ticket_button(update: Update, context: LinliContext) -> None:
@@ -33,16 +50,17 @@ async def on_ticket_button(update: Update, context: LinliContext) -> None:
     if query is None:
         return
     runtime = context.runtime
-    press = parse_ticket_data(query.data)
-    ticket = await runtime.storage.tickets.get(press.ticket_id) if press else None
-    if press is None or ticket is None:
-        await pop_up(query, runtime.texts("popup.invalid"))
+    press = callbacks.parse(query.data)
+    if not isinstance(press, TicketPress):
+        await answer_not_a_press(query, runtime, press)
         return
-    if not await _may_work(runtime, ticket, query.from_user.id):
-        await pop_up(query, runtime.texts("popup.not_allowed"))
+    decision = await authorize_press(context, query, press)
+    if decision.refusal is not None or decision.ticket is None:
+        await pop_up(query, runtime.texts(decision.refusal or "popup.invalid"))
         return
+    ticket = decision.ticket
     actor = Actor(query.from_user.id, query.from_user.full_name)
-    after = await _apply(context, press, ticket, actor)
+    after = await _apply(context, press, decision, actor)
     if after is None:
         current = await runtime.storage.tickets.get(ticket.id) or ticket
         status = runtime.texts.status(current.status)
@@ -55,10 +73,12 @@ async def on_ticket_button(update: Update, context: LinliContext) -> None:
 
 
 async def _apply(
-    context: LinliContext, press: TicketPress, ticket: Ticket, actor: Actor
+    context: LinliContext, press: TicketPress, decision: Decision, actor: Actor
 ) -> Ticket | None:
     runtime = context.runtime
     now = runtime.clock.now()
+    ticket = decision.ticket
+    assert ticket is not None
     if press.action == "take":
         return await tickets.take(runtime.storage, ticket, actor, now)
     if press.action == "done":
@@ -68,10 +88,8 @@ async def _apply(
         if after is not None:
             await announce_done(context, after, "")
         return after
-    assert press.other_id is not None
-    original = await runtime.storage.tickets.get(press.other_id)
-    if original is None or not await _may_work(runtime, original, actor.user_id or 0):
-        return None
+    original = decision.other
+    assert original is not None
     merged = await tickets.mark_duplicate(runtime.storage, ticket, original, actor, now)
     if merged is not None:
         text = runtime.texts("officer.dup_public", id=merged.id, original=original.id)

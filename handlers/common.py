@@ -8,15 +8,27 @@ import unicodedata
 from dataclasses import dataclass
 from html import escape
 
-from telegram import CallbackQuery, Message, ReplyParameters, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
+from bot.callbacks import Outdated, PagePress, Parsed, Press, RatingPress, TicketPress
 from bot.context import LinliContext, Runtime
+from bot.fit import fit, fit_plain, plain
 from bot.keyboards import receipt_keyboard
+from bot.parsing.contacts import mask_sensitive
 from bot.receipts import receipt_text
 from bot.roles import Role
-from bot.tickets import Actor, Ticket
+from bot.texts import Texts
+from bot.tickets import Action, Actor, Status, Ticket, replied_ticket
 from storage import GridInfo
 
 logger = logging.getLogger(__name__)
@@ -30,10 +42,12 @@ def ticket_number(word: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def actor_of(message: Message) -> Actor:
-    """The person behind a message; an anonymous admin is recorded as the group."""
+def actor_of(message: Message, texts: Texts | None = None) -> Actor:
+    """The person behind a message; an anonymous admin is recorded as the group, in the words
+    of ``texts`` (pass ``runtime.texts``: the name is stored, and shown to everyone)."""
     if message.sender_chat is not None and message.sender_chat.id == message.chat_id:
-        return Actor(None, f"{message.chat.title or ''}（匿名管理员）")
+        name = (texts or Texts())("actor.anonymous_admin", title=message.chat.title or "")
+        return Actor(None, name)
     user = message.from_user
     return Actor(user.id, user.full_name) if user else Actor(None, "")
 
@@ -46,16 +60,49 @@ def is_private(message: Message) -> bool:
     return message.chat.type == ChatType.PRIVATE
 
 
-async def answer(message: Message, text: str) -> Message | None:
-    """Reply to a command; None if Telegram refused (logged, never raised)."""
+def texts_for(runtime: Runtime, message: Message, user: User | None = None) -> Texts:
+    """The catalogue for a reply to ``message``: in a private chat under LANGUAGE=auto, the
+    Telegram language of its sender (or ``user``); in a group, the default language."""
+    person = user or message.from_user
+    return runtime.texts_for(person.language_code if person else None, is_private(message))
+
+
+def texts_for_press(runtime: Runtime, query: CallbackQuery) -> Texts:
+    """The catalogue for a pop-up: only the presser sees it, so under LANGUAGE=auto it speaks
+    her language, in a group too."""
+    return runtime.texts_for(query.from_user.language_code, private=True)
+
+
+async def answer(
+    message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Reply to a command, fitted to Telegram's limits; None if Telegram refused (logged).
+
+    If Telegram refuses the formatted reply, the same words go again as plain text, so the
+    person who asked is not left without an answer.
+    """
+    reply = ReplyParameters(message.message_id, allow_sending_without_reply=True)
     try:
         return await message.reply_text(
-            text,
-            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            fit(text), reply_parameters=reply, reply_markup=reply_markup
         )
+    except BadRequest as exc:
+        logger.warning("answer in chat %s refused (%s); sent as plain text", message.chat_id, exc)
     except TelegramError as exc:
         logger.warning("answer in chat %s failed: %s", message.chat_id, exc)
         return None
+    try:
+        return await message.reply_text(
+            fit_plain(plain(text)), parse_mode=None, reply_parameters=reply
+        )
+    except TelegramError as exc:
+        logger.warning("plain answer in chat %s failed too: %s", message.chat_id, exc)
+        return None
+
+
+async def reply(message: Message, runtime: Runtime, key: str, /, **values: object) -> None:
+    """Answer ``message`` with one catalogue text, in the language its sender reads."""
+    await answer(message, texts_for(runtime, message)(key, **values))
 
 
 async def pop_up(query: CallbackQuery, text: str | None = None) -> bool:
@@ -66,6 +113,142 @@ async def pop_up(query: CallbackQuery, text: str | None = None) -> bool:
         logger.info("callback query not answered: %s", exc)
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What ``authorize_press`` decided about one button press.
+
+    ``refusal`` is the texts key of the pop-up to answer with (None: go ahead). An allowed press
+    carries what the check already read: the ticket (and a merge's target), or for a page the
+    grids the list covers (None: every grid).
+    """
+
+    refusal: str | None = None
+    ticket: Ticket | None = None
+    other: Ticket | None = None
+    grid_ids: tuple[int, ...] | None = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+INVALID = Decision("popup.invalid")
+NOT_ALLOWED = Decision("popup.not_allowed")
+
+
+async def answer_not_a_press(query: CallbackQuery, runtime: Runtime, parsed: Parsed) -> None:
+    """A button of another release gets a polite "expired"; forged or garbled data "invalid"."""
+    key = "popup.outdated" if isinstance(parsed, Outdated) else "popup.invalid"
+    logger.info("callback data %r from %s refused: %s", query.data, query.from_user.id, key)
+    await pop_up(query, texts_for_press(runtime, query)(key))
+
+
+async def authorize_press(context: LinliContext, query: CallbackQuery, press: Press) -> Decision:
+    """The one permission check for every button press, whatever its kind.
+
+    Keyed on the person pressing (``query.from_user``; never the message's author, which is the
+    bot), the chat of the message the press came from, and the ticket's grid:
+
+    * the press must be one of the buttons on that message (Telegram sends the message as it is
+      now), and the message must be the right one: a ticket's receipt for 接单/办结/合并, that
+      ticket's 回访 question for a rating, a list (not a receipt) for a page;
+    * 接单/办结/合并: the presser works tickets in the ticket's grid (and, to merge, the other's);
+    * a page: in a group, the presser works tickets in the group's grid; in private, the chat is
+      the presser's own and he works at least one grid;
+    * a rating: the presser reported the ticket (or joined it with +1).
+
+    Roles come from ``bot.roles`` (chat admins via getChatAdministrators, which works when the
+    bot is a plain member, named officers, office-chat staff, ADMIN_IDS).
+    """
+    message = query.message
+    if message is None or not _carries(message, query.data):
+        return INVALID
+    if isinstance(press, TicketPress):
+        return await _authorize_ticket(context.runtime, query, message, press)
+    if isinstance(press, PagePress):
+        return await _authorize_page(context.runtime, query, message)
+    return await _authorize_rating(context.runtime, query, message, press)
+
+
+def _carries(message: MaybeInaccessibleMessage, data: str | None) -> bool:
+    """Whether the message has a button with this data. A message too old for Telegram to show
+    (date 0: no content) cannot say; the checks by kind still apply."""
+    if not message.is_accessible or not isinstance(message, Message):
+        return True
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return data is not None and any(b.callback_data == data for row in rows for b in row)
+
+
+async def _works(runtime: Runtime, user_id: int, ticket: Ticket) -> bool:
+    grid = await runtime.storage.grids.grid(ticket.grid_id)
+    return grid is not None and (await runtime.roles.role(user_id, grid)).works_tickets
+
+
+async def _authorize_ticket(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: TicketPress
+) -> Decision:
+    ticket = await runtime.storage.tickets.get(press.ticket_id)
+    on_receipt = (
+        ticket is not None
+        and ticket.chat_id == message.chat.id
+        and ticket.receipt_message_id == message.message_id
+    )
+    if ticket is None or not on_receipt:
+        return INVALID
+    if not await _works(runtime, query.from_user.id, ticket):
+        return NOT_ALLOWED
+    if press.other_id is None:
+        return Decision(ticket=ticket)
+    other = await runtime.storage.tickets.get(press.other_id)
+    if other is None:
+        return INVALID
+    if not await _works(runtime, query.from_user.id, other):
+        return NOT_ALLOWED
+    return Decision(ticket=ticket, other=other)
+
+
+async def _authorize_page(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage
+) -> Decision:
+    if not message.is_accessible or not isinstance(message, Message):
+        return Decision("popup.outdated")  # a list too old to show: ask for a fresh /list
+    user_id = query.from_user.id
+    if is_private(message):
+        if message.chat_id != user_id:
+            return NOT_ALLOWED
+        grids = await runtime.roles.workable_grids(user_id)
+        if grids == []:
+            return NOT_ALLOWED
+        return Decision(grid_ids=None if grids is None else tuple(g.id for g in grids))
+    if await runtime.storage.tickets.by_receipt(message.chat_id, message.message_id):
+        return INVALID  # receipts carry no pages
+    binding = await runtime.storage.grids.active_binding(message.chat_id)
+    grid_id = binding.grid_id if binding is not None else None
+    grid = await runtime.storage.grids.grid(grid_id) if grid_id is not None else None
+    if grid is None or not (await runtime.roles.role(user_id, grid)).works_tickets:
+        return NOT_ALLOWED
+    return Decision(grid_ids=(grid.id,))
+
+
+async def _authorize_rating(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: RatingPress
+) -> Decision:
+    ticket = await runtime.storage.tickets.get(press.ticket_id)
+    question = await runtime.storage.outbox.by_message(message.chat.id, message.message_id)
+    on_question = (
+        ticket is not None
+        and question is not None
+        and question.kind == "followup"  # the 回访 question bot.schedule queued
+        and question.ticket_id == ticket.id
+    )
+    if ticket is None or not on_question:
+        return INVALID
+    if not await runtime.storage.tickets.is_reporter(ticket.id, query.from_user.id):
+        return Decision("popup.not_reporter")
+    return Decision(ticket=ticket)
 
 
 @dataclass(frozen=True)
@@ -91,17 +274,14 @@ async def ticket_from_command(
     if args and (number := ticket_number(args[0])) is not None:
         ticket = await runtime.storage.tickets.get(number)
         if ticket is None:
-            await answer(message, runtime.texts("officer.not_found", id=number))
+            await answer(message, texts_for(runtime, message)("officer.not_found", id=number))
         return ticket, args[1:]
     replied = message.reply_to_message
     if replied is not None:
-        ticket = await runtime.storage.tickets.by_message(message.chat_id, replied.message_id)
-        ticket = ticket or await runtime.storage.tickets.by_receipt(
-            message.chat_id, replied.message_id
-        )
+        ticket = await replied_ticket(runtime.storage, message.chat_id, replied.message_id)
         if ticket is not None:
             return ticket, args
-    await answer(message, runtime.texts("officer.need_ticket", command=command))
+    await answer(message, texts_for(runtime, message)("officer.need_ticket", command=command))
     return None, args
 
 
@@ -126,9 +306,9 @@ async def officer_target(update: Update, context: LinliContext, command: str) ->
         return None
     role = await role_for(runtime, message, grid)
     if not role.works_tickets:
-        await answer(message, runtime.texts("officer.not_allowed", id=ticket.id))
+        await answer(message, texts_for(runtime, message)("officer.not_allowed", id=ticket.id))
         return None
-    return Target(ticket, grid, rest, role, actor_of(message))
+    return Target(ticket, grid, rest, role, actor_of(message, runtime.texts))
 
 
 def _shown(ticket: Ticket) -> tuple[object, ...]:
@@ -160,7 +340,7 @@ async def refresh_receipt(
     )
     try:
         await context.bot.edit_message_text(
-            text,
+            fit(text),
             chat_id=ticket.chat_id,
             message_id=ticket.receipt_message_id,
             reply_markup=receipt_keyboard(ticket, runtime.texts),
@@ -176,7 +356,7 @@ async def post_to_reporter(context: LinliContext, ticket: Ticket, text: str) -> 
     try:
         return await context.bot.send_message(
             ticket.chat_id,
-            text,
+            fit(text),
             message_thread_id=ticket.thread_id,
             reply_parameters=ReplyParameters(ticket.message_id, allow_sending_without_reply=True),
         )
@@ -189,3 +369,58 @@ async def post_to_reporter(context: LinliContext, ticket: Ticket, text: str) -> 
 
 def html(text: str) -> str:
     return escape(text, quote=False)
+
+
+# -- what officer commands and buttons share -------------------------------------------------
+
+TEXT_LIMIT = 1000  # an officer's words (progress, reason, note) are cut here (Telegram: 4096)
+HINTED = (Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE)  # officer.hint.*
+
+
+def command_words(rest: list[str], limit: int = TEXT_LIMIT) -> str:
+    """The words after a command's ticket number, as one text."""
+    return " ".join(rest).strip()[:limit]
+
+
+def said(texts: Texts, words: str) -> str:
+    """An officer's optional words after a public sentence (``：换了灯泡``), masked; or nothing."""
+    return texts("officer.said", text=escape(mask_sensitive(words))) if words else ""
+
+
+def replied_person(message: Message) -> Actor | None:
+    """The (human) author of the message this one replies to."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.is_bot:
+        return None
+    return Actor(replied.from_user.id, replied.from_user.full_name)
+
+
+def tag_list(runtime: Runtime) -> str:
+    """Every category's tag, as residents type them: ``#报修 #环境 …``."""
+    return " ".join(f"#{c.tag}" for c in runtime.catalog)
+
+
+async def refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: Action) -> None:
+    """The polite "not now": the ticket's status, what was refused, and what to do instead."""
+    texts = texts_for(runtime, message)
+    hint = texts(f"officer.hint.{ticket.status}", id=ticket.id) if ticket.status in HINTED else ""
+    await answer(
+        message,
+        texts(
+            "officer.wrong_status",
+            id=ticket.id,
+            status=texts.status(ticket.status),
+            action=texts(f"officer.action.{action}"),
+            hint=hint,
+        ),
+    )
+
+
+async def announce_done(context: LinliContext, ticket: Ticket, words: str) -> Message | None:
+    """Tell the reporter her ticket is resolved (she is asked to rate it later); the receipt
+    shows it. The post, or None where it could not go (or there is no group to post in)."""
+    texts = context.runtime.texts
+    text = texts("officer.done_public", id=ticket.id, text=said(texts, words))
+    posted = await post_to_reporter(context, ticket, text)
+    await refresh_receipt(context, ticket)
+    return posted

@@ -12,7 +12,7 @@ from telegram.ext import MessageHandler, filters
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.parsing import ParsedReport, parse_report
 from bot.tickets import IntakeMessage, MediaItem, Ticket, apply_edit, open_ticket
-from handlers.common import answer, refresh_receipt
+from handlers.common import answer, refresh_receipt, texts_for
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ async def on_group_edit(update: Update, context: LinliContext) -> None:
 
 async def on_private_tag(update: Update, context: LinliContext) -> None:
     if update.message is not None and update.message.chat.type == ChatType.PRIVATE:
-        await answer(update.message, context.runtime.texts("intake.private"))
+        texts = texts_for(context.runtime, update.message)
+        await answer(update.message, texts("intake.private"))
 
 
 async def _hint_unbound(message: Message, runtime: Runtime) -> None:

@@ -27,8 +27,11 @@ SCOPES: dict[str, BotCommandScope] = {
 
 
 async def publish_menu(app: LinliApp) -> bool:
-    """setMyCommands for every audience: default language, then zh and en. False if any failed."""
-    default: Language = runtime_of(app).settings.language
+    """setMyCommands for every audience: default language, then zh and en. False if any failed.
+
+    Telegram shows each person the list of her own language (zh or en), and the default
+    language's list to the rest; under LANGUAGE=auto the default is zh."""
+    default: Language = runtime_of(app).settings.default_language
     ok = True
     for audience, commands in MENUS.items():
         for language in (None, *LANGUAGES):

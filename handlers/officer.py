@@ -1,9 +1,20 @@
-"""Grid officers work tickets with short commands: take, assign, progress, note, done, …"""
+"""Grid officers work tickets with short commands: take, assign, progress, note, done, …
+
+Most commands have one shape: a ticket (its number, or a reply to its report or receipt), maybe
+some words, and one run of steps (``run_command``): find the ticket, check that the sender works
+its grid, check the words, ``bot.tickets.act``, post to the reporter, answer, refresh the
+receipt. ``COMMANDS`` is that table. /assign (a person), /dup (two tickets), /log (a report) and
+/officer (a person, admins only) have their own few lines and reuse the same steps.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from enum import Enum
 from html import escape
+from typing import Any, Final
 
 from telegram import ChatMember, Message, Update
 from telegram.error import TelegramError
@@ -11,17 +22,26 @@ from telegram.ext import CommandHandler
 
 from bot import tickets
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.parsing import mask_sensitive, parse_report
-from bot.tickets import Actor, IntakeMessage, Ticket
+from bot.parsing import parse_report
+from bot.parsing.contacts import mask_sensitive
+from bot.texts import Texts
+from bot.tickets import Action, Actor, IntakeMessage, Ticket
 from handlers.common import (
     Target,
     actor_of,
     answer,
+    command_words,
     is_private,
     officer_target,
     post_to_reporter,
     refresh_receipt,
+    refuse_status,
+    replied_person,
+    reply,
     role_for,
+    said,
+    tag_list,
+    texts_for,
     ticket_number,
 )
 from storage import GridInfo
@@ -29,158 +49,248 @@ from storage import GridInfo
 logger = logging.getLogger(__name__)
 
 GROUP = 0
-TEXT_LIMIT = 1000  # a progress note or reason longer than this is cut (Telegram allows 4096)
+Callback = Callable[[Update, LinliContext], Coroutine[Any, Any, None]]
 
-ACTION_NAMES = {
-    "take": ("接单", "take it"),
-    "assign": ("指派", "assign it"),
-    "progress": ("更新进展", "post progress"),
-    "done": ("办结", "resolve it"),
-    "reject": ("退回", "return it"),
-    "reopen": ("重办", "reopen it"),
-    "escalate": ("上报", "escalate it"),
-}
-HINTS = {
-    "resolved": (
-        "如果问题没有解决，可以 /reopen {id} 重办。",
-        "Use /reopen {id} if it is not fixed.",
+
+class Words(Enum):
+    """What a command takes after the ticket."""
+
+    NONE = "none"  # /take 12
+    REQUIRED = "required"  # /progress 12 已联系物业 (refused without, with an example)
+    OPTIONAL = "optional"  # /done 12 [换了灯泡] (shown after the public sentence, ``：换了灯泡``)
+
+
+class Reply(Enum):
+    """When the officer is answered."""
+
+    ALWAYS = "always"
+    UNLESS_POSTED_HERE = "unless_posted_here"  # the public post in his own chat is the answer
+    INSTEAD_OF_COMMAND = "instead_of_command"  # a group must not read it: the command is deleted
+
+
+@dataclass(frozen=True)
+class OfficerCommand:
+    """One officer command: ``/name`` does ``action`` on a ticket.
+
+    ``reply`` and ``public`` are catalogue keys: the answer to the officer and the post replying
+    to the resident's report. Both are given ``id``, ``name`` (who acted, or the assignee),
+    ``count`` (times reopened), and the words as ``text`` and ``reason``.
+    """
+
+    name: str
+    action: Action
+    words: Words
+    reply: str
+    public: str | None = None
+    reply_when: Reply = Reply.ALWAYS
+
+
+COMMANDS: Final = (
+    OfficerCommand("take", Action.TAKE, Words.NONE, "officer.taken"),
+    OfficerCommand(
+        "progress",
+        Action.PROGRESS,
+        Words.REQUIRED,
+        "officer.progress_posted",
+        "officer.progress_public",
+        Reply.UNLESS_POSTED_HERE,
     ),
-    "closed": ("如需重新处理，请 /reopen {id}。", "Use /reopen {id} to handle it again."),
-    "rejected": ("如需重新处理，请 /reopen {id}。", "Use /reopen {id} to handle it again."),
-    "duplicate": ("请处理它合并到的原工单。", "Work the original ticket instead."),
-    "new": ("", ""),
-    "accepted": ("", ""),
-}
+    OfficerCommand(
+        "note", Action.NOTE, Words.REQUIRED, "officer.noted", reply_when=Reply.INSTEAD_OF_COMMAND
+    ),
+    OfficerCommand(
+        "done",
+        Action.DONE,
+        Words.OPTIONAL,
+        "officer.done",
+        "officer.done_public",
+        Reply.UNLESS_POSTED_HERE,
+    ),
+    OfficerCommand(
+        "reject",
+        Action.REJECT,
+        Words.REQUIRED,
+        "officer.rejected",
+        "officer.rejected_public",
+        Reply.UNLESS_POSTED_HERE,
+    ),
+    OfficerCommand(
+        "reopen", Action.REOPEN, Words.OPTIONAL, "officer.reopened", "officer.reopened_public"
+    ),
+)
+ASSIGN: Final = OfficerCommand("assign", Action.ASSIGN, Words.NONE, "officer.assigned")
 
 
 def register(app: LinliApp) -> None:
-    for name, callback in (
-        ("take", on_take),
-        ("assign", on_assign),
-        ("progress", on_progress),
-        ("note", on_note),
-        ("done", on_done),
-        ("reject", on_reject),
+    for command in COMMANDS:
+        app.add_handler(CommandHandler(command.name, runner(command)), group=GROUP)
+    special: tuple[tuple[str, Callback], ...] = (
+        (ASSIGN.name, on_assign),
         ("dup", on_dup),
-        ("reopen", on_reopen),
         ("log", on_log),
         ("officer", on_name_officer),
         ("unofficer", on_unname_officer),
-    ):
+    )
+    for name, callback in special:
         app.add_handler(CommandHandler(name, callback), group=GROUP)
 
 
-def _words(rest: list[str]) -> str:
-    return " ".join(rest).strip()[:TEXT_LIMIT]
+def runner(command: OfficerCommand) -> Callback:
+    async def run(update: Update, context: LinliContext) -> None:
+        await run_command(update, context, command)
+
+    return run
 
 
-async def refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: str) -> None:
-    zh = runtime.texts.language == "zh"
-    hint = HINTS.get(ticket.status, ("", ""))[0 if zh else 1].format(id=ticket.id)
-    await answer(
-        message,
-        runtime.texts(
-            "officer.wrong_status",
-            id=ticket.id,
-            status=runtime.texts.status(ticket.status),
-            action=ACTION_NAMES[action][0 if zh else 1],
-            hint=hint,
-        ),
-    )
+async def run_command(update: Update, context: LinliContext, command: OfficerCommand) -> None:
+    begun = await _begin(update, context, command)
+    if begun is not None:
+        await _act(context, command, *begun)
 
 
-async def _moved(
-    message: Message, runtime: Runtime, before: Ticket, after: Ticket | None, action: str
-) -> Ticket | None:
-    """The ticket after a transition, or a polite refusal (reading the status anew)."""
-    if after is not None:
-        return after
-    current = await runtime.storage.tickets.get(before.id) or before
-    await refuse_status(message, runtime, current, action)
-    return None
-
-
-async def _need_text(
-    message: Message,
-    runtime: Runtime,
-    command: str,
-    ticket: Ticket,
-    what: tuple[str, str],
-    example: tuple[str, str],
-) -> None:
-    zh = runtime.texts.language == "zh"
-    await answer(
-        message,
-        runtime.texts(
-            "officer.need_text",
-            what=what[0 if zh else 1],
-            command=command,
-            id=ticket.id,
-            example=example[0 if zh else 1],
-        ),
-    )
-
-
-async def _pre(message: Message, runtime: Runtime, target: Target, action: str) -> bool:
-    if tickets.allowed(action, target.ticket.status):
-        return True
-    await refuse_status(message, runtime, target.ticket, action)
-    return False
-
-
-async def on_take(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "take")
+async def _begin(
+    update: Update, context: LinliContext, command: OfficerCommand
+) -> tuple[Message, Target, str] | None:
+    """The ticket (the sender works its grid) and the words; or None, the sender answered."""
+    target = await officer_target(update, context, command.name)
     message = update.effective_message
     if target is None or message is None:
-        return
-    runtime = context.runtime
-    if not await _pre(message, runtime, target, "take"):
-        return
-    after = await tickets.take(runtime.storage, target.ticket, target.actor, runtime.clock.now())
-    if (ticket := await _moved(message, runtime, target.ticket, after, "take")) is not None:
+        return None
+    words = "" if command.words is Words.NONE else command_words(target.rest)
+    if command.words is Words.REQUIRED and not words:
+        texts = texts_for(context.runtime, message)
         await answer(
-            message, runtime.texts("officer.taken", id=ticket.id, name=escape(target.actor.name))
+            message,
+            texts(
+                "officer.need_text",
+                what=texts(f"officer.what.{command.name}"),
+                command=command.name,
+                id=target.ticket.id,
+                example=texts(f"officer.example.{command.name}"),
+            ),
         )
-        await refresh_receipt(context, ticket, before=target.ticket)
+        return None
+    return message, target, words
+
+
+async def _act(
+    context: LinliContext,
+    command: OfficerCommand,
+    message: Message,
+    target: Target,
+    words: str,
+    assignee: Actor | None = None,
+) -> None:
+    """``bot.tickets.act``; then refuse politely, or post to the reporter, answer the officer
+    and refresh the receipt."""
+    runtime = context.runtime
+    outcome = await tickets.act(
+        runtime.storage,
+        command.action,
+        target.ticket,
+        target.actor,
+        runtime.clock.now(),
+        words,
+        assignee=assignee,
+        followup_after=runtime.settings.followup_delay,
+    )
+    if not outcome.moved:
+        await refuse_status(message, runtime, outcome.ticket, command.action)
+        return
+    await _tell(context, command, message, outcome.ticket, (assignee or target.actor).name, words)
+    await refresh_receipt(context, outcome.ticket, before=target.ticket)
+
+
+async def _tell(
+    context: LinliContext,
+    command: OfficerCommand,
+    message: Message,
+    ticket: Ticket,
+    who: str,
+    words: str,
+) -> None:
+    """Post to the reporter (if the command does), and answer the officer when it should."""
+    runtime = context.runtime
+    posted = None
+    if command.public is not None:
+        public = runtime.texts(
+            command.public, **_values(runtime.texts, command, ticket, who, words)
+        )
+        posted = await post_to_reporter(context, ticket, public)
+    texts = texts_for(runtime, message)
+    text = texts(command.reply, **_values(texts, command, ticket, who, words))
+    if command.reply_when is Reply.INSTEAD_OF_COMMAND:
+        await _answer_hiding_command(context, message, text)
+    elif command.reply_when is Reply.ALWAYS or posted is None or posted.chat_id != message.chat_id:
+        await answer(message, text)
+
+
+def _values(
+    texts: Texts, command: OfficerCommand, ticket: Ticket, name: str, words: str
+) -> dict[str, object]:
+    shown = said(texts, words) if command.words is Words.OPTIONAL else _masked(words)
+    count = ticket.reopen_count
+    return {"id": ticket.id, "name": escape(name), "count": count, "text": shown, "reason": shown}
+
+
+def _masked(words: str) -> str:
+    return escape(mask_sensitive(words))
+
+
+async def _answer_hiding_command(context: LinliContext, message: Message, text: str) -> None:
+    """Residents must not read internal notes: in a group the command is deleted if the bot
+    may, and the answer goes on its own; if it may not, a tip says to write them in private."""
+    if is_private(message):
+        await answer(message, text)
+        return
+    if await _delete(context, message):
+        thread = message.message_thread_id if message.is_topic_message else None
+        await context.bot.send_message(message.chat_id, text, message_thread_id=thread)
+        return
+    tip = texts_for(context.runtime, message)("officer.note_hint")
+    await answer(message, text + "\n" + tip)
+
+
+async def _delete(context: LinliContext, message: Message) -> bool:
+    """Delete a message if the bot is an admin of the chat (others cannot delete)."""
+    if context.bot.id not in await context.runtime.roles.chat_admins(message.chat_id):
+        return False
+    try:
+        return await message.delete()
+    except TelegramError as exc:
+        logger.info("could not delete message %s: %s", message.message_id, exc)
+        return False
+
+
+# -- the commands that do not fit the table ---------------------------------------------------
 
 
 async def on_assign(update: Update, context: LinliContext) -> None:
+    """/assign N, replying to the person (or /assign N USER_ID): the ticket is theirs."""
     message = update.effective_message
     if message is None:
         return
     runtime = context.runtime
     args = list(context.args or [])
-    number = ticket_number(args[0]) if args else None
-    if number is None:
-        await answer(message, runtime.texts("officer.need_ticket", command="assign"))
+    if not args or ticket_number(args[0]) is None:
+        await reply(message, runtime, "officer.need_ticket", command=ASSIGN.name)
         return
-    target = await officer_target(update, context, "assign")
-    if target is None:
+    begun = await _begin(update, context, ASSIGN)
+    if begun is None:
         return
+    message, target, _ = begun
     assignee = await _assignee(message, context, target)
     if assignee is None:
-        await answer(message, runtime.texts("officer.assign_need_person", id=target.ticket.id))
+        await reply(message, runtime, "officer.assign_need_person", id=target.ticket.id)
         return
-    if not await _pre(message, runtime, target, "assign"):
-        return
-    after = await tickets.assign(
-        runtime.storage, target.ticket, target.actor, assignee, runtime.clock.now()
-    )
-    if (ticket := await _moved(message, runtime, target.ticket, after, "assign")) is not None:
-        await answer(
-            message, runtime.texts("officer.assigned", id=ticket.id, name=escape(assignee.name))
-        )
-        await refresh_receipt(context, ticket, before=target.ticket)
+    await _act(context, ASSIGN, message, target, "", assignee)
 
 
 async def _assignee(message: Message, context: LinliContext, target: Target) -> Actor | None:
     """The person replied to, or the user id after the ticket number."""
     if target.rest and (user_id := ticket_number(target.rest[0])) is not None:
         return await _member(context, target.grid.chat_id, user_id)
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
-        return Actor(replied.from_user.id, replied.from_user.full_name)
-    return None
+    return replied_person(message)
 
 
 async def _member(context: LinliContext, chat_id: int | None, user_id: int) -> Actor | None:
@@ -196,147 +306,8 @@ async def _member(context: LinliContext, chat_id: int | None, user_id: int) -> A
     return Actor(user_id, member.user.full_name)
 
 
-async def on_progress(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "progress")
-    message = update.effective_message
-    if target is None or message is None:
-        return
-    runtime = context.runtime
-    text = _words(target.rest)
-    if not text:
-        await _need_text(
-            message,
-            runtime,
-            "progress",
-            target.ticket,
-            ("进展", "update"),
-            ("已联系物业，明天上午维修", "repair booked for tomorrow"),
-        )
-        return
-    if not await _pre(message, runtime, target, "progress"):
-        return
-    after = await tickets.progress(
-        runtime.storage, target.ticket, target.actor, text, runtime.clock.now()
-    )
-    if (ticket := await _moved(message, runtime, target.ticket, after, "progress")) is None:
-        return
-    public = runtime.texts(
-        "officer.progress_public",
-        id=ticket.id,
-        text=escape(mask_sensitive(text)),
-        name=escape(target.actor.name),
-    )
-    posted = await post_to_reporter(context, ticket, public)
-    if posted is None or posted.chat_id != message.chat_id:
-        await answer(message, runtime.texts("officer.progress_posted"))
-    await refresh_receipt(context, ticket, before=target.ticket)
-
-
-async def on_note(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "note")
-    message = update.effective_message
-    if target is None or message is None:
-        return
-    runtime = context.runtime
-    text = _words(target.rest)
-    if not text:
-        await _need_text(
-            message,
-            runtime,
-            "note",
-            target.ticket,
-            ("备注", "note"),
-            ("住户白天不在家，晚上再去", "nobody home by day"),
-        )
-        return
-    await tickets.note(runtime.storage, target.ticket, target.actor, text, runtime.clock.now())
-    reply = runtime.texts("officer.noted", id=target.ticket.id)
-    if not is_private(message):
-        # residents must not read internal notes: remove the command where the bot may
-        if await _delete(context, message):
-            thread = message.message_thread_id if message.is_topic_message else None
-            await context.bot.send_message(message.chat_id, reply, message_thread_id=thread)
-            return
-        reply += "\n" + runtime.texts("officer.note_hint")
-    await answer(message, reply)
-
-
-async def _delete(context: LinliContext, message: Message) -> bool:
-    """Delete a message if the bot is an admin of the chat (others cannot delete)."""
-    if context.bot.id not in await context.runtime.roles.chat_admins(message.chat_id):
-        return False
-    try:
-        return await message.delete()
-    except TelegramError as exc:
-        logger.info("could not delete message %s: %s", message.message_id, exc)
-        return False
-
-
-async def on_done(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "done")
-    message = update.effective_message
-    if target is None or message is None:
-        return
-    runtime = context.runtime
-    if not await _pre(message, runtime, target, "done"):
-        return
-    text = _words(target.rest)
-    after = await tickets.done(
-        runtime.storage,
-        target.ticket,
-        target.actor,
-        text,
-        runtime.clock.now(),
-        runtime.settings.followup_delay,
-    )
-    if (ticket := await _moved(message, runtime, target.ticket, after, "done")) is not None:
-        await announce_done(context, ticket, text)
-        if is_private(message) or message.chat_id != ticket.chat_id:
-            await answer(message, runtime.texts("officer.done", id=ticket.id))
-
-
-async def announce_done(context: LinliContext, ticket: Ticket, text: str) -> None:
-    runtime = context.runtime
-    suffix = f"：{escape(mask_sensitive(text))}" if text else ""
-    await post_to_reporter(
-        context, ticket, runtime.texts("officer.done_public", id=ticket.id, text=suffix)
-    )
-    await refresh_receipt(context, ticket)
-
-
-async def on_reject(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "reject")
-    message = update.effective_message
-    if target is None or message is None:
-        return
-    runtime = context.runtime
-    reason = _words(target.rest)
-    if not reason:
-        await _need_text(
-            message,
-            runtime,
-            "reject",
-            target.ticket,
-            ("退回原因", "reason"),
-            ("属于物业公司职责，已转告物业", "the landlord's duty"),
-        )
-        return
-    if not await _pre(message, runtime, target, "reject"):
-        return
-    after = await tickets.reject(
-        runtime.storage, target.ticket, target.actor, reason, runtime.clock.now()
-    )
-    if (ticket := await _moved(message, runtime, target.ticket, after, "reject")) is not None:
-        public = runtime.texts(
-            "officer.rejected_public", id=ticket.id, reason=escape(mask_sensitive(reason))
-        )
-        await post_to_reporter(context, ticket, public)
-        await refresh_receipt(context, ticket, before=target.ticket)
-        if message.chat_id != ticket.chat_id:
-            await answer(message, runtime.texts("officer.rejected", id=ticket.id))
-
-
 async def on_dup(update: Update, context: LinliContext) -> None:
+    """/dup DUPLICATE ORIGINAL: close the first as the same problem as the second."""
     message = update.effective_message
     if message is None:
         return
@@ -344,69 +315,42 @@ async def on_dup(update: Update, context: LinliContext) -> None:
     args = list(context.args or [])
     numbers = [ticket_number(a) for a in args[:2]]
     if len(args) < 2 or None in numbers:
-        await answer(message, runtime.texts("officer.dup_usage"))
+        await reply(message, runtime, "officer.dup_usage")
         return
     target = await officer_target(update, context, "dup")
     if target is None:
         return
     original_id = numbers[1]
     assert original_id is not None
-    await merge(message, context, target, original_id)
+    await _merge(message, context, target, original_id)
 
 
-async def merge(message: Message, context: LinliContext, target: Target, original_id: int) -> bool:
+async def _merge(message: Message, context: LinliContext, target: Target, original_id: int) -> None:
     """Close ``target.ticket`` as a duplicate of ``original_id`` (both must be workable)."""
     runtime = context.runtime
     duplicate = target.ticket
     if original_id == duplicate.id:
-        await answer(message, runtime.texts("officer.dup_same"))
-        return False
+        await reply(message, runtime, "officer.dup_same")
+        return
     original = await runtime.storage.tickets.get(original_id)
     if original is None:
-        await answer(message, runtime.texts("officer.not_found", id=original_id))
-        return False
+        await reply(message, runtime, "officer.not_found", id=original_id)
+        return
     grid = await runtime.storage.grids.grid(original.grid_id)
     if grid is None or not (await role_for(runtime, message, grid)).works_tickets:
-        await answer(message, runtime.texts("officer.not_allowed", id=original_id))
-        return False
+        await reply(message, runtime, "officer.not_allowed", id=original_id)
+        return
     merged = await tickets.mark_duplicate(
         runtime.storage, duplicate, original, target.actor, runtime.clock.now()
     )
     if merged is None:
-        await answer(
-            message, runtime.texts("officer.dup_refused", id=duplicate.id, original=original_id)
-        )
-        return False
+        await reply(message, runtime, "officer.dup_refused", id=duplicate.id, original=original_id)
+        return
     await post_to_reporter(
         context, merged, runtime.texts("officer.dup_public", id=merged.id, original=original_id)
     )
     await refresh_receipt(context, merged)
-    await answer(message, runtime.texts("officer.dup_done", id=merged.id, original=original_id))
-    return True
-
-
-async def on_reopen(update: Update, context: LinliContext) -> None:
-    target = await officer_target(update, context, "reopen")
-    message = update.effective_message
-    if target is None or message is None:
-        return
-    runtime = context.runtime
-    if not await _pre(message, runtime, target, "reopen"):
-        return
-    reason = _words(target.rest)
-    after = await tickets.reopen(
-        runtime.storage, target.ticket, target.actor, reason, runtime.clock.now()
-    )
-    if (ticket := await _moved(message, runtime, target.ticket, after, "reopen")) is None:
-        return
-    await answer(
-        message, runtime.texts("officer.reopened", id=ticket.id, count=ticket.reopen_count)
-    )
-    suffix = f"：{escape(mask_sensitive(reason))}" if reason else ""
-    await post_to_reporter(
-        context, ticket, runtime.texts("officer.reopened_public", id=ticket.id, reason=suffix)
-    )
-    await refresh_receipt(context, ticket, before=target.ticket)
+    await reply(message, runtime, "officer.dup_done", id=merged.id, original=original_id)
 
 
 async def on_log(update: Update, context: LinliContext) -> None:
@@ -417,15 +361,13 @@ async def on_log(update: Update, context: LinliContext) -> None:
     runtime = context.runtime
     text = (message.text or "").partition(" ")[2].strip()
     parsed = parse_report(text, runtime.catalog)
-    tags = " ".join(f"#{c.tag}" for c in runtime.catalog)
     if not parsed.is_report or parsed.needs_detail:
-        await answer(message, runtime.texts("officer.log_need_tag", tags=tags))
+        await reply(message, runtime, "officer.log_need_tag", tags=tag_list(runtime))
         return
     grid = await _patrol_grid(message, runtime)
     if grid is None:
         return
-    actor = actor_of(message)
-    now = runtime.clock.now()
+    actor = actor_of(message, runtime.texts)
     intake = IntakeMessage(
         chat_id=message.chat_id,
         message_id=message.message_id,
@@ -434,21 +376,22 @@ async def on_log(update: Update, context: LinliContext) -> None:
         reporter_name=actor.name,
         sent_at=message.date,
     )
+    now = runtime.clock.now()
     result = await tickets.open_patrol(runtime.storage, runtime.catalog, grid, parsed, intake, now)
     category = runtime.catalog[result.category].tag
-    await answer(message, runtime.texts("officer.logged", id=result.id, category=category))
+    await reply(message, runtime, "officer.logged", id=result.id, category=category)
 
 
 async def _patrol_grid(message: Message, runtime: Runtime) -> GridInfo | None:
     if not is_private(message):
         binding = await runtime.storage.grids.active_binding(message.chat_id)
         if binding is None or binding.grid_id is None:
-            await answer(message, runtime.texts("officer.grid_only"))
+            await reply(message, runtime, "officer.grid_only")
             return None
         grid = await runtime.storage.grids.grid(binding.grid_id)
         assert grid is not None
         if not (await role_for(runtime, message, grid)).works_tickets:
-            await answer(message, runtime.texts("officer.not_allowed", id="-"))
+            await reply(message, runtime, "officer.not_allowed", id="-")
             return None
         return grid
     user = message.from_user
@@ -457,7 +400,7 @@ async def _patrol_grid(message: Message, runtime: Runtime) -> GridInfo | None:
     own: list[GridInfo] = grids if grids is not None else await runtime.storage.grids.grids()
     if len(own) == 1:
         return own[0]
-    await answer(message, runtime.texts("officer.log_pick_grid" if own else "officer.grid_only"))
+    await reply(message, runtime, "officer.log_pick_grid" if own else "officer.grid_only")
     return None
 
 
@@ -477,17 +420,17 @@ async def _name_officer(update: Update, context: LinliContext, *, add: bool) -> 
     user = update.effective_user
     command = "officer" if add else "unofficer"
     if not runtime.roles.is_admin(user.id if user else None):
-        await answer(message, runtime.texts("admin.only_admins"))
+        await reply(message, runtime, "admin.only_admins")
         return
     binding = (
         None if is_private(message) else await runtime.storage.grids.active_binding(message.chat_id)
     )
     if binding is None or binding.grid_id is None:
-        await answer(message, runtime.texts("officer.grid_only"))
+        await reply(message, runtime, "officer.grid_only")
         return
     person = await _person(message, context, add=add)
     if person is None:
-        await answer(message, runtime.texts("officer.name_usage", command=command))
+        await reply(message, runtime, "officer.name_usage", command=command)
         return
     name, grid = escape(person.name), escape(binding.grid_name or "")
     assert person.user_id is not None
@@ -499,14 +442,13 @@ async def _name_officer(update: Update, context: LinliContext, *, add: bool) -> 
             by=user.id if user else None,
             now=runtime.clock.now(),
         )
-        await answer(
-            message,
-            runtime.texts("officer.named" if new else "officer.already", name=name, grid=grid),
+        await reply(
+            message, runtime, "officer.named" if new else "officer.already", name=name, grid=grid
         )
     else:
         removed = await runtime.storage.officers.remove(binding.grid_id, person.user_id)
-        await answer(
-            message, runtime.texts("officer.unnamed" if removed else "officer.not_named", name=name)
+        await reply(
+            message, runtime, "officer.unnamed" if removed else "officer.not_named", name=name
         )
 
 
@@ -517,7 +459,4 @@ async def _person(message: Message, context: LinliContext, *, add: bool) -> Acto
         if found is None and not add:  # someone who left can still be removed
             return Actor(user_id, str(user_id))
         return found
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
-        return Actor(replied.from_user.id, replied.from_user.full_name)
-    return None
+    return replied_person(message)

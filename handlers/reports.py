@@ -8,14 +8,22 @@ from io import BytesIO
 
 from telegram import InputFile, Message, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CommandHandler
 
 from bot import digest
 from bot.charts import CHART_WEEKS, build_weekly_chart
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.export import ledger_filename, write_ledger
-from handlers.common import answer, is_private, role_for, ticket_number
+from bot.texts import Texts
+from handlers.common import (
+    answer,
+    is_anonymous_admin,
+    is_private,
+    role_for,
+    texts_for,
+    ticket_number,
+)
 from storage import ChatBinding, GridInfo
 
 logger = logging.getLogger(__name__)
@@ -40,8 +48,9 @@ class Scope:
     binding: ChatBinding | None  # the chat's own binding, if the command came from a bound chat
 
 
-async def scope_of(runtime: Runtime, message: Message) -> Scope | None:
-    """The grids the sender may report on from this chat; None if they may not."""
+async def scope_of(runtime: Runtime, message: Message, texts: Texts) -> Scope | None:
+    """The grids the sender may report on from this chat, named in ``texts``; None if they
+    may not."""
     user = message.from_user
     if is_private(message):
         if user is None:
@@ -49,8 +58,9 @@ async def scope_of(runtime: Runtime, message: Message) -> Scope | None:
         grids = await runtime.roles.workable_grids(user.id)
         if grids == []:
             return None
-        name = "全部网格" if grids is None else "、".join(g.name for g in grids)
-        return Scope(grids, name if runtime.texts.language == "zh" else "your grids", None)
+        if grids is None:
+            return Scope(None, texts("reports.all_grids"), None)
+        return Scope(grids, texts("text.list_separator").join(g.name for g in grids), None)
     binding = await runtime.storage.grids.active_binding(message.chat_id)
     if binding is None:
         return None
@@ -72,10 +82,10 @@ async def scope_of(runtime: Runtime, message: Message) -> Scope | None:
     return Scope(grids, binding.street_name or "", binding)
 
 
-async def _scope_or_refuse(runtime: Runtime, message: Message) -> Scope | None:
-    scope = await scope_of(runtime, message)
+async def _scope_or_refuse(runtime: Runtime, message: Message, texts: Texts) -> Scope | None:
+    scope = await scope_of(runtime, message, texts)
     if scope is None:
-        await answer(message, runtime.texts("export.not_allowed"))
+        await answer(message, texts("export.not_allowed"))
     return scope
 
 
@@ -85,16 +95,17 @@ async def on_digest(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
-    scope = await _scope_or_refuse(runtime, message)
+    texts = texts_for(runtime, message)
+    scope = await _scope_or_refuse(runtime, message, texts)
     if scope is None:
         return
     if scope.binding is None:
-        await answer(message, runtime.texts("officer.grid_only"))
+        await answer(message, texts("officer.grid_only"))
         return
     messages = await digest.build_daily_digests(
         runtime.storage,
         catalog=runtime.catalog,
-        texts=runtime.texts,
+        texts=texts,
         tz=runtime.settings.tz,
         now=runtime.clock.now(),
         chat_ids=[message.chat_id],
@@ -110,12 +121,13 @@ async def on_stats(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message)
     args = list(context.args or [])
     days = ticket_number(args[0]) if args else 7
     if days is None or not 1 <= days <= MAX_DAYS:
-        await answer(message, runtime.texts("stats.usage"))
+        await answer(message, texts("stats.usage"))
         return
-    scope = await _scope_or_refuse(runtime, message)
+    scope = await _scope_or_refuse(runtime, message, texts)
     if scope is None:
         return
     grids = scope.grids if scope.grids is not None else await runtime.storage.grids.grids()
@@ -124,7 +136,7 @@ async def on_stats(update: Update, context: LinliContext) -> None:
         grids,
         scope=scope.name,
         days=days,
-        texts=runtime.texts,
+        texts=texts,
         now=runtime.clock.now(),
     )
     await answer(message, text)
@@ -135,19 +147,20 @@ async def on_chart(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
-    scope = await _scope_or_refuse(runtime, message)
+    texts = texts_for(runtime, message)
+    scope = await _scope_or_refuse(runtime, message, texts)
     if scope is None:
         return
     png = await build_weekly_chart(
         runtime.storage,
         None if scope.grids is None else [g.id for g in scope.grids],
         name=scope.name,
-        texts=runtime.texts,
+        texts=texts,
         tz=runtime.settings.tz,
         now=runtime.clock.now(),
         weeks=CHART_WEEKS,
     )
-    caption = runtime.texts("chart.caption", name=scope.name, weeks=CHART_WEEKS)
+    caption = texts("chart.caption", name=scope.name, weeks=CHART_WEEKS)
     try:
         await message.reply_photo(png, caption=caption)
     except TelegramError as exc:
@@ -161,8 +174,15 @@ async def on_export(update: Update, context: LinliContext) -> None:
     if message is None or user is None:
         return
     runtime = context.runtime
-    scope = await _scope_or_refuse(runtime, message)
+    texts = texts_for(runtime, message)
+    scope = await _scope_or_refuse(runtime, message, texts)
     if scope is None:
+        return
+    in_group = message.chat.type != ChatType.PRIVATE
+    to_private = in_group and (scope.binding is None or scope.binding.is_grid)
+    if to_private and is_anonymous_admin(message):
+        # Telegram hides who the anonymous admin is: there is nobody to send it to privately
+        await answer(message, texts("export.anonymous"))
         return
     buffer = BytesIO()
     now = runtime.clock.now()
@@ -176,20 +196,21 @@ async def on_export(update: Update, context: LinliContext) -> None:
         grid_ids=None if scope.grids is None else [g.id for g in scope.grids],
     )
     if count == 0:
-        await answer(message, runtime.texts("export.none"))
+        await answer(message, texts("export.none"))
         return
     document = InputFile(
         buffer.getvalue(), filename=ledger_filename("xlsx", now, runtime.settings.tz)
     )
-    caption = runtime.texts("export.caption", count=count, scope=scope.name)
-    in_group = message.chat.type != ChatType.PRIVATE
-    to_private = in_group and (scope.binding is None or scope.binding.is_grid)
+    # the ledger goes to her private chat: its caption in her language (LANGUAGE=auto)
+    reader = runtime.texts_for(user.language_code, private=True) if to_private else texts
+    caption = reader("export.caption", count=count, scope=scope.name)
     try:
         await context.bot.send_document(
             user.id if to_private else message.chat_id, document, caption=caption
         )
-    except Forbidden:
-        await answer(message, runtime.texts("export.cannot_dm"))
+    except (Forbidden, BadRequest) as exc:  # never started a chat with us, or blocked us
+        logger.info("ledger not delivered to %s: %s", user.id, exc)
+        await answer(message, texts("export.cannot_dm"))
         return
     if to_private:
-        await answer(message, runtime.texts("export.private_only"))
+        await answer(message, texts("export.private_only"))

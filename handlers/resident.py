@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot import followup
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.links import start_link
-from bot.parsing import parse_report
-from bot.tickets import MediaItem, Ticket
+from bot.privacy import Viewer
+from bot.tickets import OPEN_STATUSES, Actor, MediaItem, Ticket
 from bot.views import PAGE_SIZE, list_line
-from handlers.common import actor_of, answer, is_private, ticket_number
-from storage import TicketFilter
+from handlers.common import (
+    actor_of,
+    answer,
+    is_private,
+    reply,
+    tag_list,
+    texts_for,
+    ticket_number,
+)
+from storage import GridInfo, TicketFilter
 
 GROUP = 0
-ME_TOO = re.compile(
-    r"^\s*(?:\+1|＋1|\+１|同样|同上|我也是|我也一样|我家也是|一样|俺也一样)\s*[!！。.~～]*\s*$"
-)
 MY_PAYLOAD = "my"
 
 
@@ -34,7 +38,7 @@ def register(app: LinliApp) -> None:
             filters.ChatType.GROUPS
             & filters.REPLY
             & filters.UpdateType.MESSAGE
-            & filters.Regex(ME_TOO),
+            & filters.Regex(followup.ME_TOO),
             on_metoo,
         ),
         group=GROUP,
@@ -48,10 +52,6 @@ def register(app: LinliApp) -> None:
     )
 
 
-def _tags(context: LinliContext) -> str:
-    return " ".join(f"#{c.tag}" for c in context.runtime.catalog)
-
-
 async def on_start(update: Update, context: LinliContext) -> None:
     message = update.effective_message
     if message is None:
@@ -61,7 +61,8 @@ async def on_start(update: Update, context: LinliContext) -> None:
     elif context.args and context.args[0] == MY_PAYLOAD:
         await on_my(update, context)
     else:
-        await message.reply_text(context.runtime.texts("start.private", tags=_tags(context)))
+        texts = texts_for(context.runtime, message)
+        await message.reply_text(texts("start.private", tags=tag_list(context.runtime)))
 
 
 async def on_help(update: Update, context: LinliContext) -> None:
@@ -69,7 +70,7 @@ async def on_help(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     key = "start.private" if is_private(message) else "help.group"
-    await answer(message, context.runtime.texts(key, tags=_tags(context)))
+    await reply(message, context.runtime, key, tags=tag_list(context.runtime))
 
 
 async def on_my(update: Update, context: LinliContext) -> None:
@@ -78,32 +79,51 @@ async def on_my(update: Update, context: LinliContext) -> None:
     if message is None or user is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message)
     mine = TicketFilter(reporter_id=user.id)
     tickets, total = await runtime.storage.tickets.find(mine, limit=PAGE_SIZE)
     if total == 0:
-        await answer(message, runtime.texts("my.none"))
+        await answer(message, texts("my.none"))
         return
     if not is_private(message):
         _, open_count = await runtime.storage.tickets.find(
-            TicketFilter(reporter_id=user.id, statuses=("new", "accepted")), limit=0
+            TicketFilter(reporter_id=user.id, statuses=OPEN_STATUSES), limit=0
         )
         link = start_link(context.bot.username, MY_PAYLOAD)
-        await answer(message, runtime.texts("my.group", total=total, open=open_count, link=link))
+        await answer(message, texts("my.group", total=total, open=open_count, link=link))
         return
-    lines = [runtime.texts("my.header", total=total)]
+    lines = [texts("my.header", total=total)]
     now = runtime.clock.now()
+    viewer = await _viewer(runtime, message, user.id, tickets)
     lines += [
         list_line(
             t,
             catalog=runtime.catalog,
-            texts=runtime.texts,
+            texts=texts,
             tz=runtime.settings.tz,
             now=now,
-            masked=False,
+            viewer=viewer,
         )
         for t in tickets
     ]
     await answer(message, "\n".join(lines))
+
+
+async def _viewer(
+    runtime: Runtime, message: Message, user_id: int, tickets: list[Ticket]
+) -> Viewer:
+    """The resident reading her tickets. Only what she wrote herself is hers to read unmasked:
+    on a ticket she joined with "+1", or that /dup merged hers into, she is a reporter but not
+    the writer, unless she works its grid (asked of the roles only then)."""
+    private = is_private(message)
+    if not private or all(t.reporter_id == user_id for t in tickets):
+        return Viewer(user_id, private=private)
+    grids = await runtime.roles.workable_grids(user_id)
+    return Viewer(user_id, private=True, staff_grids=_ids(grids))
+
+
+def _ids(grids: list[GridInfo] | None) -> frozenset[int] | None:
+    return None if grids is None else frozenset(g.id for g in grids)
 
 
 async def on_status(update: Update, context: LinliContext) -> None:
@@ -112,80 +132,70 @@ async def on_status(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message)
     args = list(context.args or [])
     number = ticket_number(args[0]) if args else None
     if number is None:
-        await answer(message, runtime.texts("status.usage"))
+        await answer(message, texts("status.usage"))
         return
     ticket = await runtime.storage.tickets.get(number)
     if ticket is None:
-        await answer(message, runtime.texts("officer.not_found", id=number))
+        await answer(message, texts("officer.not_found", id=number))
         return
     own = user is not None and await runtime.storage.tickets.is_reporter(ticket.id, user.id)
-    if own:  # full details; masked unless in her private chat
+    if own and user is not None:  # her ticket's details; numbers only as she may read them
         line = list_line(
             ticket,
             catalog=runtime.catalog,
-            texts=runtime.texts,
+            texts=texts,
             tz=runtime.settings.tz,
             now=runtime.clock.now(),
-            masked=not is_private(message),
+            viewer=await _viewer(runtime, message, user.id, [ticket]),
         )
         await answer(message, line)
         return
-    status = runtime.texts.status(ticket.status)
-    await answer(message, runtime.texts("status.short", id=ticket.id, status=status))
-
-
-async def _replied_ticket(runtime: Runtime, message: Message) -> Ticket | None:
-    replied = message.reply_to_message
-    if replied is None:
-        return None
-    tickets = runtime.storage.tickets
-    return await tickets.by_message(
-        message.chat_id, replied.message_id
-    ) or await tickets.by_receipt(message.chat_id, replied.message_id)
+    status = texts.status(ticket.status)
+    await answer(message, texts("status.short", id=ticket.id, status=status))
 
 
 async def on_metoo(update: Update, context: LinliContext) -> None:
+    """A co-reporter: "+1" / 同样 / 我也是 replying to a report or its receipt, or /metoo."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None or user.is_bot:
         return
     runtime = context.runtime
-    ticket = await _replied_ticket(runtime, message)
-    if ticket is None:
-        if message.text and message.text.startswith("/"):
-            await answer(message, runtime.texts("metoo.not_a_ticket"))
-        return
-    added = await runtime.storage.tickets.add_co_reporter(
-        ticket.id, user.id, user.full_name, runtime.clock.now()
+    replied = message.reply_to_message
+    joined = await followup.join(
+        runtime.storage,
+        message.chat_id,
+        replied.message_id if replied is not None else None,
+        Actor(user.id, user.full_name),
+        runtime.clock.now(),
     )
-    await answer(message, runtime.texts("metoo.added" if added else "metoo.already", id=ticket.id))
+    if joined.ticket is not None:
+        key = "metoo.added" if joined.added else "metoo.already"
+        await reply(message, runtime, key, id=joined.ticket.id)
+    elif message.text and message.text.startswith("/"):
+        await reply(message, runtime, "metoo.not_a_ticket")
 
 
 async def on_photo_reply(update: Update, context: LinliContext) -> None:
     """A photo replying to one's own ticket (report or receipt) is attached to it."""
     message = update.effective_message
-    if message is None or not message.photo:
+    if message is None or not message.photo or message.reply_to_message is None:
         return
     runtime = context.runtime
-    if parse_report(message.caption or "", runtime.catalog).is_report:
-        return  # a tagged photo is a new report: intake takes it
-    ticket = await _replied_ticket(runtime, message)
-    actor = actor_of(message)
-    if ticket is None or actor.user_id is None:
-        return
-    if not await runtime.storage.tickets.is_reporter(ticket.id, actor.user_id):
-        return
     photo = message.photo[-1]
-    added = await runtime.storage.tickets.add_media(
-        ticket.id,
+    ticket = await followup.attach_photo(
+        runtime.storage,
+        runtime.catalog,
         message.chat_id,
-        (MediaItem(message.message_id, "photo", photo.file_id, photo.file_unique_id),),
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        now=runtime.clock.now(),
+        message.reply_to_message.message_id,
+        message.caption or "",
+        actor_of(message, runtime.texts),
+        MediaItem(message.message_id, "photo", photo.file_id, photo.file_unique_id),
+        runtime.clock.now(),
     )
-    if added:
-        await answer(message, runtime.texts("photo.attached", id=ticket.id))
+    if ticket is not None:
+        await reply(message, runtime, "photo.attached", id=ticket.id)

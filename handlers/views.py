@@ -8,15 +8,24 @@ from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
+from bot.callbacks import PagePress
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.keyboards import page_keyboard, parse_page_data
+from bot.keyboards import page_keyboard
+from bot.privacy import Viewer
+from bot.texts import Texts
+from bot.tickets import OPEN_STATUSES
 from bot.views import PAGE_SIZE, detail_text, list_text, pages_for
 from handlers.common import (
     answer,
+    answer_not_a_press,
+    authorize_press,
     is_private,
     officer_target,
     pop_up,
     role_for,
+    texts_for,
+    texts_for_press,
     ticket_number,
 )
 from storage import TicketFilter
@@ -30,7 +39,9 @@ SCOPES = ("open", "overdue", "mine", "all")
 def register(app: LinliApp) -> None:
     app.add_handler(CommandHandler("list", on_list), group=GROUP)
     app.add_handler(CommandHandler("show", on_show), group=GROUP)
-    app.add_handler(CallbackQueryHandler(on_page, pattern=r"^ls:"), group=GROUP)
+    app.add_handler(
+        CallbackQueryHandler(on_page, pattern=callbacks.is_press(PagePress)), group=GROUP
+    )
 
 
 def _scope(runtime: Runtime, words: list[str]) -> tuple[str, int] | None:
@@ -79,46 +90,63 @@ def _filter(
         return TicketFilter(grid_ids=ids, overdue_at=now)
     if scope == "mine":
         return TicketFilter(
-            grid_ids=ids, statuses=("new", "accepted"), assignee_id=user.id if user else -1
+            grid_ids=ids, statuses=OPEN_STATUSES, assignee_id=user.id if user else -1
         )
     if scope == "all":
         return TicketFilter(grid_ids=ids)
     category = scope[2:] if scope.startswith("c.") else None
-    return TicketFilter(grid_ids=ids, statuses=("new", "accepted"), category=category)
+    return TicketFilter(grid_ids=ids, statuses=OPEN_STATUSES, category=category)
 
 
-def _scope_name(runtime: Runtime, scope: str) -> str:
+def _scope_name(runtime: Runtime, texts: Texts, scope: str) -> str:
     if scope.startswith("c."):
         category = runtime.catalog.get(scope[2:])
-        return runtime.texts("list.scope.category", tag=category.tag if category else scope[2:])
-    return runtime.texts(f"list.scope.{scope}")
+        return texts("list.scope.category", tag=category.tag if category else scope[2:])
+    return texts(f"list.scope.{scope}")
 
 
 async def render_list(
     runtime: Runtime, message: Message, user: User | None, scope: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """/list: the page for the grids the sender of ``message`` may list; None if none."""
     grid_ids = await _grid_ids(runtime, message, user)
     if grid_ids is False:
         return None
     assert grid_ids is not True
+    texts = texts_for(runtime, message, user)
     if grid_ids == []:
-        return runtime.texts("list.no_grids"), None
+        return texts("list.no_grids"), None
+    text, keyboard, _ = await _page(runtime, texts, message, user, grid_ids, scope, page)
+    return text, keyboard
+
+
+async def _page(
+    runtime: Runtime,
+    texts: Texts,
+    message: Message,
+    user: User | None,
+    grid_ids: list[int] | None,
+    scope: str,
+    page: int,
+) -> tuple[str, InlineKeyboardMarkup | None, int]:
+    """One page of a list, its buttons, and how many pages the list has now."""
     where = _filter(runtime, scope, grid_ids, user)
     tickets, total = await runtime.storage.tickets.find(
         where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
+    pages = pages_for(total)
     text = list_text(
         tickets,
         total=total,
         page=page,
-        scope_name=_scope_name(runtime, scope),
+        scope_name=_scope_name(runtime, texts, scope),
         catalog=runtime.catalog,
-        texts=runtime.texts,
+        texts=texts,
         tz=runtime.settings.tz,
         now=runtime.clock.now(),
-        masked=not is_private(message),
+        viewer=_lister(message, user, grid_ids),
     )
-    return text, page_keyboard(scope, page, pages_for(total), runtime.texts)
+    return text, page_keyboard(scope, page, pages, texts), pages
 
 
 async def on_list(update: Update, context: LinliContext) -> None:
@@ -126,13 +154,14 @@ async def on_list(update: Update, context: LinliContext) -> None:
     if message is None:
         return
     runtime = context.runtime
+    texts = texts_for(runtime, message, update.effective_user)
     parsed = _scope(runtime, list(context.args or []))
     if parsed is None:
-        await answer(message, runtime.texts("list.usage"))
+        await answer(message, texts("list.usage"))
         return
     rendered = await render_list(runtime, message, update.effective_user, *parsed)
     if rendered is None:
-        await answer(message, runtime.texts("list.not_allowed"))
+        await answer(message, texts("list.not_allowed"))
         return
     text, keyboard = rendered
     try:
@@ -142,20 +171,30 @@ async def on_list(update: Update, context: LinliContext) -> None:
 
 
 async def on_page(update: Update, context: LinliContext) -> None:
+    """◀ / ▶ under a list, for whoever may list that chat (``authorize_press``); a page that
+    no longer exists (tickets were closed meanwhile) is refused, the message left as it is."""
     query = update.callback_query
     if query is None:
         return
     runtime = context.runtime
-    parsed = parse_page_data(query.data)
+    press = callbacks.parse(query.data)
+    if not isinstance(press, PagePress):
+        await answer_not_a_press(query, runtime, press)
+        return
+    decision = await authorize_press(context, query, press)
     message = query.message
-    if parsed is None or not isinstance(message, Message):
-        await pop_up(query, runtime.texts("popup.invalid"))
+    popups = texts_for_press(runtime, query)
+    if decision.refusal is not None or not isinstance(message, Message):
+        await pop_up(query, popups(decision.refusal or "popup.invalid"))
         return
-    rendered = await render_list(runtime, message, query.from_user, *parsed)
-    if rendered is None:
-        await pop_up(query, runtime.texts("popup.not_allowed"))
+    grid_ids = None if decision.grid_ids is None else list(decision.grid_ids)
+    user = query.from_user
+    texts = texts_for(runtime, message, user)  # the list: the presser's language in private
+    page = await _page(runtime, texts, message, user, grid_ids, press.scope, press.page)
+    text, keyboard, pages = page
+    if press.page > pages:
+        await pop_up(query, popups("popup.page_gone", page=press.page, pages=pages))
         return
-    text, keyboard = rendered
     await pop_up(query)
     try:
         await message.edit_text(text, reply_markup=keyboard)
@@ -176,9 +215,19 @@ async def on_show(update: Update, context: LinliContext) -> None:
         grid=target.grid,
         co_reporters=len(await runtime.storage.tickets.co_reporters(ticket.id)),
         catalog=runtime.catalog,
-        texts=runtime.texts,
+        texts=texts_for(runtime, message),
         tz=runtime.settings.tz,
         now=runtime.clock.now(),
-        masked=not is_private(message),
+        viewer=Viewer(  # /show is for staff of the ticket's grid (officer_target checked)
+            target.actor.user_id,
+            private=is_private(message),
+            staff_grids=frozenset({ticket.grid_id}),
+        ),
     )
     await answer(message, text)
+
+
+def _lister(message: Message, user: User | None, grid_ids: list[int] | None) -> Viewer:
+    """Who reads a /list page: staff of the listed grids (None: every grid, an admin)."""
+    grids = None if grid_ids is None else frozenset(grid_ids)
+    return Viewer(user.id if user else None, private=is_private(message), staff_grids=grids)

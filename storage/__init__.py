@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.db import Database, SchemaTooNewError
+from storage.db import Database, SchemaTooNewError, UpdateScope, handling
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
 from storage.ledger import LedgerRepository
 from storage.metrics import MetricsRepository
@@ -14,6 +14,7 @@ from storage.officers import OfficerRepository
 from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
 from storage.schedule import ScheduleRepository
 from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
+from storage.updates import HandledUpdates
 
 __all__ = [
     "ChatBinding",
@@ -22,6 +23,7 @@ __all__ = [
     "GridInfo",
     "GridRepository",
     "GridTakenError",
+    "HandledUpdates",
     "LedgerRepository",
     "MediaItem",
     "MetricsRepository",
@@ -40,6 +42,8 @@ __all__ = [
     "TicketFilter",
     "TicketRepository",
     "UnknownUnitError",
+    "UpdateScope",
+    "handling",
 ]
 
 
@@ -56,10 +60,11 @@ class Storage:
         self.schedule = ScheduleRepository(db)
         self.metrics = MetricsRepository(db)
         self.ledger = LedgerRepository(db)
+        self.updates = HandledUpdates(db)
 
     @classmethod
-    async def open(cls, path: Path | str, *, migrate: bool = True) -> Storage:
-        return cls(await Database.open(path, migrate=migrate))
+    async def open(cls, path: Path | str, *, migrate: bool = True, create: bool = True) -> Storage:
+        return cls(await Database.open(path, migrate=migrate, create=create))
 
     async def close(self) -> None:
         await self.db.close()

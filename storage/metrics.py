@@ -22,15 +22,16 @@ from typing import Any
 
 from storage.db import Database, to_db_time
 from storage.models import Ticket
+from storage.vocabulary import Satisfaction, Status
 
 logger = logging.getLogger(__name__)
 
 WEEK = timedelta(days=7)
-OPEN_STATUSES = ("new", "accepted")
+# What the SQL below spells out inside its strings (partial indexes match only literals).
 # 解决率 leaves out the side exits: a rejected or duplicate ticket was never to be resolved.
-SIDE_EXITS = ("rejected", "duplicate")
-SATISFIED = ("satisfied", "basic")
-RATED = ("satisfied", "basic", "unsatisfied")  # 'unrated' (未评价) counts neither way
+SIDE_EXITS = (Status.REJECTED, Status.DUPLICATE)
+SATISFIED = (Satisfaction.SATISFIED, Satisfaction.BASIC)
+RATED = (*SATISFIED, Satisfaction.UNSATISFIED)  # 'unrated' (未评价) counts neither way
 
 
 @dataclass(frozen=True)
@@ -300,10 +301,6 @@ class MetricsRepository:
             ticket = Ticket.from_row(row)
             found.setdefault(ticket.grid_id, []).append(ticket)
         return found
-
-    async def overdue_tickets(self, grid_id: int, now: datetime, limit: int) -> list[Ticket]:
-        """One grid's open tickets past their resolution deadline, most overdue first."""
-        return (await self.overdue_by_grid(now, limit, (grid_id,))).get(grid_id, [])
 
     async def medians(
         self, start: datetime, end: datetime, grid_ids: Collection[int] | None = None

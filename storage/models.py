@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from storage.db import from_db_time
+from storage.vocabulary import OPEN_STATUSES, Satisfaction, Status
 
 
 def _time(row: sqlite3.Row, key: str) -> datetime:
@@ -86,7 +87,7 @@ class NewTicket:
     unit: str | None = None
     room: str | None = None
     media: tuple[MediaItem, ...] = field(default=())
-    status: str = "new"
+    status: Status = Status.NEW
     assignee_id: int | None = None
     assignee_name: str | None = None
     accepted_at: datetime | None = None
@@ -111,7 +112,7 @@ class Ticket:
     room: str | None
     reporter_id: int | None
     reporter_name: str
-    status: str
+    status: Status
     created_at: datetime
     updated_at: datetime
     response_due: datetime
@@ -123,7 +124,7 @@ class Ticket:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     reopen_count: int = 0
-    satisfaction: str | None = None
+    satisfaction: Satisfaction | None = None
     duplicate_of: int | None = None
     rated_at: datetime | None = None
     followup_due: datetime | None = None
@@ -136,7 +137,7 @@ class Ticket:
 
     @property
     def is_open(self) -> bool:
-        return self.status in ("new", "accepted")
+        return self.status in OPEN_STATUSES
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Ticket:
@@ -158,7 +159,7 @@ class Ticket:
             room=row["room"],
             reporter_id=row["reporter_id"],
             reporter_name=row["reporter_name"],
-            status=row["status"],
+            status=Status(row["status"]),
             created_at=_time(row, "created_at"),
             updated_at=_time(row, "updated_at"),
             response_due=_time(row, "response_due"),
@@ -170,7 +171,7 @@ class Ticket:
             resolved_at=from_db_time(row["resolved_at"]),
             closed_at=from_db_time(row["closed_at"]),
             reopen_count=row["reopen_count"],
-            satisfaction=row["satisfaction"],
+            satisfaction=None if row["satisfaction"] is None else Satisfaction(row["satisfaction"]),
             duplicate_of=row["duplicate_of"],
             rated_at=from_db_time(row["rated_at"]),
             followup_due=from_db_time(row["followup_due"]),

@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from storage.db import Database, from_db_time, to_db_time
+from storage.models import Ticket
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,26 @@ class OutboxDraft:
     ticket_id: int | None = None
     dedupe_key: str | None = None
     attachment: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What a receipt says besides the ticket itself, found when the ticket opened (in the same
+    transaction) and kept in the receipt's row: its files, and likely duplicates."""
+
+    files: int
+    duplicates: tuple[int, ...]
+
+    def payload(self) -> dict[str, Any]:
+        return {"files": self.files, "duplicates": list(self.duplicates)}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ReceiptFacts | None:
+        """None for a row queued before receipts carried them."""
+        files, duplicates = payload.get("files"), payload.get("duplicates")
+        if not isinstance(files, int) or not isinstance(duplicates, list):
+            return None
+        return cls(files, tuple(int(i) for i in duplicates))
 
 
 @dataclass(frozen=True)
@@ -41,9 +62,15 @@ class OutboxItem:
     attempts: int
     status: str
     message_id: int | None
+    # a receipt's ticket as it was when the row was read (by due() and due_in_chat())
+    ticket: Ticket | None = None
+
+    @property
+    def receipt_facts(self) -> ReceiptFacts | None:
+        return ReceiptFacts.from_payload(self.payload) if self.kind == "receipt" else None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> OutboxItem:
+    def from_row(cls, row: sqlite3.Row, ticket: Ticket | None = None) -> OutboxItem:
         created = from_db_time(row["created_at"])
         not_before = from_db_time(row["not_before"])
         assert created is not None and not_before is not None
@@ -61,28 +88,53 @@ class OutboxItem:
             attempts=row["attempts"],
             status=row["status"],
             message_id=row["message_id"],
+            ticket=ticket,
         )
+
+
+_QUEUE = (
+    "INSERT INTO outbox (chat_id, kind, text, payload, attachment, ticket_id, dedupe_key,"
+    " created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
+def _queue_values(draft: OutboxDraft, now: datetime) -> tuple[Any, ...]:
+    return (
+        draft.chat_id,
+        draft.kind,
+        draft.text,
+        json.dumps(dict(draft.payload), ensure_ascii=False),
+        draft.attachment,
+        draft.ticket_id,
+        draft.dedupe_key,
+        to_db_time(now),
+        to_db_time(draft.not_before),
+    )
 
 
 async def queue(conn: aiosqlite.Connection, draft: OutboxDraft, now: datetime) -> bool:
     """Add a message inside the caller's transaction; False if its dedupe key was queued before."""
-    cursor = await conn.execute(
-        "INSERT INTO outbox (chat_id, kind, text, payload, attachment, ticket_id, dedupe_key,"
-        " created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (dedupe_key) DO NOTHING",
-        (
-            draft.chat_id,
-            draft.kind,
-            draft.text,
-            json.dumps(dict(draft.payload), ensure_ascii=False),
-            draft.attachment,
-            draft.ticket_id,
-            draft.dedupe_key,
-            to_db_time(now),
-            to_db_time(draft.not_before),
-        ),
-    )
+    cursor = await conn.execute(_QUEUE, _queue_values(draft, now))
     return cursor.rowcount > 0
+
+
+def queue_in(conn: sqlite3.Connection, draft: OutboxDraft, now: datetime) -> bool:
+    """:func:`queue` for work running in sqlite's thread (:meth:`Database.atomic`)."""
+    return conn.execute(_QUEUE, _queue_values(draft, now)).rowcount > 0
+
+
+def _with_tickets(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[OutboxItem]:
+    """The rows as items, each receipt with its ticket read in the same hand-over."""
+    wanted = {r["ticket_id"] for r in rows if r["kind"] == "receipt" and r["ticket_id"]}
+    tickets: dict[int, Ticket] = {}
+    if wanted:
+        found = conn.execute(
+            "SELECT * FROM tickets WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(wanted)),),
+        ).fetchall()
+        tickets = {t.id: t for t in map(Ticket.from_row, found)}
+    return [OutboxItem.from_row(r, tickets.get(r["ticket_id"])) for r in rows]
 
 
 class OutboxRepository:
@@ -90,42 +142,42 @@ class OutboxRepository:
         self._db = db
 
     async def add(self, draft: OutboxDraft, now: datetime) -> bool:
-        async with self._db.transaction() as conn:
-            return await queue(conn, draft, now)
+        return await self._db.atomic(lambda conn: queue_in(conn, draft, now))
 
     async def add_many(self, drafts: Sequence[OutboxDraft], now: datetime) -> int:
-        async with self._db.transaction() as conn:
-            added = 0
-            for draft in drafts:
-                added += await queue(conn, draft, now)
-            return added
+        return await self._db.atomic(lambda conn: sum(queue_in(conn, d, now) for d in drafts))
 
     async def due(
         self, now: datetime, limit: int = 500, *, exclude: Sequence[int] = ()
     ) -> list[OutboxItem]:
         """Pending messages whose time has come, oldest first, attachments included; none of
-        the chats in ``exclude`` (being sent to already)."""
-        rows = await self._db.fetch_all(
-            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
-            " AND o.chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY o.id LIMIT ?",
-            (to_db_time(now), json.dumps(list(exclude)), limit),
-        )
-        return [OutboxItem.from_row(r) for r in rows]
+        the chats in ``exclude`` (being sent to already). Receipts come with their tickets."""
+        values = (to_db_time(now), json.dumps(list(exclude)), limit)
+
+        def read(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
+                "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
+                " AND o.chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY o.id LIMIT ?",
+                values,
+            ).fetchall()
+            return _with_tickets(conn, rows)
+
+        return await self._db.run(read)
 
     async def due_in_chat(self, chat_id: int, now: datetime, *, after: int) -> list[OutboxItem]:
-        """Pending messages of one chat queued after row ``after`` whose time has come."""
-        rows = await self._db.fetch_all(
-            "SELECT o.* FROM outbox o WHERE o.chat_id = ? AND o.status = 'pending'"
-            " AND o.id > ? AND o.not_before <= ? ORDER BY o.id",
-            (chat_id, after, to_db_time(now)),
-        )
-        return [OutboxItem.from_row(r) for r in rows]
+        """Pending messages of one chat queued after row ``after`` whose time has come;
+        receipts with their tickets."""
+        values = (chat_id, after, to_db_time(now))
 
-    async def next_due(self) -> datetime | None:
-        value = await self._db.fetch_value(
-            "SELECT MIN(not_before) FROM outbox WHERE status = 'pending'"
-        )
-        return from_db_time(value)
+        def read(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
+                "SELECT o.* FROM outbox o WHERE o.chat_id = ? AND o.status = 'pending'"
+                " AND o.id > ? AND o.not_before <= ? ORDER BY o.id",
+                values,
+            ).fetchall()
+            return _with_tickets(conn, rows)
+
+        return await self._db.run(read)
 
     async def mark_sent(
         self,
@@ -135,27 +187,22 @@ class OutboxRepository:
         *,
         receipt_of: Sequence[int] = (),
     ) -> None:
-        """Sent; receipts' tickets learn the receipt's message id in the same transaction."""
-        async with self._db.transaction() as conn:
-            for item_id in ids:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
-                    " attempts = attempts + 1 WHERE id = ?",
-                    (to_db_time(now), message_id, item_id),
-                )
-            for ticket_id in receipt_of:
-                await conn.execute(
-                    "UPDATE tickets SET receipt_message_id = ? WHERE id = ?",
-                    (message_id, ticket_id),
-                )
+        """Sent; receipts' tickets learn the receipt's message id in the same transaction (one
+        hand-over to sqlite's thread)."""
+        stamp = to_db_time(now)
 
-    async def postpone(self, item_id: int, not_before: datetime, error: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET not_before = ?, attempts = attempts + 1, last_error = ?"
-                " WHERE id = ? AND status = 'pending'",
-                (to_db_time(not_before), error[:500], item_id),
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
+                [(stamp, message_id, item_id) for item_id in ids],
             )
+            conn.executemany(
+                "UPDATE tickets SET receipt_message_id = ? WHERE id = ?",
+                [(message_id, ticket_id) for ticket_id in receipt_of],
+            )
+
+        await self._db.atomic(mark)
 
     async def postpone_chat(
         self, chat_id: int, failed: Sequence[int], not_before: datetime, error: str

@@ -4,13 +4,14 @@ conditional updates that make each reminder, escalation and follow-up happen exa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage.db import Database, to_db_time
 from storage.models import Ticket
 from storage.outbox import OutboxDraft, queue
 from storage.tickets import EventDraft, status_of, write_event
+from storage.vocabulary import Satisfaction, Status
 
 
 class ScheduleRepository:
@@ -24,11 +25,19 @@ class ScheduleRepository:
         )
         return [Ticket.from_row(r) for r in rows]
 
-    async def response_reminders_due(self, until: datetime, limit: int = 500) -> list[Ticket]:
-        """New tickets nobody has acted on whose response deadline is before ``until``."""
+    async def response_reminders_due(
+        self, now: datetime, lead: timedelta, limit: int = 500
+    ) -> list[Ticket]:
+        """New tickets nobody has acted on whose response reminder is due at ``now``.
+
+        The reminder comes ``lead`` before the response deadline, but never earlier than
+        halfway through the response window: an urgent ticket with a 30-minute window and a
+        30-minute lead is reminded after 15 minutes, not seconds after its receipt.
+        """
         return await self._tickets(
-            "status = 'new' AND response_reminded_at IS NULL AND response_due <= ?",
-            (to_db_time(until),),
+            "status = 'new' AND response_reminded_at IS NULL AND response_due <= ?"
+            " AND julianday(created_at) + julianday(response_due) <= 2 * julianday(?)",
+            (to_db_time(now + lead), to_db_time(now)),
             limit,
         )
 
@@ -64,20 +73,102 @@ class ScheduleRepository:
             limit,
         )
 
-    async def mark(
+    # -- claims: each applies once, with its history row and messages, in one transaction ----
+
+    async def claim_response_reminder(
+        self, ticket_id: int, now: datetime, event: EventDraft, messages: Sequence[OutboxDraft]
+    ) -> bool:
+        """Remind of a new ticket's response deadline, once per ticket."""
+        return await self._claim(
+            ticket_id,
+            "status = 'new' AND response_reminded_at IS NULL",
+            (),
+            {"response_reminded_at": now},
+            event,
+            messages,
+        )
+
+    async def claim_escalation(
         self,
         ticket_id: int,
         *,
+        from_level: int,
+        to_level: int,
+        now: datetime,
+        event: EventDraft,
+        messages: Sequence[OutboxDraft],
+    ) -> bool:
+        """Raise a ticket from ``from_level`` to ``to_level``; False if someone moved it first."""
+        return await self._claim(
+            ticket_id,
+            "escalation_level = ?",
+            (from_level,),
+            {"escalation_level": to_level, "escalated_at": now},
+            event,
+            messages,
+        )
+
+    async def claim_followup(
+        self, ticket_id: int, now: datetime, event: EventDraft, messages: Sequence[OutboxDraft]
+    ) -> bool:
+        """Ask the reporters of a resolved ticket whether they are satisfied, once."""
+        return await self._claim(
+            ticket_id,
+            "status = 'resolved' AND followup_due IS NOT NULL",
+            (),
+            {"followup_due": None, "followup_asked_at": now},
+            event,
+            messages,
+        )
+
+    async def claim_followup_reminder(
+        self, ticket_id: int, now: datetime, event: EventDraft, messages: Sequence[OutboxDraft]
+    ) -> bool:
+        """Remind the reporters of an unanswered 回访, once per question."""
+        return await self._claim(
+            ticket_id,
+            "status = 'resolved' AND followup_reminded_at IS NULL",
+            (),
+            {"followup_reminded_at": now},
+            event,
+            messages,
+        )
+
+    async def close_unasked(self, ticket_id: int, now: datetime, event: EventDraft) -> bool:
+        """Close a resolved ticket nobody can be asked about (a patrol finding) as 未评价."""
+        return await self._close_unrated(ticket_id, "followup_due IS NOT NULL", now, event)
+
+    async def close_unanswered(self, ticket_id: int, now: datetime, event: EventDraft) -> bool:
+        """Close a resolved ticket whose 回访 went unanswered as 未评价."""
+        return await self._close_unrated(ticket_id, "followup_asked_at IS NOT NULL", now, event)
+
+    async def _close_unrated(
+        self, ticket_id: int, guard: str, now: datetime, event: EventDraft
+    ) -> bool:
+        changes = {
+            "status": Status.CLOSED,
+            "satisfaction": Satisfaction.UNRATED,
+            "closed_at": now,
+            "followup_due": None,
+            "updated_at": now,
+        }
+        return await self._claim(
+            ticket_id, f"status = 'resolved' AND {guard}", (), changes, event, ()
+        )
+
+    async def _claim(
+        self,
+        ticket_id: int,
         guard: str,
-        guard_params: Sequence[Any] = (),
+        guard_params: Sequence[Any],
         changes: Mapping[str, Any],
         event: EventDraft,
-        messages: Sequence[OutboxDraft] = (),
+        messages: Sequence[OutboxDraft],
     ) -> bool:
         """Apply ``changes`` if ``guard`` still holds, with its event and messages, atomically.
 
-        The guard (e.g. ``response_reminded_at IS NULL``) is what makes a reminder happen once,
-        even when two ticks or a restart look at the same ticket.
+        The guard (one of the fixed conditions above, never caller text) is what makes each
+        claim happen once, even when two ticks or a restart look at the same ticket.
         """
         sets, values = _assignments(changes)
         async with self._db.transaction() as conn:
@@ -85,7 +176,7 @@ class ScheduleRepository:
             if status is None:
                 return False
             cursor = await conn.execute(
-                f"UPDATE tickets SET {sets} WHERE id = ? AND ({guard})",  # noqa: S608 - our SQL
+                f"UPDATE tickets SET {sets} WHERE id = ? AND ({guard})",  # noqa: S608 - fixed SQL
                 (*values, ticket_id, *guard_params),
             )
             if cursor.rowcount == 0:

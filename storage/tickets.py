@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,8 @@ import aiosqlite
 
 from storage.db import Database, first, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
-from storage.outbox import OutboxDraft, queue
+from storage.outbox import OutboxDraft, ReceiptFacts, queue, queue_in
+from storage.vocabulary import OPEN_STATUSES, EventKind, Status
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class TicketChange:
 class EventDraft:
     """A history row to write with a change: who did what, and why."""
 
-    kind: str
+    kind: EventKind
     actor_id: int | None
     actor_name: str
     at: datetime
@@ -66,7 +68,7 @@ class TicketFilter:
     """Which tickets a list shows; every field narrows it."""
 
     grid_ids: tuple[int, ...] | None = None  # None = every grid
-    statuses: tuple[str, ...] | None = None
+    statuses: tuple[Status, ...] | None = None
     category: str | None = None
     assignee_id: int | None = None
     overdue_at: datetime | None = None  # open and past the resolution deadline at this moment
@@ -77,80 +79,15 @@ class TicketRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def open(self, draft: NewTicket, *, receipt: bool = False) -> tuple[Ticket, bool]:
-        """Insert with its opening event; ``(existing, False)`` if the message has a ticket."""
-        stamp = to_db_time(draft.created_at)
-        async with self._db.transaction() as conn:
-            # RETURNING gives the stored row (defaults included) without a second read.
-            inserted = await conn.execute_fetchall(
-                "INSERT INTO tickets (grid_id, chat_id, message_id, thread_id, media_group_id,"
-                " source, category, labels, text, body, estate, building, unit, room,"
-                " reporter_id, reporter_name, status, created_at, updated_at, response_due,"
-                " resolution_due, assignee_id, assignee_name, accepted_at) VALUES (?, ?, ?, ?,"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (chat_id, message_id) DO NOTHING RETURNING *",
-                (
-                    draft.grid_id,
-                    draft.chat_id,
-                    draft.message_id,
-                    draft.thread_id,
-                    draft.media_group_id,
-                    draft.source,
-                    draft.category,
-                    json.dumps(list(draft.labels), ensure_ascii=False),
-                    draft.text,
-                    draft.body,
-                    draft.estate,
-                    draft.building,
-                    draft.unit,
-                    draft.room,
-                    draft.reporter_id,
-                    draft.reporter_name,
-                    draft.status,
-                    stamp,
-                    stamp,
-                    to_db_time(draft.response_due),
-                    to_db_time(draft.resolution_due),
-                    draft.assignee_id,
-                    draft.assignee_name,
-                    None if draft.accepted_at is None else to_db_time(draft.accepted_at),
-                ),
-            )
-            row = next(iter(inserted), None)
-            if row is None:
-                existing = await _by_message(conn, draft.chat_id, draft.message_id)
-                assert existing is not None
-                return existing, False
-            ticket = Ticket.from_row(row)
-            ticket_id = ticket.id
-            await _event(
-                conn,
-                ticket_id,
-                draft.created_at,
-                draft.reporter_id,
-                draft.reporter_name,
-                "opened",
-                None,
-                draft.status,
-                draft.source,
-            )
-            await _insert_media(conn, ticket_id, draft.chat_id, draft.media, stamp)
-            if draft.media_group_id is not None:
-                await _adopt_album_parts(conn, ticket_id, draft.chat_id, draft.media_group_id)
-            if receipt:
-                # the receipt is owed from the moment the ticket exists: same transaction
-                await queue(
-                    conn,
-                    OutboxDraft(
-                        chat_id=draft.chat_id,
-                        kind="receipt",
-                        not_before=draft.created_at,
-                        ticket_id=ticket_id,
-                        dedupe_key=f"receipt:{ticket_id}",
-                    ),
-                    draft.created_at,
-                )
-        return ticket, True
+    async def open(
+        self, draft: NewTicket, *, receipt: bool = False, duplicates_since: datetime | None = None
+    ) -> tuple[Ticket, bool]:
+        """Insert with its opening event, files and (``receipt``) its receipt's outbox row, in one
+        transaction and one hand-over to sqlite's thread; ``(existing, False)`` if the message
+        has a ticket already. The receipt's row carries what the receipt says besides the
+        ticket (:class:`~storage.outbox.ReceiptFacts`): its files, and the open tickets of the
+        same place and category since ``duplicates_since`` (none without it)."""
+        return await self._db.atomic(lambda conn: _open(conn, draft, receipt, duplicates_since))
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
@@ -182,7 +119,7 @@ class TicketRepository:
             cursor = await conn.execute(
                 "UPDATE tickets SET category = ?, labels = ?, text = ?, body = ?, estate = ?,"
                 " building = ?, unit = ?, room = ?, response_due = ?, resolution_due = ?,"
-                " updated_at = ? WHERE id = ? AND status = 'new' AND text <> ?",
+                " updated_at = ? WHERE id = ? AND status = ? AND text <> ?",
                 (
                     change.category,
                     json.dumps(list(change.labels), ensure_ascii=False),
@@ -196,12 +133,23 @@ class TicketRepository:
                     to_db_time(change.resolution_due),
                     to_db_time(now),
                     ticket_id,
+                    Status.NEW,
                     change.text,
                 ),
             )
             if cursor.rowcount == 0:
                 return None
-            await _event(conn, ticket_id, now, actor_id, actor_name, "edited", "new", "new", "")
+            await _event(
+                conn,
+                ticket_id,
+                now,
+                actor_id,
+                actor_name,
+                EventKind.EDITED,
+                Status.NEW,
+                Status.NEW,
+                "",
+            )
             return await _by_id(conn, ticket_id)
 
     async def add_media(
@@ -218,17 +166,7 @@ class TicketRepository:
         async with self._db.transaction() as conn:
             added = await _insert_media(conn, ticket_id, chat_id, items, to_db_time(now))
             if added:
-                await _event(
-                    conn,
-                    ticket_id,
-                    now,
-                    actor_id,
-                    actor_name,
-                    "media_added",
-                    None,
-                    None,
-                    str(added),
-                )
+                await _media_added(conn, ticket_id, now, actor_id, actor_name, added)
         return added
 
     async def add_album_item(
@@ -272,9 +210,7 @@ class TicketRepository:
                 return None
             ticket_id = int(row[0])
             if await _insert_media(conn, ticket_id, chat_id, (item,), stamp):
-                await _event(
-                    conn, ticket_id, now, actor_id, actor_name, "media_added", None, None, "1"
-                )
+                await _media_added(conn, ticket_id, now, actor_id, actor_name, 1)
             return await _by_id(conn, ticket_id)
 
     async def forget_album_parts(self, before: datetime) -> int:
@@ -310,8 +246,8 @@ class TicketRepository:
         self,
         ticket_id: int,
         *,
-        allowed_from: Sequence[str],
-        to: str,
+        allowed_from: Sequence[Status],
+        to: Status,
         changes: Mapping[str, Any],
         event: EventDraft,
         keep_accepted_at: bool = True,
@@ -330,7 +266,7 @@ class TicketRepository:
         for column, value in changes.items():
             sets.append(f"{column} = ?")
             values.append(to_db_time(value) if isinstance(value, datetime) else value)
-        if keep_accepted_at and "accepted_at" not in changes and to != "new":
+        if keep_accepted_at and "accepted_at" not in changes and to != Status.NEW:
             sets.append("accepted_at = COALESCE(accepted_at, ?)")  # the first officer action
             values.append(to_db_time(event.at))
         marks = ", ".join("?" for _ in allowed_from)
@@ -390,15 +326,15 @@ class TicketRepository:
             ) as cur:
                 rows = {r[0]: r for r in await cur.fetchall()}
             dup, original = rows.get(duplicate_id), rows.get(original_id)
-            if dup is None or original is None or dup[1] not in ("new", "accepted"):
+            if dup is None or original is None or dup[1] not in OPEN_STATUSES:
                 return None
-            if original[1] == "duplicate":
+            if original[1] == Status.DUPLICATE:
                 return None
             stamp = to_db_time(event.at)
             await conn.execute(
-                "UPDATE tickets SET status = 'duplicate', duplicate_of = ?, closed_at = ?,"
+                "UPDATE tickets SET status = ?, duplicate_of = ?, closed_at = ?,"
                 " updated_at = ?, accepted_at = COALESCE(accepted_at, ?) WHERE id = ?",
-                (original_id, stamp, stamp, stamp, duplicate_id),
+                (Status.DUPLICATE, original_id, stamp, stamp, stamp, duplicate_id),
             )
             reporters = [(dup[2], dup[3])] if dup[2] is not None else []
             async with conn.execute(
@@ -418,9 +354,9 @@ class TicketRepository:
                 event.at,
                 event.actor_id,
                 event.actor_name,
-                "duplicate",
+                EventKind.DUPLICATE,
                 dup[1],
-                "duplicate",
+                Status.DUPLICATE,
                 f"#{original_id} {event.note}".strip(),
             )
             await _event(
@@ -429,7 +365,7 @@ class TicketRepository:
                 event.at,
                 event.actor_id,
                 event.actor_name,
-                "merged",
+                EventKind.MERGED,
                 original[1],
                 original[1],
                 f"#{duplicate_id}",
@@ -452,7 +388,7 @@ class TicketRepository:
             )
             if cursor.rowcount == 0:
                 return False
-            await _event(conn, ticket_id, now, user_id, name, "co_reporter", None, None, "")
+            await _event(conn, ticket_id, now, user_id, name, EventKind.CO_REPORTER, None, None, "")
         return True
 
     async def co_reporters(self, ticket_id: int) -> list[tuple[int, str]]:
@@ -492,20 +428,7 @@ class TicketRepository:
         """Open tickets of the same grid, category, estate and building opened since ``since``."""
         if not ticket.building and not ticket.estate:
             return []
-        rows = await self._db.fetch_all(
-            "SELECT * FROM tickets WHERE grid_id = ? AND category = ? AND id <> ?"
-            " AND status IN ('new', 'accepted') AND created_at >= ?"
-            " AND estate IS ? AND building IS ? ORDER BY id DESC LIMIT ?",
-            (
-                ticket.grid_id,
-                ticket.category,
-                ticket.id,
-                to_db_time(since),
-                ticket.estate,
-                ticket.building,
-                limit,
-            ),
-        )
+        rows = await self._db.fetch_all(_DUPLICATES, _duplicates_values(ticket, since, limit))
         return [Ticket.from_row(r) for r in rows]
 
     async def recent(self, limit: int = 50) -> list[Ticket]:
@@ -545,22 +468,157 @@ def _filter_sql(where: TicketFilter) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
+_INSERT_TICKET = (
+    "INSERT INTO tickets (grid_id, chat_id, message_id, thread_id, media_group_id, source,"
+    " category, labels, text, body, estate, building, unit, room, reporter_id, reporter_name,"
+    " status, created_at, updated_at, response_due, resolution_due, assignee_id, assignee_name,"
+    " accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (chat_id, message_id) DO NOTHING RETURNING *"
+)
+_INSERT_EVENT = (
+    "INSERT INTO ticket_events (ticket_id, at, actor_id, actor_name, kind, from_status,"
+    " to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_MEDIA = (
+    "INSERT INTO ticket_media (ticket_id, chat_id, message_id, kind, file_id, file_unique_id,"
+    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING"
+)
+_ADOPT_ALBUM_PARTS = (
+    "INSERT INTO ticket_media (ticket_id, chat_id, message_id, kind, file_id, file_unique_id,"
+    " added_at) SELECT ?, chat_id, message_id, kind, file_id, file_unique_id, received_at"
+    " FROM album_parts WHERE chat_id = ? AND media_group_id = ?"
+    " ON CONFLICT (chat_id, message_id) DO NOTHING"
+)
+_FORGET_ALBUM_PARTS = "DELETE FROM album_parts WHERE chat_id = ? AND media_group_id = ?"
+_DUPLICATES = (
+    "SELECT * FROM tickets WHERE grid_id = ? AND category = ? AND id <> ?"
+    " AND status IN ('new', 'accepted') AND created_at >= ?"
+    " AND estate IS ? AND building IS ? ORDER BY id DESC LIMIT ?"
+)
+RECEIPT_DUPLICATES = 3  # likely duplicates a receipt names
+
+
+def _duplicates_values(ticket: Ticket, since: datetime, limit: int) -> tuple[Any, ...]:
+    return (
+        ticket.grid_id,
+        ticket.category,
+        ticket.id,
+        to_db_time(since),
+        ticket.estate,
+        ticket.building,
+        limit,
+    )
+
+
+def _open(
+    conn: sqlite3.Connection, draft: NewTicket, receipt: bool, duplicates_since: datetime | None
+) -> tuple[Ticket, bool]:
+    """:meth:`TicketRepository.open`, in sqlite's thread inside :meth:`Database.atomic`."""
+    stamp = to_db_time(draft.created_at)
+    # RETURNING gives the stored row (defaults included) without a second read.
+    row = conn.execute(_INSERT_TICKET, _ticket_values(draft, stamp)).fetchone()
+    if row is None:
+        existing = conn.execute(
+            "SELECT * FROM tickets WHERE chat_id = ? AND message_id = ?",
+            (draft.chat_id, draft.message_id),
+        ).fetchone()
+        assert existing is not None
+        return Ticket.from_row(existing), False
+    ticket = Ticket.from_row(row)
+    conn.execute(
+        _INSERT_EVENT,
+        (
+            ticket.id,
+            stamp,
+            draft.reporter_id,
+            draft.reporter_name,
+            EventKind.OPENED,
+            None,
+            draft.status,
+            draft.source,
+        ),
+    )
+    conn.executemany(
+        _INSERT_MEDIA,
+        [_media_values(ticket.id, draft.chat_id, item, stamp) for item in draft.media],
+    )
+    if draft.media_group_id is not None:
+        conn.execute(_ADOPT_ALBUM_PARTS, (ticket.id, draft.chat_id, draft.media_group_id))
+        conn.execute(_FORGET_ALBUM_PARTS, (draft.chat_id, draft.media_group_id))
+    if receipt:
+        # the receipt is owed from the moment the ticket exists: same transaction
+        files = conn.execute(
+            "SELECT COUNT(*) FROM ticket_media WHERE ticket_id = ?", (ticket.id,)
+        ).fetchone()[0]
+        duplicates: tuple[int, ...] = ()
+        if duplicates_since is not None and (ticket.building or ticket.estate):
+            values = _duplicates_values(ticket, duplicates_since, RECEIPT_DUPLICATES)
+            duplicates = tuple(r["id"] for r in conn.execute(_DUPLICATES, values))
+        queue_in(
+            conn,
+            OutboxDraft(
+                chat_id=draft.chat_id,
+                kind="receipt",
+                not_before=draft.created_at,
+                payload=ReceiptFacts(int(files), duplicates).payload(),
+                ticket_id=ticket.id,
+                dedupe_key=f"receipt:{ticket.id}",
+            ),
+            draft.created_at,
+        )
+    return ticket, True
+
+
+def _ticket_values(draft: NewTicket, stamp: str) -> tuple[Any, ...]:
+    return (
+        draft.grid_id,
+        draft.chat_id,
+        draft.message_id,
+        draft.thread_id,
+        draft.media_group_id,
+        draft.source,
+        draft.category,
+        json.dumps(list(draft.labels), ensure_ascii=False),
+        draft.text,
+        draft.body,
+        draft.estate,
+        draft.building,
+        draft.unit,
+        draft.room,
+        draft.reporter_id,
+        draft.reporter_name,
+        draft.status,
+        stamp,
+        stamp,
+        to_db_time(draft.response_due),
+        to_db_time(draft.resolution_due),
+        draft.assignee_id,
+        draft.assignee_name,
+        None if draft.accepted_at is None else to_db_time(draft.accepted_at),
+    )
+
+
+def _media_values(ticket_id: int, chat_id: int, item: MediaItem, stamp: str) -> tuple[Any, ...]:
+    return (
+        ticket_id,
+        chat_id,
+        item.message_id,
+        item.kind,
+        item.file_id,
+        item.file_unique_id,
+        stamp,
+    )
+
+
 async def _by_id(conn: aiosqlite.Connection, ticket_id: int) -> Ticket | None:
     row = await first(conn, "SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     return None if row is None else Ticket.from_row(row)
 
 
-async def _by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Ticket | None:
-    row = await first(
-        conn, "SELECT * FROM tickets WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
-    )
-    return None if row is None else Ticket.from_row(row)
-
-
-async def status_of(conn: aiosqlite.Connection, ticket_id: int) -> str | None:
+async def status_of(conn: aiosqlite.Connection, ticket_id: int) -> Status | None:
     """A ticket's status read inside the caller's transaction; None if there is no such ticket."""
     row = await first(conn, "SELECT status FROM tickets WHERE id = ?", (ticket_id,))
-    return None if row is None else str(row[0])
+    return None if row is None else Status(row[0])
 
 
 async def write_event(
@@ -590,16 +648,27 @@ async def _event(
     at: datetime,
     actor_id: int | None,
     actor_name: str,
-    kind: str,
+    kind: EventKind,
     from_status: str | None,
     to_status: str | None,
     note: str,
 ) -> None:
     await conn.execute(
-        "INSERT INTO ticket_events (ticket_id, at, actor_id, actor_name, kind, from_status,"
-        " to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_EVENT,
         (ticket_id, to_db_time(at), actor_id, actor_name, kind, from_status, to_status, note),
     )
+
+
+async def _media_added(
+    conn: aiosqlite.Connection,
+    ticket_id: int,
+    now: datetime,
+    actor_id: int | None,
+    actor_name: str,
+    count: int,
+) -> None:
+    kind = EventKind.MEDIA_ADDED
+    await _event(conn, ticket_id, now, actor_id, actor_name, kind, None, None, str(count))
 
 
 async def _insert_media(
@@ -611,35 +680,6 @@ async def _insert_media(
 ) -> int:
     added = 0
     for item in items:
-        cursor = await conn.execute(
-            "INSERT INTO ticket_media (ticket_id, chat_id, message_id, kind, file_id,"
-            " file_unique_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, message_id) DO NOTHING",
-            (
-                ticket_id,
-                chat_id,
-                item.message_id,
-                item.kind,
-                item.file_id,
-                item.file_unique_id,
-                stamp,
-            ),
-        )
+        cursor = await conn.execute(_INSERT_MEDIA, _media_values(ticket_id, chat_id, item, stamp))
         added += cursor.rowcount
     return added
-
-
-async def _adopt_album_parts(
-    conn: aiosqlite.Connection, ticket_id: int, chat_id: int, media_group_id: str
-) -> None:
-    await conn.execute(
-        "INSERT INTO ticket_media (ticket_id, chat_id, message_id, kind, file_id, file_unique_id,"
-        " added_at) SELECT ?, chat_id, message_id, kind, file_id, file_unique_id, received_at"
-        " FROM album_parts WHERE chat_id = ? AND media_group_id = ?"
-        " ON CONFLICT (chat_id, message_id) DO NOTHING",
-        (ticket_id, chat_id, media_group_id),
-    )
-    await conn.execute(
-        "DELETE FROM album_parts WHERE chat_id = ? AND media_group_id = ?",
-        (chat_id, media_group_id),
-    )

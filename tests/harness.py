@@ -1,7 +1,8 @@
 """The bot driven the way Telegram drives it, in-process: the simulator behind a BaseRequest.
 
 Updates are fetched with a real getUpdates call (so they carry the entities Telegram attaches)
-and fed to ``Application.process_update``; when ``drain()`` returns, every handler has finished.
+and fed to ``bot.app.handle_update`` (as the poll loop does); when ``drain()`` returns, every
+handler has finished.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 from telegram import Update
 
 from bot import schedule
-from bot.app import build_application, running
-from bot.clock import ManualClock
+from bot.app import build_application, handle_update, running
+from bot.clock import ManualClock, VirtualClock
 from bot.config import Settings
 from bot.context import LinliApp, runtime_of
 from bot.ratelimit import TelegramBudget
@@ -31,7 +32,10 @@ JSON = dict[str, Any]
 
 def UNLIMITED() -> TelegramBudget:
     return TelegramBudget(
-        group_per_minute=1_000_000, private_per_second=1_000_000, global_per_second=1_000_000
+        group_per_minute=1_000_000,
+        private_per_second=1_000_000,
+        global_per_second=1_000_000,
+        margin=0.0,  # else a second private message within 0.25 s waits for a later flush
     )
 
 
@@ -60,7 +64,7 @@ class Harness:
         while updates := await self.app.bot.get_updates(offset=self._offset, timeout=0):
             for update in updates:
                 self._offset = update.update_id + 1
-                await self.app.process_update(update)
+                await handle_update(self.app, update)
                 self.processed.append(update)
                 handled += 1
         return handled
@@ -82,7 +86,7 @@ class Harness:
 
     async def feed(self, update: JSON) -> None:
         """Process one raw update dict directly (hostile input that getUpdates would not carry)."""
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        await handle_update(self.app, Update.de_json(update, self.app.bot))
 
     async def say(self, chat: SimChat, user: SimUser, text: str, **kwargs: Any) -> JSON:
         message = self.sim.send_text(chat, user, text, **kwargs)
@@ -170,4 +174,8 @@ async def harness(
         budget=budget or UNLIMITED(),
     )
     async with running(app, polling=False):
+        monotonic = runtime_of(app).budget.clock
+        if isinstance(monotonic, VirtualClock) and monotonic.busy is None:
+            # virtual time must not jump while a statement runs in sqlite's thread
+            monotonic.busy = runtime_of(app).storage.db._lock.locked
         yield Harness(sim, app, clock, admin)

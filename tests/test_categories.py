@@ -50,20 +50,6 @@ def test_defaults_match_the_design_table() -> None:
     assert catalog["suggestion"].resolution == timedelta(days=15)
 
 
-def test_longest_alias_wins_and_case_is_ignored(tmp_path: Path) -> None:
-    catalog = CategoryCatalog.default()
-    hit = catalog.match_prefix("飞线充电5号楼")
-    assert hit is not None and hit[0].key == "charging" and hit[1] == "飞线充电"
-    assert catalog.match_prefix("报修北瑞小区")[0].key == "repair"  # type: ignore[index]
-    assert catalog.match_prefix("通知") is None
-    file = tmp_path / "c.toml"
-    file.write_text(
-        '[categories.pets]\ntag = "Pets"\nresponse = "1h"\nresolution = "1d"\n', "utf-8"
-    )
-    custom = CategoryCatalog.load(file)
-    assert custom.match_prefix("petsabc")[0].key == "pets"  # type: ignore[index]
-
-
 def test_override_replaces_and_extends(tmp_path: Path) -> None:
     file = tmp_path / "c.toml"
     file.write_text(

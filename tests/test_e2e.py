@@ -4,85 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import statistics
-import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.callbacks import RatingPress, TicketPress, encode
+from bot.launcher import RUN_SCRIPT, SCRIPT, start_bot
 from bot.simulator import Simulator, start_server
-from bot.simulator.models import SimUser
+from tests.e2e import Cast, Live, bind, grid_cast, reply_to, running
 
 pytestmark = pytest.mark.e2e
-LINLITONG = str(Path(sys.executable).parent / "linlitong")
-
-
-@dataclass
-class Live:
-    sim: Simulator
-    admin: SimUser
-    process: asyncio.subprocess.Process
-    log: Path
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Live, Cast]]:
     sim = Simulator()
-    admin = sim.add_user("张书记")
-    log = tmp_path / "bot.log"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "BOT_TOKEN": sim.token,
-        "DATABASE_PATH": str(tmp_path / "live.db"),
-        "ADMIN_IDS": str(admin.id),
-        "POLL_TIMEOUT": "1",
-        "LOG_LEVEL": "DEBUG",
-    }
-    server = await start_server(sim)
-    try:
-        env["BOT_API_BASE_URL"] = server.base_url
-        with log.open("wb") as sink:
-            process = await asyncio.create_subprocess_exec(
-                LINLITONG, "run", cwd=tmp_path, env=env, stdout=sink, stderr=sink
-            )
-    except BaseException:
-        await server.stop()
-        raise
-    try:
-        await sim.wait_for(lambda: any(c.method == "getUpdates" for c in sim.calls), timeout=30)
-        yield Live(sim, admin, process, log)
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        await server.stop()
+    cast = grid_cast(sim)
+    async with running(sim, tmp_path, admin=cast.admin, settings={"LOG_LEVEL": "DEBUG"}) as live:
+        yield live, cast
 
 
-async def reply_to(sim: Simulator, chat_id: int, message_id: int) -> dict[str, Any]:
-    replies = await sim.wait_for(lambda: sim.replies_to(chat_id, message_id) or None, timeout=10)
-    assert len(replies) == 1
-    reply: dict[str, Any] = replies[0]
-    return reply
-
-
-async def test_receipts_from_the_real_process(live: Live) -> None:
+async def test_receipts_from_the_real_process(world: tuple[Live, Cast]) -> None:
+    (live, cast), chat = world, world[1].grid
     sim = live.sim
-    resident = sim.add_user("王阿姨")
-    chat = sim.add_group("北瑞小区一网格")
-    sim.set_member(chat, live.admin, "creator")
-    sim.set_member(chat, resident, "member")
-    sim.add_bot(chat, by=live.admin, status="member")
-    bind = sim.send_text(chat, live.admin, "/bind 第一网格 通顺社区 交通街道")
-    assert "✅" in (await reply_to(sim, chat.id, bind["message_id"]))["text"]
+    assert "✅" in (await bind(sim, chat, cast.admin, "/bind 第一网格 通顺社区 交通街道"))["text"]
 
     forms = [
         "#报修 3号楼2单元楼道灯不亮",
@@ -94,17 +43,18 @@ async def test_receipts_from_the_real_process(live: Live) -> None:
     latencies = []
     for number, text in enumerate(forms, start=1):
         started = time.perf_counter()
-        message = sim.send_text(chat, resident, text)
-        receipt = await reply_to(sim, chat.id, message["message_id"])
+        message = sim.send_text(chat, cast.resident, text)
+        receipt = await reply_to(sim, chat, message["message_id"])
         latencies.append(time.perf_counter() - started)
         assert f"工单 {number} 已登记" in receipt["text"]
 
-    album = sim.send_album(chat, resident, count=3, caption="#积水 宝东6号街坊", caption_index=2)
-    assert "附件：相册" in (await reply_to(sim, chat.id, album[2]["message_id"]))["text"]
+    caption = "#积水 宝东6号街坊"
+    album = sim.send_album(chat, cast.resident, count=3, caption=caption, caption_index=2)
+    assert "附件：相册" in (await reply_to(sim, chat, album[2]["message_id"]))["text"]
 
-    chatter = sim.send_text(chat, resident, "今天天气真好")
-    bare = sim.send_text(chat, resident, "#报修")
-    assert "什么问题、在哪里" in (await reply_to(sim, chat.id, bare["message_id"]))["text"]
+    chatter = sim.send_text(chat, cast.resident, "今天天气真好")
+    bare = sim.send_text(chat, cast.resident, "#报修")
+    assert "什么问题、在哪里" in (await reply_to(sim, chat, bare["message_id"]))["text"]
     assert sim.replies_to(chat.id, chatter["message_id"]) == []  # handled before the bare tag
 
     print(
@@ -114,16 +64,13 @@ async def test_receipts_from_the_real_process(live: Live) -> None:
     assert sim.commands, "the command menu was not registered"
 
 
-async def test_token_never_reaches_the_log(live: Live) -> None:
+async def test_token_never_reaches_the_log(world: tuple[Live, Cast]) -> None:
+    live, cast = world
     sim = live.sim
-    chat = sim.add_group("北瑞小区一网格")
-    sim.set_member(chat, live.admin, "creator")
-    sim.add_bot(chat, by=live.admin, status="member")
-    message = sim.send_text(chat, live.admin, "/help")
-    await reply_to(sim, chat.id, message["message_id"])
-    live.process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(live.process.wait(), timeout=20) == 0
-    log = live.log.read_text("utf-8")
+    message = sim.send_text(cast.grid, cast.admin, "/help")
+    await reply_to(sim, cast.grid, message["message_id"])
+    assert await live.bot.stop() == 0
+    log = live.bot.log()
     assert "getUpdates" in log or "HTTP" in log or "LinliTong started" in log
     assert sim.token not in log
     assert sim.token.split(":")[1] not in log
@@ -131,7 +78,7 @@ async def test_token_never_reaches_the_log(live: Live) -> None:
 
 async def test_demo_runs_offline_and_exits_0() -> None:
     process = await asyncio.create_subprocess_exec(
-        LINLITONG,
+        SCRIPT,
         "demo",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -154,35 +101,13 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
     不满意) accepted → resolved → (满意) closed. (退回 and 重复 are walked in-process in
     tests/test_officer.py; here the group's 20-a-minute budget is the limit of one test.)"""
     sim = Simulator()
-    admin, resident, officer = (
-        sim.add_user("张书记"),
-        sim.add_user("王阿姨"),
-        sim.add_user("刘网格员"),
-    )
-    grid = sim.add_group("北瑞小区一网格")
-    sim.set_member(grid, admin, "creator")
-    sim.set_member(grid, resident, "member")
-    sim.set_member(grid, officer, "administrator")
-    sim.add_bot(grid, by=admin, status="member")
-    server = await start_server(sim)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "BOT_TOKEN": sim.token,
-        "BOT_API_BASE_URL": server.base_url,
-        "DATABASE_PATH": str(tmp_path / "live.db"),
-        "ADMIN_IDS": str(admin.id),
-        "POLL_TIMEOUT": "1",
-        "TICK_INTERVAL": "0.3s",
-        "FOLLOWUP_DELAY": "1s",
-        "QUIET_HOURS": "off",
-    }
-    process = await asyncio.create_subprocess_exec(LINLITONG, "run", cwd=tmp_path, env=env)
-    try:
-        await sim.wait_for(lambda: any(c.method == "getUpdates" for c in sim.calls), timeout=30)
-        bind = sim.send_text(grid, admin, "/bind 第一网格 通顺社区")
-        await reply_to(sim, grid.id, bind["message_id"])
+    cast = grid_cast(sim)
+    grid, resident, officer = cast.grid, cast.resident, cast.officer
+    settings = {"TICK_INTERVAL": "0.3s", "FOLLOWUP_DELAY": "1s", "QUIET_HOURS": "off"}
+    async with running(sim, tmp_path, admin=cast.admin, log=False, settings=settings) as live:
+        await bind(sim, grid, cast.admin, "/bind 第一网格 通顺社区")
         report = sim.send_text(grid, resident, "#报修 3号楼楼道灯不亮")
-        receipt = await reply_to(sim, grid.id, report["message_id"])
+        receipt = await reply_to(sim, grid, report["message_id"])
 
         def status_shown(needle: str) -> Any:
             return lambda: next(
@@ -194,9 +119,9 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
                 None,
             )
 
-        sim.press_button(grid, receipt["message_id"], officer, "tk:take:1")
+        sim.press_button(grid, receipt["message_id"], officer, encode(TicketPress("take", 1)))
         await sim.wait_for(status_shown("状态：处理中"), timeout=10)
-        sim.press_button(grid, receipt["message_id"], officer, "tk:done:1")
+        sim.press_button(grid, receipt["message_id"], officer, encode(TicketPress("done", 1)))
         await sim.wait_for(status_shown("状态：已办结"), timeout=10)
 
         def question(n: int) -> Any:
@@ -205,19 +130,13 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
             )
 
         first = (await sim.wait_for(question(0), timeout=15))[0]
-        sim.press_button(grid, first["message_id"], resident, "fb:1:u")
+        sim.press_button(grid, first["message_id"], resident, encode(RatingPress(1, "u")))
         await sim.wait_for(status_shown("状态：处理中"), timeout=10)
         sim.send_text(grid, officer, "/done 1 又换了一次")
         second = (await sim.wait_for(question(1), timeout=15))[0]
-        sim.press_button(grid, second["message_id"], resident, "fb:1:s")
+        sim.press_button(grid, second["message_id"], resident, encode(RatingPress(1, "s")))
         await sim.wait_for(status_shown("状态：已关闭"), timeout=10)
-
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout=20)
-        await server.stop()
-    assert process.returncode == 0
+        assert await live.bot.stop() == 0
 
 
 async def test_a_rejected_token_ends_the_process_with_a_clear_message(tmp_path: Path) -> None:
@@ -225,24 +144,22 @@ async def test_a_rejected_token_ends_the_process_with_a_clear_message(tmp_path: 
     server = await start_server(sim)
     wrong = "999999:WRONG-TOKEN-nobody-issued-this-one"
     try:
-        process = await asyncio.create_subprocess_exec(
-            LINLITONG,
-            "run",
+        bot = await start_bot(
+            base_url=server.base_url,
+            token=wrong,
+            database_path=tmp_path / "x.db",
             cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "BOT_TOKEN": wrong,
-                "BOT_API_BASE_URL": server.base_url,
-                "DATABASE_PATH": str(tmp_path / "x.db"),
-                "LOG_LEVEL": "DEBUG",
-            },
+            log_path=tmp_path / "bot.log",
+            extra_env={"LOG_LEVEL": "DEBUG"},
+            command=RUN_SCRIPT,
         )
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+        try:
+            returncode = await bot.wait(timeout=60)
+        finally:
+            await bot.stop()
     finally:
         await server.stop()
-    text = output.decode()
-    assert process.returncode == 1, text
-    assert "rejected BOT_TOKEN" in text
+    text = bot.log()
+    assert returncode == 1, text
+    assert "拒绝了 BOT_TOKEN" in text and "@BotFather" in text  # LANGUAGE=zh by default
     assert wrong not in text and wrong.split(":")[1] not in text

@@ -9,44 +9,21 @@ most one repeat per kill and reports how many it saw.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.simulator import Simulator, start_server
+from bot.simulator import Simulator
 from bot.simulator.models import SimChat
 from storage import Storage
+from tests.e2e import running
 
 pytestmark = pytest.mark.e2e
-LINLITONG = str(Path(sys.executable).parent / "linlitong")
 GROUPS, PER_GROUP, KILLS = 50, 30, 3
 _TICKET = re.compile(r"工单 (\d+)")
-
-
-async def start(tmp_path: Path, base_url: str, token: str, admin: int) -> Any:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "BOT_TOKEN": token,
-        "BOT_API_BASE_URL": base_url,
-        "DATABASE_PATH": str(tmp_path / "crash.db"),
-        "ADMIN_IDS": str(admin),
-        "POLL_TIMEOUT": "1",
-        "LOG_LEVEL": "WARNING",
-        "DIGEST_TIME": "23:59",
-    }
-    log = (tmp_path / "bot.log").open("ab")
-    try:
-        return await asyncio.create_subprocess_exec(
-            LINLITONG, "run", cwd=tmp_path, env=env, stdout=log, stderr=log
-        )
-    finally:
-        log.close()
+SETTINGS = {"LOG_LEVEL": "WARNING", "DIGEST_TIME": "23:59"}
 
 
 async def bind_all(tmp_path: Path, groups: list[SimChat]) -> None:
@@ -84,6 +61,12 @@ def receipted(
     return counts
 
 
+async def polled_again(sim: Simulator) -> None:
+    """Wait until the bot asks for updates once more: it has fetched what was sent so far."""
+    polls = len(sim.calls_to("getUpdates"))
+    await sim.wait_for(lambda: len(sim.calls_to("getUpdates")) > polls, timeout=60)
+
+
 async def ticket_ids(tmp_path: Path) -> dict[tuple[int, int], int]:
     storage = await Storage.open(tmp_path / "crash.db")
     try:
@@ -102,21 +85,18 @@ async def test_kill_9_during_ingest(tmp_path: Path) -> None:
         sim.set_member(chat, admin, "creator")
         sim.add_bot(chat, by=admin, status="member")
     await bind_all(tmp_path, groups)
-    server = await start_server(sim)
-    process = await start(tmp_path, server.base_url, sim.token, admin.id)
     sent: list[tuple[int, int]] = []
     total = GROUPS * PER_GROUP
-    try:
+    async with running(sim, tmp_path, admin=admin, database="crash.db", settings=SETTINGS) as live:
         for n in range(total):
             chat = groups[n % GROUPS]
             message = sim.send_text(chat, residents[n % 10], f"#报修 {n}号楼楼道灯不亮")
             sent.append((chat.id, message["message_id"]))
-            if n % 50 == 49:
-                await asyncio.sleep(0.05)  # residents type; the bot works meanwhile
+            if n % 50 == 49:  # residents type; the bot fetches what they wrote meanwhile
+                await polled_again(sim)
             if n and n % (total // (KILLS + 1)) == 0:
-                process.send_signal(signal.SIGKILL)
-                await process.wait()
-                process = await start(tmp_path, server.base_url, sim.token, admin.id)
+                await live.bot.kill9()
+                await live.restart()
 
         async def settled() -> dict[int, int]:
             ids = await ticket_ids(tmp_path)
@@ -129,11 +109,6 @@ async def test_kill_9_during_ingest(tmp_path: Path) -> None:
             await asyncio.sleep(0.5)
         ids = await ticket_ids(tmp_path)
         counts = receipted(sim, groups, ids)
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout=20)
-        await server.stop()
     assert len(ids) == total  # UNIQUE(chat_id, message_id): exactly one ticket per message
     assert set(ids) == set(sent)
     missing = [t for t in ids.values() if counts.get(t, 0) == 0]

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.callbacks import TicketPress, encode
+from bot.simulator.entities import utf16_len
 from bot.simulator.models import SimChat, SimUser
 from tests.harness import Harness
 
@@ -116,6 +118,14 @@ def message_text(rng: random.Random) -> str:
     return noise(rng)
 
 
+def within_limit(text: str, limit: int = 4096) -> str:
+    """Cut to Telegram's message limit, counted in UTF-16 units as Telegram counts."""
+    text = text[:limit]
+    while utf16_len(text) > limit:
+        text = text[: -max(1, (utf16_len(text) - limit) // 2)]
+    return text
+
+
 def forged_callback(rng: random.Random, user: SimUser, message: dict[str, Any]) -> dict[str, Any]:
     data = rng.choice(
         [
@@ -127,6 +137,13 @@ def forged_callback(rng: random.Random, user: SimUser, message: dict[str, Any]) 
             "",
             "tk:",
             "fb:1:s:extra",
+            # this release's syntax (bot.callbacks), forged
+            encode(TicketPress("done", rng.randint(1, 10**12 - 1))),
+            f"v1|tk|merge|1|{rng.randint(0, 10**13)}",
+            f"v1|fb|{rng.randint(0, 99)}|{rng.choice('sbux')}",
+            f"v1|ls|{rng.choice(['open', 'c.x', '💥'])}|{rng.randint(-1, 10**7)}",
+            "v1|",
+            "v2|tk|take|1",
         ]
     )
     return {
@@ -184,7 +201,7 @@ async def test_generated_hostile_input(
         elif roll < 0.12:
             bot.sim.inject_update(deleted_reply(rng, grid, who, n))
         else:
-            text = message_text(rng)[:4096].strip() or "x"
+            text = within_limit(message_text(rng)).strip() or "x"
             if chat is private and who is not resident:
                 chat = grid
             bot.sim.send_text(chat, who, text)

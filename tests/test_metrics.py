@@ -276,9 +276,9 @@ async def test_overdue_lists_are_per_grid_most_overdue_first(storage: Storage) -
     # Open past the resolution deadline at Nov 26: A5 (due 20th), A12 (21st), A3 (24th).
     assert list(overdue) == [ex.a.id]
     assert [t.resolution_due for t in overdue[ex.a.id]] == [at(20, 8), at(21, 22)]
-    three = await metrics.overdue_tickets(ex.a.id, END, 10)
-    assert [t.resolution_due for t in three] == [at(20, 8), at(21, 22), at(24, 8)]
-    assert await metrics.overdue_tickets(ex.b.id, END, 10) == []
+    three = await metrics.overdue_by_grid(END, 10, (ex.a.id, ex.b.id))
+    assert list(three) == [ex.a.id]  # B has none
+    assert [t.resolution_due for t in three[ex.a.id]] == [at(20, 8), at(21, 22), at(24, 8)]
 
 
 async def test_every_query_reads_index_ranges_not_the_whole_table(storage: Storage) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.callbacks import PagePress, TicketPress, encode
 from bot.simulator.models import SimChat, SimUser
 from storage import Ticket, TicketFilter
 from tests.harness import Harness
@@ -74,8 +75,8 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
     w = await world(bot)
     message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼2单元楼道灯不亮")
     assert buttons(receipt(bot, w.grid1, message)) == [
-        f"tk:take:{ticket.id}",
-        f"tk:done:{ticket.id}",
+        encode(TicketPress("take", ticket.id)),
+        encode(TicketPress("done", ticket.id)),
     ]
 
     take = await bot.say(w.grid1, w.officer1, f"/take {ticket.id}")
@@ -83,7 +84,7 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
     t = await current(bot, ticket)
     assert (t.status, t.assignee_id, t.accepted_at) == ("accepted", w.officer1.id, bot.clock.now())
     assert "状态：处理中（刘网格员）" in receipt(bot, w.grid1, message)["text"]
-    assert buttons(receipt(bot, w.grid1, message)) == [f"tk:done:{ticket.id}"]
+    assert buttons(receipt(bot, w.grid1, message)) == [encode(TicketPress("done", ticket.id))]
 
     await bot.say(w.grid1, w.officer1, f"/progress {ticket.id} 已联系电工，明天上午来修")
     public = [m for m in bot.replies(w.grid1, message) if "进展" in m["text"]]
@@ -138,11 +139,11 @@ async def test_lifecycle_by_buttons(bot: Harness) -> None:
     w = await world(bot)
     message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     rid = receipt(bot, w.grid1, message)["message_id"]
-    query = bot.sim.press_button(w.grid1, rid, w.officer1, f"tk:take:{ticket.id}")
+    query = bot.sim.press_button(w.grid1, rid, w.officer1, encode(TicketPress("take", ticket.id)))
     await bot.drain()
     assert "已完成" in bot.sim.callback_answers[query].get("text", "")
     assert (await current(bot, ticket)).status == "accepted"
-    bot.sim.press_button(w.grid1, rid, w.officer1, f"tk:done:{ticket.id}")
+    bot.sim.press_button(w.grid1, rid, w.officer1, encode(TicketPress("done", ticket.id)))
     await bot.drain()
     t = await current(bot, ticket)
     assert t.status == "resolved" and t.assignee_id == w.officer1.id
@@ -153,11 +154,19 @@ async def test_lifecycle_by_buttons(bot: Harness) -> None:
 async def test_forged_and_stale_buttons(bot: Harness) -> None:
     w = await world(bot)
     message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
-    for data in ("tk:take:99999", "tk:drop:1", "tk:take:1;DROP", "x" * 64, "tk:merge:1"):
+    forged = (
+        encode(TicketPress("take", 99999)),
+        "v1|tk|drop|1",
+        "v1|tk|take|1;DROP",
+        "x" * 64,
+        "v1|tk|merge|1",
+    )
+    for n, data in enumerate(forged):
+        bot.sim.open_callback_queries.add(f"forged-{n}")  # Telegram issued it; the data is forged
         query = bot.sim.inject_update(
             {
                 "callback_query": {
-                    "id": f"forged-{data[:10]}",
+                    "id": f"forged-{n}",
                     "from": w.officer1.to_dict(),
                     "chat_instance": "1",
                     "data": data,
@@ -168,7 +177,8 @@ async def test_forged_and_stale_buttons(bot: Harness) -> None:
         assert query
         await bot.drain()
     assert (await current(bot, ticket)).status == "new"
-    assert all("失效" in a.get("text", "") for a in bot.sim.callback_answers.values())
+    answers = [bot.sim.callback_answers[f"forged-{n}"] for n in range(len(forged))]
+    assert all("失效" in a.get("text", "") for a in answers)
 
 
 COMMANDS = [
@@ -215,14 +225,14 @@ async def test_permission_matrix_buttons(bot: Harness, who: str, button: str, af
     message, ticket = await report(bot, w.grid1, w.resident, "#报修 北瑞小区3号楼灯坏了")
     data = buttons(receipt(bot, w.grid1, message))
     assert data == [
-        f"tk:take:{ticket.id}",
-        f"tk:done:{ticket.id}",
-        f"tk:merge:{ticket.id}:{original.id}",
+        encode(TicketPress("take", ticket.id)),
+        encode(TicketPress("done", ticket.id)),
+        encode(TicketPress("merge", ticket.id, original.id)),
     ]  # the likely duplicate is offered for merging
     actor = bot.admin if who == "admin" else getattr(w, who)
     rid = receipt(bot, w.grid1, message)["message_id"]
     events = len(await bot.storage.tickets.events(ticket.id))
-    query = bot.sim.press_button(w.grid1, rid, actor, next(d for d in data if f":{button}:" in d))
+    query = bot.sim.press_button(w.grid1, rid, actor, next(d for d in data if f"|{button}|" in d))
     await bot.drain()
     t = await current(bot, ticket)
     answer = bot.sim.callback_answers[query].get("text", "")
@@ -292,8 +302,8 @@ async def test_list_and_show(bot: Harness) -> None:
     first = bot.replies(w.grid1, listing)[0]
     assert "共 13 个（第 1/2 页）" in first["text"]
     assert "13812345678" not in first["text"] and "138****5678" in first["text"]
-    assert buttons(first) == ["ls:open:2"]
-    bot.sim.press_button(w.grid1, first["message_id"], w.officer1, "ls:open:2")
+    assert buttons(first) == [encode(PagePress("open", 2))]
+    bot.sim.press_button(w.grid1, first["message_id"], w.officer1, encode(PagePress("open", 2)))
     await bot.drain()
     paged = bot.sim.messages(w.grid1.id)
     assert any("第 2/2 页" in m.get("text", "") for m in paged)

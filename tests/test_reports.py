@@ -73,6 +73,14 @@ async def test_export_refused_for_residents_and_when_dm_impossible(bot: Harness)
     assert not any("document" in m for m in bot.sim.bot_messages(grid1.id))
 
 
+async def test_export_by_an_anonymous_admin_explains_how_to_get_it(bot: Harness) -> None:
+    grid1, *_ = await world(bot)
+    asked = await bot.say(grid1, bot.admin, "/export", sender_chat=grid1)
+    reply = bot.reply_text(grid1, asked)
+    assert "匿名管理员" in reply and "私聊" in reply
+    assert not any("document" in m for m in bot.sim.sent)
+
+
 async def test_stats_shows_numerators_and_denominators(bot: Harness) -> None:
     grid1, _, office, _, officer, staff = await world(bot)
     await bot.say(grid1, officer, "/take 1")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.callbacks import Rating, RatingPress, encode
 from bot.simulator.models import SimChat, SimUser
 from storage import Ticket
 from tests.harness import Harness, harness
@@ -137,7 +138,7 @@ def followup_question(bot: Harness, grid: SimChat, ticket: Ticket) -> JSON:
     ("button", "status", "satisfaction"), [("s", "closed", "satisfied"), ("b", "closed", "basic")]
 )
 async def test_followup_satisfied_closes(
-    bot: Harness, button: str, status: str, satisfaction: str
+    bot: Harness, button: Rating, status: str, satisfaction: str
 ) -> None:
     grid, _, _, resident, officer = await setup(bot)
     message, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
@@ -146,7 +147,7 @@ async def test_followup_satisfied_closes(
     assert (await bot.tick(timedelta(minutes=2))).followups == 1
     ask = followup_question(bot, grid, ticket)
     assert ask["reply_to_message"]["message_id"] == message["message_id"]
-    bot.sim.press_button(grid, ask["message_id"], resident, f"fb:{ticket.id}:{button}")
+    bot.sim.press_button(grid, ask["message_id"], resident, encode(RatingPress(ticket.id, button)))
     await bot.drain()
     after = await bot.storage.tickets.get(ticket.id)
     assert after is not None
@@ -168,7 +169,9 @@ async def test_followup_only_reporters_may_answer(bot: Harness) -> None:
     await bot.tick(timedelta(hours=2))
     ask = followup_question(bot, grid, ticket)
     for stranger in (neighbour, officer):
-        query = bot.sim.press_button(grid, ask["message_id"], stranger, f"fb:{ticket.id}:s")
+        query = bot.sim.press_button(
+            grid, ask["message_id"], stranger, encode(RatingPress(ticket.id, "s"))
+        )
         await bot.drain()
         assert "只有反映这个问题的居民" in bot.sim.callback_answers[query].get("text", "")
     after = await bot.storage.tickets.get(ticket.id)
@@ -181,7 +184,7 @@ async def test_followup_unsatisfied_reopens_tells_officers_and_records_why(bot: 
     await resolve(bot, grid, officer, ticket)
     await bot.tick(timedelta(hours=2))
     ask = followup_question(bot, grid, ticket)
-    bot.sim.press_button(grid, ask["message_id"], resident, f"fb:{ticket.id}:u")
+    bot.sim.press_button(grid, ask["message_id"], resident, encode(RatingPress(ticket.id, "u")))
     await bot.drain()
     after = await bot.storage.tickets.get(ticket.id)
     assert after is not None

@@ -29,7 +29,7 @@ from .models import (
     forbidden,
 )
 from .params import Params
-from .state import ChatState, Member, is_service_message
+from .state import ChatState, Member, chat_permissions, is_service_message
 
 if TYPE_CHECKING:
     from .core import Simulator
@@ -703,7 +703,7 @@ class BotApi:
             ),
         )
         if state.is_group:
-            info["permissions"] = _default_permissions()
+            info["permissions"] = chat_permissions(True)
         return info
 
     def _api_getchatmember(self, p: Params) -> JSON:
@@ -855,26 +855,3 @@ def _origin_of(message: JSON) -> JSON:
     if sender_chat:
         return {"type": "chat", "date": date, "sender_chat": sender_chat}
     return {"type": "user", "date": date, "sender_user": message.get("from", {})}
-
-
-def _default_permissions() -> JSON:
-    return dict.fromkeys(
-        (
-            "can_send_messages",
-            "can_send_audios",
-            "can_send_documents",
-            "can_send_photos",
-            "can_send_videos",
-            "can_send_video_notes",
-            "can_send_voice_notes",
-            "can_send_polls",
-            "can_send_other_messages",
-            "can_add_web_page_previews",
-            "can_change_info",
-            "can_invite_users",
-            "can_pin_messages",
-            "can_manage_topics",
-            "can_react_to_messages",
-        ),
-        True,
-    )

@@ -58,10 +58,6 @@ def _bool(body: JSON, key: str, default: bool = False) -> bool:
     return bool(value)
 
 
-def _chat(sim: Simulator, body: JSON, key: str = "chat_id") -> SimChat:
-    return sim.world.state(_int(body, key)).chat
-
-
 def _opt_chat(sim: Simulator, body: JSON, key: str) -> SimChat | None:
     value = _opt_int(body, key)
     return None if value is None else sim.world.state(value).chat

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .models import ApiError, UploadedFile, bad_request
+from .models import UploadedFile, bad_request
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +130,3 @@ class Params:
         if not isinstance(upload, UploadedFile):
             raise bad_request(f"file {value!r} not found in the request")
         return upload
-
-
-def require(value: Any, error: ApiError) -> Any:
-    """``value`` unless it is ``None`` or empty, else raise ``error``."""
-    if value is None or value == "":
-        raise error
-    return value

@@ -521,31 +521,35 @@ def _admin_rights() -> JSON:
     return rights
 
 
+# ChatPermissions: what members may do. A chat's ``permissions`` (getChat) grants each one; a
+# restricted member (ChatMemberRestricted) carries each one too.
+CHAT_PERMISSIONS = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_edit_tag",
+    "can_react_to_messages",
+)
+
+
+def chat_permissions(allowed: bool) -> JSON:
+    """Every ChatPermissions field set to ``allowed``."""
+    return dict.fromkeys(CHAT_PERMISSIONS, allowed)
+
+
 def _restricted_rights() -> JSON:
-    rights: JSON = dict.fromkeys(
-        (
-            "can_send_messages",
-            "can_send_audios",
-            "can_send_documents",
-            "can_send_photos",
-            "can_send_videos",
-            "can_send_video_notes",
-            "can_send_voice_notes",
-            "can_send_polls",
-            "can_send_other_messages",
-            "can_add_web_page_previews",
-            "can_change_info",
-            "can_invite_users",
-            "can_pin_messages",
-            "can_manage_topics",
-            "can_edit_tag",
-            "can_react_to_messages",
-        ),
-        False,
-    )
-    rights["is_member"] = True
-    rights["until_date"] = 0
-    return rights
+    return {**chat_permissions(False), "is_member": True, "until_date": 0}
 
 
 def _default_mime(kind: str) -> str:

@@ -1,0 +1,217 @@
+"""Every button's callback data: one typed press per kind, one encoder, one parser (pure).
+
+Version 1, ``|``-separated, at most 64 bytes (Telegram's limit; ``encode`` refuses more):
+
+    v1|tk|take|12        接单 on the receipt of ticket 12
+    v1|tk|done|12        办结
+    v1|tk|merge|12|7     合并: ticket 12 is a duplicate of ticket 7
+    v1|ls|open|2         /list paging: scope (open, overdue, mine, all, c.<category key>), page
+    v1|fb|12|s           回访 rating of ticket 12: s 满意, b 基本满意, u 不满意
+
+``parse`` accepts only what ``encode`` produces (it re-encodes and compares, so ``012`` or a
+full-width digit is not a number here). Anything else is ``Invalid``, or ``Outdated`` when it
+is a button of another release:
+
+* Unversioned data of the release before this one — ``tk:take:12``, ``tk:merge:12:7``,
+  ``ls:open:2`` — and any other version (``v2|…``, e.g. after a rollback) parse to
+  ``Outdated``: answered with a polite pop-up, never acted upon. Officers have /take, /done,
+  /dup and /list for the same things, and a receipt shows new buttons at its next update.
+* The old 回访 data ``fb:12:s`` is the one exception: it still parses to ``RatingPress``.
+  Questions already on residents' screens, and 回访 rows queued before the upgrade (their
+  keyboard is stored in the outbox payload), carry it, and a resident has no other way to rate.
+  It carries the same facts as ``v1|fb|12|s`` and passes the same check (only the reporter, on
+  that ticket's 回访 question). Drop ``_LEGACY_RATING`` once FOLLOWUP_CLOSE has passed since the
+  upgrade.
+
+Who may press what is decided elsewhere, once (``handlers.common.authorize_press``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+VERSION = "v1"
+MAX_BYTES = 64  # Telegram's limit for callback_data
+MAX_ID = 10**12 - 1  # ticket ids: at most 12 digits
+MAX_PAGE = 9999
+SEP = "|"
+
+TicketAction = Literal["take", "done", "merge"]
+Rating = Literal["s", "b", "u"]  # 满意, 基本满意, 不满意
+LIST_SCOPES = ("open", "overdue", "mine", "all")
+
+_ACTIONS: tuple[str, ...] = get_args(TicketAction)
+_RATINGS: tuple[str, ...] = get_args(Rating)
+_NUMBER = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+_CATEGORY_SCOPE = re.compile(r"c\.[A-Za-z0-9_-]{1,40}", re.ASCII)
+_OTHER_VERSION = re.compile(r"v[0-9]{1,3}\|", re.ASCII)
+_OLD_TICKET = re.compile(r"tk:(?:take|done|merge):\d{1,12}(?::\d{1,12})?", re.ASCII)
+_OLD_PAGE = re.compile(r"ls:[^:]{1,40}:-?\d{1,9}", re.ASCII)
+_LEGACY_RATING = re.compile(r"fb:([1-9][0-9]{0,11}):([sbu])", re.ASCII)
+
+
+def _check_id(value: int, what: str) -> None:
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"{what} out of range: {value}")
+
+
+@dataclass(frozen=True)
+class TicketPress:
+    """接单 / 办结 / 合并 on a ticket's receipt; ``other_id`` is the merge target."""
+
+    action: TicketAction
+    ticket_id: int
+    other_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in _ACTIONS:
+            raise ValueError(f"unknown ticket action {self.action!r}")
+        _check_id(self.ticket_id, "ticket id")
+        if (self.action == "merge") != (self.other_id is not None):
+            raise ValueError("merge, and only merge, names another ticket")
+        if self.other_id is not None:
+            _check_id(self.other_id, "other ticket id")
+            if self.other_id == self.ticket_id:
+                raise ValueError("a ticket cannot be merged into itself")
+
+
+@dataclass(frozen=True)
+class PagePress:
+    """A page of a /list message."""
+
+    scope: str
+    page: int
+
+    def __post_init__(self) -> None:
+        if self.scope not in LIST_SCOPES and not _CATEGORY_SCOPE.fullmatch(self.scope):
+            raise ValueError(f"unknown list scope {self.scope!r}")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise ValueError(f"page out of range: {self.page}")
+
+
+@dataclass(frozen=True)
+class RatingPress:
+    """A 回访 answer: ``s`` 满意, ``b`` 基本满意, ``u`` 不满意."""
+
+    ticket_id: int
+    rating: Rating
+
+    def __post_init__(self) -> None:
+        _check_id(self.ticket_id, "ticket id")
+        if self.rating not in _RATINGS:
+            raise ValueError(f"unknown rating {self.rating!r}")
+
+
+Press = TicketPress | PagePress | RatingPress
+PRESSES = (TicketPress, PagePress, RatingPress)
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """A button of another release: answered politely, never acted upon."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Data we never send (forged, garbled, too long)."""
+
+    data: str
+
+
+Parsed = TicketPress | PagePress | RatingPress | Outdated | Invalid
+
+
+def encode(press: Press) -> str:
+    """The callback data of a press; ValueError if it would exceed Telegram's 64 bytes."""
+    if isinstance(press, TicketPress):
+        parts = ["tk", press.action, str(press.ticket_id)]
+        if press.other_id is not None:
+            parts.append(str(press.other_id))
+    elif isinstance(press, PagePress):
+        parts = ["ls", press.scope, str(press.page)]
+    else:
+        parts = ["fb", str(press.ticket_id), press.rating]
+    data = SEP.join([VERSION, *parts])
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse(data: object) -> Parsed:
+    """What a callback's data means; never raises."""
+    if not isinstance(data, str) or not data or len(data.encode()) > MAX_BYTES:
+        return Invalid(str(data)[:MAX_BYTES] if data is not None else "")
+    if data.startswith(VERSION + SEP):
+        press = _parse_v1(data.split(SEP)[1:])
+        # only the one spelling encode() produces: no leading zeros, no other digits
+        return press if press is not None and encode(press) == data else Invalid(data)
+    if _OTHER_VERSION.match(data) or _OLD_TICKET.fullmatch(data) or _OLD_PAGE.fullmatch(data):
+        return Outdated(data)
+    legacy = _LEGACY_RATING.fullmatch(data)
+    if legacy is not None:
+        return RatingPress(int(legacy.group(1)), _rating(legacy.group(2)))
+    return Invalid(data)
+
+
+def _parse_v1(parts: list[str]) -> Press | None:
+    try:
+        match parts:
+            case ["tk", action, ticket] if action in ("take", "done"):
+                return TicketPress(_action(action), _id(ticket))
+            case ["tk", "merge", ticket, other]:
+                return TicketPress("merge", _id(ticket), _id(other))
+            case ["ls", scope, page]:
+                return PagePress(scope, _id(page))
+            case ["fb", ticket, rating]:
+                return RatingPress(_id(ticket), _rating(rating))
+    except ValueError:
+        return None
+    return None
+
+
+def _id(text: str) -> int:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"not a number: {text!r}")
+    return int(text)
+
+
+def _action(text: str) -> TicketAction:
+    if text == "take":
+        return "take"
+    if text == "done":
+        return "done"
+    if text == "merge":
+        return "merge"
+    raise ValueError(f"unknown ticket action {text!r}")
+
+
+def _rating(text: str) -> Rating:
+    if text == "s":
+        return "s"
+    if text == "b":
+        return "b"
+    if text == "u":
+        return "u"
+    raise ValueError(f"unknown rating {text!r}")
+
+
+def is_press(kind: type[TicketPress] | type[PagePress] | type[RatingPress]) -> _KindFilter:
+    """A CallbackQueryHandler pattern: the data parses to a press of this kind."""
+    return _KindFilter(kind)
+
+
+@dataclass(frozen=True)
+class _KindFilter:
+    kind: type[TicketPress] | type[PagePress] | type[RatingPress]
+
+    def __call__(self, data: object) -> bool:
+        return isinstance(parse(data), self.kind)
+
+
+def is_not_a_press(data: object) -> bool:
+    """A CallbackQueryHandler pattern: outdated, forged or garbled data (answered politely)."""
+    return not isinstance(parse(data), PRESSES)

@@ -1,0 +1,60 @@
+"""A resident's message read whole: the deciding tag, labels, body, location, numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.categories import CategoryCatalog
+from bot.parsing.contacts import id_numbers_of, phones_of, sensitive_spans
+from bot.parsing.location import Location, read_location
+from bot.parsing.tags import TagHit, body_of, labels_of, says_nothing, tags_in_scan
+from bot.parsing.text import blank_spans, scan_copy, url_spans
+
+__all__ = ["ParsedReport", "parse_report"]
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    category: str | None
+    tag: str | None
+    labels: tuple[str, ...]
+    tags: tuple[TagHit, ...]
+    body: str
+    location: Location
+    phones: tuple[str, ...]
+    id_numbers: tuple[str, ...]
+    needs_detail: bool
+    """A known tag, but the body says nothing: empty, only punctuation/emoji, only tag words of
+    the catalogue in force or courtesy words (``#报修 报修！``, ``#报修 请尽快处理，谢谢``)."""
+
+    @property
+    def is_report(self) -> bool:
+        return self.category is not None
+
+
+def parse_report(text: str, catalog: CategoryCatalog) -> ParsedReport:
+    """``text`` read with the tags and words of ``catalog`` (the categories in force)."""
+    scan = scan_copy(text)
+    hits = tags_in_scan(scan, catalog)
+    decider = next((h for h in hits if h.category is not None), None)
+    category = catalog.get(decider.category) if decider and decider.category else None
+    body = body_of(text, scan, hits)
+    sensitive = sensitive_spans(scan)
+    # The location is read without the known tags, but an unknown tag may name the place:
+    # '#北瑞小区 路灯坏了'.
+    located = blank_spans(
+        scan,
+        [(h.start, h.end if h.category else h.start + 1) for h in hits]
+        + [(f.start, f.end) for f in sensitive],
+    )
+    return ParsedReport(
+        category=category.key if category else None,
+        tag=category.tag if category else None,
+        labels=labels_of(hits, decider),
+        tags=hits,
+        body=body,
+        location=read_location(blank_spans(located, url_spans(located)), catalog),
+        phones=phones_of(sensitive),
+        id_numbers=id_numbers_of(sensitive),
+        needs_detail=category is not None and says_nothing(body, hits, catalog),
+    )
