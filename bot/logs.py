@@ -59,6 +59,10 @@ def setup_logging(level: str, secrets: Iterable[str] = (), library_level: str = 
     noisy = libraries if libraries <= logging.DEBUG else max(logging.WARNING, libraries)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(noisy)
+    # python-telegram-bot logs a non-JSON answer (a wrong BOT_API_BASE_URL) with its whole body
+    # and a traceback, then raises it anyway: the raised error is what we report, in one line.
+    quiet = libraries if libraries <= logging.DEBUG else logging.CRITICAL
+    logging.getLogger("telegram.request").setLevel(quiet)
 
 
 def _level(name: str) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import http.server
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import unicodedata
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -162,6 +164,45 @@ def test_an_unreachable_bot_api_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert_clean(result, lines=1)
     assert f"无法连接 Telegram（BOT_API_BASE_URL={base}）" in result.stderr
     assert "请检查网络或该设置" in result.stderr
+
+
+class _NotTelegram(http.server.BaseHTTPRequestHandler):
+    """A web server that is not a Bot API server: every POST gets an HTML error page."""
+
+    def do_POST(self) -> None:
+        body = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_a_base_url_that_is_not_the_bot_api_is_one_line(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotTelegram)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/bot"
+        result = run_cli(
+            "run",
+            env={
+                "BOT_TOKEN": TOKEN,
+                "BOT_API_BASE_URL": base,
+                "DATABASE_PATH": str(tmp_path / "x.db"),
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    assert result.returncode == 1, result.stderr
+    assert_clean(result, lines=1)
+    assert f"BOT_API_BASE_URL={base}" in result.stderr
 
 
 def test_a_base_url_without_bot_is_refused_before_the_token_is_used(tmp_path: Path) -> None:
