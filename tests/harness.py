@@ -25,7 +25,7 @@ from bot.ratelimit import TelegramBudget
 from bot.schedule import TickReport
 from bot.simulator import Simulator, SimulatorRequest
 from bot.simulator.models import SimChat, SimUser
-from storage import Storage
+from storage import Storage, Ticket
 
 JSON = dict[str, Any]
 
@@ -92,6 +92,21 @@ class Harness:
         message = self.sim.send_text(chat, user, text, **kwargs)
         await self.drain()
         return message
+
+    async def report(
+        self, chat: SimChat, user: SimUser, text: str, **kwargs: Any
+    ) -> tuple[JSON, Ticket]:
+        """A message that must open a ticket: the message and its ticket (asserts there is one)."""
+        message = await self.say(chat, user, text, **kwargs)
+        ticket = await self.storage.tickets.by_message(chat.id, message["message_id"])
+        assert ticket is not None, self.replies(chat, message)
+        return message, ticket
+
+    async def fresh(self, ticket: Ticket) -> Ticket:
+        """The ticket as stored now."""
+        current = await self.storage.tickets.get(ticket.id)
+        assert current is not None
+        return current
 
     def replies(self, chat: SimChat, message: JSON | int) -> list[JSON]:
         message_id = message if isinstance(message, int) else message["message_id"]

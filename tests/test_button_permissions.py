@@ -72,8 +72,8 @@ async def world(bot: Harness, *, bot_status: str = "administrator") -> World:
     if bot_status != "member":
         sim.set_bot_status(grid, bot_status, by=bot.admin)
     await bot.drain()
-    _, original = await report(bot, grid, resident, "#报修 北瑞小区3号楼楼道灯不亮")
-    message, ticket = await report(bot, grid, reporter, "#报修 北瑞小区3号楼灯坏了")
+    _, original = await bot.report(grid, resident, "#报修 北瑞小区3号楼楼道灯不亮")
+    message, ticket = await bot.report(grid, reporter, "#报修 北瑞小区3号楼灯坏了")
     w = World(
         grid,
         other_grid,
@@ -92,19 +92,6 @@ async def world(bot: Harness, *, bot_status: str = "administrator") -> World:
         encode(TicketPress("merge", ticket.id, original.id)),
     ]
     return w
-
-
-async def report(bot: Harness, chat: SimChat, user: SimUser, text: str) -> tuple[JSON, Ticket]:
-    message = await bot.say(chat, user, text)
-    ticket = await bot.storage.tickets.by_message(chat.id, message["message_id"])
-    assert ticket is not None, bot.replies(chat, message)
-    return message, ticket
-
-
-async def fresh(bot: Harness, ticket: Ticket) -> Ticket:
-    current = await bot.storage.tickets.get(ticket.id)
-    assert current is not None
-    return current
 
 
 def message_now(bot: Harness, chat: SimChat, message_id: int) -> JSON:
@@ -126,7 +113,7 @@ async def list_message(bot: Harness, chat: SimChat, user: SimUser, pages: int = 
     fresh = TicketFilter(statuses=(Status.NEW,))
     open_now = len((await bot.storage.tickets.find(fresh, limit=500))[0])
     for n in range(open_now, 10 * (pages - 1) + 1):
-        await report(bot, chat, user, f"#环境 {n + 1}号楼门口垃圾没人清")
+        await bot.report(chat, user, f"#环境 {n + 1}号楼门口垃圾没人清")
     sent = await bot.say(chat, user, "/list")
     listing = bot.replies(chat, sent)[0]
     assert f"第 1/{pages} 页" in listing["text"], listing["text"]
@@ -209,7 +196,7 @@ async def target(bot: Harness, w: World, kind: str) -> tuple[int, str]:
 
 
 async def assert_allowed(bot: Harness, w: World, kind: str, message_id: int, answer: str) -> None:
-    ticket = await fresh(bot, w.ticket)
+    ticket = await bot.fresh(w.ticket)
     text = message_now(bot, w.grid, message_id)["text"]
     if kind == "take":
         assert (ticket.status, ticket.assignee_id) == ("accepted", w.officer.id)
@@ -338,7 +325,7 @@ async def test_forged_presses_change_nothing(
 ) -> None:
     w = await world(bot)
     # a second open ticket of the reporter's whose receipt keeps its buttons
-    _, ticket = await report(bot, w.grid, w.reporter, "#噪音 5号楼晚上装修")
+    _, ticket = await bot.report(w.grid, w.reporter, "#噪音 5号楼晚上装修")
     messages = {
         "receipt": receipt_of(bot, w, ticket),
         "list": await list_message(bot, w.grid, w.officer),
@@ -396,7 +383,7 @@ async def test_a_receipt_too_old_to_show_still_works_for_its_officers_only(bot: 
     answer, _ = await forge(bot, page, w.officer, encode(PagePress("open", 2)))
     assert answer == TEXTS("popup.outdated")
     answer, _ = await forge(bot, old, w.officer, take)
-    assert answer.startswith("已完成") and (await fresh(bot, w.ticket)).status == "accepted"
+    assert answer.startswith("已完成") and (await bot.fresh(w.ticket)).status == "accepted"
 
 
 async def test_a_question_from_the_last_release_can_still_be_answered(bot: Harness) -> None:
@@ -425,7 +412,7 @@ async def test_a_question_from_the_last_release_can_still_be_answered(bot: Harne
     assert await snapshot(bot, w.grid) == before
     answer = await press(bot, w.grid, ask["message_id"], w.reporter, f"fb:{w.ticket.id}:u")
     assert answer == TEXTS("popup.rated")
-    assert (await fresh(bot, w.ticket)).status == "accepted"
+    assert (await bot.fresh(w.ticket)).status == "accepted"
 
 
 async def test_an_old_receipt_button_gets_a_polite_popup(bot: Harness) -> None:

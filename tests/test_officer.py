@@ -9,7 +9,7 @@ import pytest
 
 from bot.callbacks import PagePress, TicketPress, encode
 from bot.simulator.models import SimChat, SimUser
-from storage import Ticket, TicketFilter
+from storage import TicketFilter
 from tests.harness import Harness
 
 JSON = dict[str, Any]
@@ -48,19 +48,6 @@ def _any_message(bot: Harness, chat: SimChat, user: SimUser) -> int:
     return int(bot.sim.send_text(chat, user, "大家好")["message_id"])
 
 
-async def report(bot: Harness, chat: SimChat, user: SimUser, text: str) -> tuple[JSON, Ticket]:
-    message = await bot.say(chat, user, text)
-    ticket = await bot.storage.tickets.by_message(chat.id, message["message_id"])
-    assert ticket is not None, bot.replies(chat, message)
-    return message, ticket
-
-
-async def current(bot: Harness, ticket: Ticket) -> Ticket:
-    fresh = await bot.storage.tickets.get(ticket.id)
-    assert fresh is not None
-    return fresh
-
-
 def receipt(bot: Harness, chat: SimChat, message: JSON) -> JSON:
     replies = bot.replies(chat, message)
     return replies[0]
@@ -73,7 +60,7 @@ def buttons(message: JSON) -> list[str]:
 
 async def test_lifecycle_by_command(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼2单元楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼2单元楼道灯不亮")
     assert buttons(receipt(bot, w.grid1, message)) == [
         encode(TicketPress("take", ticket.id)),
         encode(TicketPress("done", ticket.id)),
@@ -81,7 +68,7 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
 
     take = await bot.say(w.grid1, w.officer1, f"/take {ticket.id}")
     assert "接单" in bot.reply_text(w.grid1, take)
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     assert (t.status, t.assignee_id, t.accepted_at) == ("accepted", w.officer1.id, bot.clock.now())
     assert "状态：处理中（刘网格员）" in receipt(bot, w.grid1, message)["text"]
     assert buttons(receipt(bot, w.grid1, message)) == [encode(TicketPress("done", ticket.id))]
@@ -95,7 +82,7 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
     assert all("13912345678" not in m.get("text", "") for m in bot.sim.messages(w.grid1.id))
 
     await bot.say(w.grid1, w.officer1, f"/done {ticket.id} 灯已换好")
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     assert t.status == "resolved" and t.resolved_at == bot.clock.now()
     assert any("已办结：灯已换好" in m["text"] for m in bot.replies(w.grid1, message))
     assert buttons(receipt(bot, w.grid1, message)) == []
@@ -105,12 +92,12 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
 
     reopen = await bot.say(w.grid1, w.officer1, f"/reopen {ticket.id} 居民说又不亮了")
     assert "第 1 次" in bot.reply_text(w.grid1, reopen)
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     assert (t.status, t.reopen_count, t.resolved_at) == ("accepted", 1, None)
 
     await bot.say(w.grid1, w.officer1, f"/reject {ticket.id} 属于供电公司线路问题，已转报")
     assert any("已退回：属于供电公司" in m["text"] for m in bot.replies(w.grid1, message))
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     assert t.status == "rejected" and t.closed_at is not None
     kinds = [(e.kind, e.from_status, e.to_status) for e in await bot.storage.tickets.events(t.id)]
     assert kinds == [
@@ -127,25 +114,25 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
 
 async def test_commands_accept_a_reply_instead_of_a_number(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     await bot.say(w.grid1, w.officer1, "/take", reply_to=message["message_id"])
-    assert (await current(bot, ticket)).status == "accepted"
+    assert (await bot.fresh(ticket)).status == "accepted"
     receipt_id = receipt(bot, w.grid1, message)["message_id"]
     await bot.say(w.grid1, w.officer1, "/done 修好了", reply_to=receipt_id)
-    assert (await current(bot, ticket)).status == "resolved"
+    assert (await bot.fresh(ticket)).status == "resolved"
 
 
 async def test_lifecycle_by_buttons(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     rid = receipt(bot, w.grid1, message)["message_id"]
     query = bot.sim.press_button(w.grid1, rid, w.officer1, encode(TicketPress("take", ticket.id)))
     await bot.drain()
     assert "已完成" in bot.sim.callback_answers[query].get("text", "")
-    assert (await current(bot, ticket)).status == "accepted"
+    assert (await bot.fresh(ticket)).status == "accepted"
     bot.sim.press_button(w.grid1, rid, w.officer1, encode(TicketPress("done", ticket.id)))
     await bot.drain()
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     assert t.status == "resolved" and t.assignee_id == w.officer1.id
     assert "已办结" in receipt(bot, w.grid1, message)["text"]
     assert buttons(receipt(bot, w.grid1, message)) == []
@@ -153,7 +140,7 @@ async def test_lifecycle_by_buttons(bot: Harness) -> None:
 
 async def test_forged_and_stale_buttons(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     forged = (
         encode(TicketPress("take", 99999)),
         "v1|tk|drop|1",
@@ -176,7 +163,7 @@ async def test_forged_and_stale_buttons(bot: Harness) -> None:
         )
         assert query
         await bot.drain()
-    assert (await current(bot, ticket)).status == "new"
+    assert (await bot.fresh(ticket)).status == "new"
     answers = [bot.sim.callback_answers[f"forged-{n}"] for n in range(len(forged))]
     assert all("失效" in a.get("text", "") for a in answers)
 
@@ -197,8 +184,8 @@ ALLOWED = {"officer1", "named", "staff", "admin"}
 @pytest.mark.parametrize(("command", "after"), COMMANDS)
 async def test_permission_matrix_commands(bot: Harness, who: str, command: str, after: str) -> None:
     w = await world(bot)
-    _, other = await report(bot, w.grid1, w.neighbour, "#报修 5号楼电梯不动")
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, other = await bot.report(w.grid1, w.neighbour, "#报修 5号楼电梯不动")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     actor = bot.admin if who == "admin" else getattr(w, who)
     chat = w.grid2 if who == "officer2" else w.grid1
     if who == "staff":
@@ -206,7 +193,7 @@ async def test_permission_matrix_commands(bot: Harness, who: str, command: str, 
     events = len(await bot.storage.tickets.events(ticket.id))
     text = command.format(id=ticket.id, other=other.id, officer=w.officer1.id)
     sent = await bot.say(chat, actor, text)
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     if who in ALLOWED:
         assert t.status == after, (who, text, bot.replies(chat, sent))
     else:
@@ -221,8 +208,8 @@ async def test_permission_matrix_commands(bot: Harness, who: str, command: str, 
 )
 async def test_permission_matrix_buttons(bot: Harness, who: str, button: str, after: str) -> None:
     w = await world(bot)
-    _, original = await report(bot, w.grid1, w.neighbour, "#报修 北瑞小区3号楼楼道灯不亮")
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 北瑞小区3号楼灯坏了")
+    _, original = await bot.report(w.grid1, w.neighbour, "#报修 北瑞小区3号楼楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 北瑞小区3号楼灯坏了")
     data = buttons(receipt(bot, w.grid1, message))
     assert data == [
         encode(TicketPress("take", ticket.id)),
@@ -234,7 +221,7 @@ async def test_permission_matrix_buttons(bot: Harness, who: str, button: str, af
     events = len(await bot.storage.tickets.events(ticket.id))
     query = bot.sim.press_button(w.grid1, rid, actor, next(d for d in data if f"|{button}|" in d))
     await bot.drain()
-    t = await current(bot, ticket)
+    t = await bot.fresh(ticket)
     answer = bot.sim.callback_answers[query].get("text", "")
     if who in ALLOWED:
         assert t.status == after and "已完成" in answer
@@ -246,22 +233,22 @@ async def test_permission_matrix_buttons(bot: Harness, who: str, button: str, af
 
 async def test_officer_of_other_grid_cannot_close_and_staff_of_community_can(bot: Harness) -> None:
     w = await world(bot)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     private2 = bot.sim.private_chat(w.officer2)
     await bot.say(private2, w.officer2, f"/done {ticket.id}")
-    assert (await current(bot, ticket)).status == "new"
+    assert (await bot.fresh(ticket)).status == "new"
     private_staff = bot.sim.private_chat(w.staff)
     await bot.say(private_staff, w.staff, f"/done {ticket.id} 已协调")
-    assert (await current(bot, ticket)).status == "resolved"
+    assert (await bot.fresh(ticket)).status == "resolved"
 
 
 async def test_duplicate_merge_moves_reporters(bot: Harness) -> None:
     w = await world(bot)
-    _, original = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
-    dup_message, dup = await report(bot, w.grid1, w.neighbour, "#报修 三号楼楼道的灯坏了")
+    _, original = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    dup_message, dup = await bot.report(w.grid1, w.neighbour, "#报修 三号楼楼道的灯坏了")
     reply = await bot.say(w.grid1, w.officer1, f"/dup {dup.id} {original.id}")
     assert "已合并" in bot.reply_text(w.grid1, reply)
-    t = await current(bot, dup)
+    t = await bot.fresh(dup)
     assert (t.status, t.duplicate_of) == ("duplicate", original.id)
     assert await bot.storage.tickets.co_reporters(original.id) == [(w.neighbour.id, "李大爷")]
     assert any("同一问题" in m["text"] for m in bot.replies(w.grid1, dup_message))
@@ -285,19 +272,19 @@ async def test_duplicate_merge_moves_reporters(bot: Harness) -> None:
 )
 async def test_errors_are_polite_and_change_nothing(bot: Harness, text: str, expected: str) -> None:
     w = await world(bot)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     events = len(await bot.storage.tickets.events(ticket.id))
     sent = await bot.say(w.grid1, w.officer1, text.format(id=ticket.id))
     assert expected in bot.reply_text(w.grid1, sent)
-    assert (await current(bot, ticket)).status == "new"
+    assert (await bot.fresh(ticket)).status == "new"
     assert len(await bot.storage.tickets.events(ticket.id)) == events
 
 
 async def test_list_and_show(bot: Harness) -> None:
     w = await world(bot)
     for n in range(12):
-        await report(bot, w.grid1, w.resident, f"#报修 {n + 1}号楼楼道灯不亮 电话13812345678")
-    _, water = await report(bot, w.grid1, w.resident, "#积水 5号楼门口")
+        await bot.report(w.grid1, w.resident, f"#报修 {n + 1}号楼楼道灯不亮 电话13812345678")
+    _, water = await bot.report(w.grid1, w.resident, "#积水 5号楼门口")
     listing = await bot.say(w.grid1, w.officer1, "/list")
     first = bot.replies(w.grid1, listing)[0]
     assert "共 13 个（第 1/2 页）" in first["text"]
@@ -322,7 +309,7 @@ async def test_list_and_show(bot: Harness) -> None:
 
 async def test_private_details_are_unmasked_only_for_officers(bot: Harness) -> None:
     w = await world(bot)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼漏水 联系13812345678")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼漏水 联系13812345678")
     private = bot.sim.private_chat(w.named)
     await bot.say(private, w.named, f"/show {ticket.id}")
     assert "13812345678" in bot.sim.bot_messages(private.id)[-1]["text"]
@@ -337,7 +324,7 @@ async def test_private_details_are_unmasked_only_for_officers(bot: Harness) -> N
 async def test_every_group_facing_message_is_masked(bot: Harness) -> None:
     w = await world(bot)
     phone, idcard = "13812345678", "11010519491231002X"
-    _, ticket = await report(bot, w.grid1, w.resident, f"#报修 3号楼漏水 {phone} 身份证{idcard}")
+    _, ticket = await bot.report(w.grid1, w.resident, f"#报修 3号楼漏水 {phone} 身份证{idcard}")
     await bot.say(w.grid1, w.officer1, f"/progress {ticket.id} 师傅电话13987654321，已约")
     await bot.say(w.grid1, w.officer1, "/list all")
     await bot.say(w.grid1, w.officer1, f"/show {ticket.id}")
@@ -354,7 +341,7 @@ async def test_every_group_facing_message_is_masked(bot: Harness) -> None:
 
 async def test_metoo_photo_and_my(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    message, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     for text in ("+1", "我也是！", "同样"):
         reply = await bot.say(w.grid1, w.neighbour, text, reply_to=message["message_id"])
         assert bot.replies(w.grid1, reply)
@@ -410,18 +397,18 @@ async def test_naming_officers_is_for_admins(bot: Harness) -> None:
     assert "只有部署管理员" in bot.reply_text(w.grid1, refused)
     removed = await bot.say(w.grid1, bot.admin, f"/unofficer {w.named.id}")
     assert "已取消" in bot.reply_text(w.grid1, removed)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     await bot.say(w.grid1, w.named, f"/take {ticket.id}")
-    assert (await current(bot, ticket)).status == "new"
+    assert (await bot.fresh(ticket)).status == "new"
 
 
 async def test_anonymous_admin_acts_as_an_officer(bot: Harness) -> None:
     w = await world(bot)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     await bot.say(w.grid1, bot.admin, f"/take {ticket.id}", sender_chat=w.grid1)
-    after = await current(bot, ticket)
+    after = await bot.fresh(ticket)
     assert after.status == "accepted"
     assert after.assignee_id is None and after.assignee_name == "北瑞小区一网格（匿名管理员）"
     # posting as another group is no authority here
     await bot.say(w.grid1, bot.admin, f"/done {ticket.id}", sender_chat=w.grid2)
-    assert (await current(bot, ticket)).status == "accepted"
+    assert (await bot.fresh(ticket)).status == "accepted"

@@ -71,19 +71,12 @@ async def world(bot: Harness) -> World:
     return World(grid1, grid2, office, writer, neighbour, other, officer, stranger_officer, staff)
 
 
-async def report(bot: Harness, chat: SimChat, user: SimUser, text: str) -> tuple[JSON, Ticket]:
-    message = await bot.say(chat, user, text)
-    ticket = await bot.storage.tickets.by_message(chat.id, message["message_id"])
-    assert ticket is not None, bot.replies(chat, message)
-    return message, ticket
-
-
 async def reported(bot: Harness, w: World) -> Ticket:
     """The writer's report, a "+1" from the neighbour, and the other resident's report of the
     same problem merged into it by the officer."""
-    message, ticket = await report(bot, w.grid1, w.writer, REPORT)
+    message, ticket = await bot.report(w.grid1, w.writer, REPORT)
     await bot.say(w.grid1, w.neighbour, "+1", reply_to=message["message_id"])
-    _, dup = await report(bot, w.grid1, w.other, DUP_REPORT)
+    _, dup = await bot.report(w.grid1, w.other, DUP_REPORT)
     await bot.say(w.grid1, w.officer, f"/dup {dup.id} {ticket.id}")
     reporters = {user_id for user_id, _ in await bot.storage.tickets.co_reporters(ticket.id)}
     assert reporters == {w.neighbour.id, w.other.id}
@@ -231,7 +224,7 @@ async def test_a_list_page_turned_by_a_button(bot: Harness) -> None:
     w = await world(bot)
     await reported(bot, w)
     for n in range(10):
-        await report(bot, w.grid1, w.writer, f"#报修 {n + 4}号楼楼道灯不亮")
+        await bot.report(w.grid1, w.writer, f"#报修 {n + 4}号楼楼道灯不亮")
     chats = (bot.sim.private_chat(w.officer), w.grid1)
     for chat, read in zip(chats, (listed_unmasked, listed_masked), strict=True):
         await bot.say(chat, w.officer, "/list all")
@@ -245,7 +238,7 @@ async def test_a_list_page_turned_by_a_button(bot: Harness) -> None:
 
 async def test_staff_who_said_plus_one_still_reads_them_in_private(bot: Harness) -> None:
     w = await world(bot)
-    message, ticket = await report(bot, w.grid1, w.writer, REPORT)
+    message, ticket = await bot.report(w.grid1, w.writer, REPORT)
     bot.sim.set_member(w.grid1, w.staff, "member")
     await bot.say(w.grid1, w.staff, "+1", reply_to=message["message_id"])
     assert listed_unmasked(await ask_privately(bot, w.staff, "/my"))
@@ -259,7 +252,7 @@ async def test_staff_who_said_plus_one_still_reads_them_in_private(bot: Harness)
 
 async def test_the_receipt_masks_every_spelling(bot: Harness) -> None:
     w = await world(bot)
-    message, _ = await report(bot, w.grid1, w.writer, REPORT)
+    message, _ = await bot.report(w.grid1, w.writer, REPORT)
     receipt = bot.replies(w.grid1, message)[0]["text"]
     assert masked(receipt)
     assert "联系方式：138****5678、0471-***3456、110105********002X" in receipt

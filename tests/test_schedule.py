@@ -28,20 +28,13 @@ async def setup(bot: Harness) -> tuple[SimChat, SimChat, SimChat, SimUser, SimUs
     return grid, community, street, resident, officer
 
 
-async def report(bot: Harness, chat: SimChat, user: SimUser, text: str) -> tuple[JSON, Ticket]:
-    message = await bot.say(chat, user, text)
-    ticket = await bot.storage.tickets.by_message(chat.id, message["message_id"])
-    assert ticket is not None
-    return message, ticket
-
-
 def texts_in(bot: Harness, chat: SimChat, needle: str) -> list[str]:
     return [m.get("text", "") for m in bot.sim.bot_messages(chat.id) if needle in m.get("text", "")]
 
 
 async def test_response_reminder_before_the_deadline_once(bot: Harness) -> None:
     grid, *_, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")  # respond within 2h
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")  # respond within 2h
     assert (await bot.tick(timedelta(minutes=80))).reminders == 0  # 30m lead not reached
     report1 = await bot.tick(timedelta(minutes=11))  # 1h31m: inside the lead
     assert report1.reminders == 1
@@ -61,21 +54,21 @@ async def test_response_reminder_before_the_deadline_once(bot: Harness) -> None:
 
 async def test_reminder_after_the_deadline_when_the_lead_was_missed(bot: Harness) -> None:
     grid, *_, resident, _ = await setup(bot)
-    await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await bot.tick(timedelta(hours=3))
     assert len(texts_in(bot, grid, "已超过响应时限")) == 1
 
 
 async def test_no_reminder_when_an_officer_acted(bot: Harness) -> None:
     grid, *_, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await bot.say(grid, officer, f"/take {ticket.id}")
     assert (await bot.tick(timedelta(hours=3))).reminders == 0
 
 
 async def test_escalation_to_community_then_street(bot: Harness) -> None:
     grid, community, street, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮 电话13812345678")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮 电话13812345678")
     await bot.say(grid, officer, f"/take {ticket.id}")
     assert (await bot.tick(timedelta(days=2, hours=23))).escalations == 0
     assert (await bot.tick(timedelta(hours=2))).escalations == 1  # 3d passed: community
@@ -93,7 +86,7 @@ async def test_escalation_to_community_then_street(bot: Harness) -> None:
 
 async def test_manual_escalation(bot: Harness) -> None:
     grid, community, street, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#求助 独居老人家里停电了")
+    _, ticket = await bot.report(grid, resident, "#求助 独居老人家里停电了")
     first = await bot.say(grid, officer, f"/escalate {ticket.id} 需要供电所协调")
     assert "上报到社区" in bot.reply_text(grid, first)
     assert "需要供电所协调" in texts_in(bot, community, "手动上报")[0]
@@ -108,8 +101,8 @@ async def test_manual_escalation(bot: Harness) -> None:
 async def test_quiet_hours_hold_non_urgent_but_not_urgent(bot: Harness) -> None:
     grid, community, _, resident, _ = await setup(bot)
     bot.clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=UTC))  # 21:00 local
-    _, repair = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
-    _, charging = await report(bot, grid, resident, "#充电 5号楼飞线充电")
+    _, repair = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
+    _, charging = await bot.report(grid, resident, "#充电 5号楼飞线充电")
     await bot.tick(timedelta(hours=2))  # 23:00 local: quiet; both response deadlines passed
     assert len(texts_in(bot, grid, f"工单 {charging.id}（充电）")) == 1
     assert texts_in(bot, grid, f"工单 {repair.id}（报修）") == []
@@ -141,7 +134,7 @@ async def test_followup_satisfied_closes(
     bot: Harness, button: Rating, status: str, satisfaction: str
 ) -> None:
     grid, _, _, resident, officer = await setup(bot)
-    message, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    message, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await resolve(bot, grid, officer, ticket)
     assert (await bot.tick(timedelta(minutes=59))).followups == 0
     assert (await bot.tick(timedelta(minutes=2))).followups == 1
@@ -164,7 +157,7 @@ async def test_followup_satisfied_closes(
 async def test_followup_only_reporters_may_answer(bot: Harness) -> None:
     grid, _, _, resident, officer = await setup(bot)
     neighbour = bot.sim.add_user("李大爷")
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await resolve(bot, grid, officer, ticket)
     await bot.tick(timedelta(hours=2))
     ask = followup_question(bot, grid, ticket)
@@ -180,7 +173,7 @@ async def test_followup_only_reporters_may_answer(bot: Harness) -> None:
 
 async def test_followup_unsatisfied_reopens_tells_officers_and_records_why(bot: Harness) -> None:
     grid, _, _, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await resolve(bot, grid, officer, ticket)
     await bot.tick(timedelta(hours=2))
     ask = followup_question(bot, grid, ticket)
@@ -204,7 +197,7 @@ async def test_followup_unsatisfied_reopens_tells_officers_and_records_why(bot: 
 
 async def test_followup_reminder_then_closed_unrated(bot: Harness) -> None:
     grid, _, _, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await resolve(bot, grid, officer, ticket)
     await bot.tick(timedelta(hours=1, minutes=1))
     followup_question(bot, grid, ticket)
@@ -223,7 +216,7 @@ async def test_restart_safe_the_database_decides(tmp_path: Path) -> None:
     """Two processes' worth of ticks over one database never double a reminder."""
     async with harness(tmp_path) as bot:
         grid, *_, resident, _ = await setup(bot)
-        await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+        await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
         bot.clock.advance(timedelta(hours=3))
         start = bot.clock.now()
         sim = bot.sim
@@ -236,7 +229,7 @@ async def test_restart_safe_the_database_decides(tmp_path: Path) -> None:
 
 async def test_escalate_refuses_a_ticket_that_is_no_longer_open(bot: Harness) -> None:
     grid, community, _, resident, officer = await setup(bot)
-    _, ticket = await report(bot, grid, resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(grid, resident, "#报修 3号楼楼道灯不亮")
     await bot.say(grid, officer, f"/reject {ticket.id} 不属于本网格")
     refused = await bot.say(grid, officer, f"/escalate {ticket.id}")
     assert "不能上报" in bot.reply_text(grid, refused)
