@@ -9,7 +9,7 @@ from bot.tickets import Action, Status
 from handlers.officer import ASSIGN, COMMANDS, OfficerCommand, Words
 from storage import TicketFilter
 from tests.harness import Harness
-from tests.test_officer import current, report, world
+from tests.test_officer import world
 
 
 def test_every_command_has_its_words_in_the_catalogue() -> None:
@@ -46,11 +46,11 @@ def test_one_row_per_command() -> None:
 )
 async def test_words_are_asked_for_with_an_example(bot: Harness, command: OfficerCommand) -> None:
     w = await world(bot)
-    _, ticket = await report(bot, w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
+    _, ticket = await bot.report(w.grid1, w.resident, "#报修 3号楼楼道灯不亮")
     bare = await bot.say(w.grid1, w.officer1, f"/{command.name} {ticket.id}")
     text = bot.reply_text(w.grid1, bare)
     assert f"例如：/{command.name} {ticket.id} " in text
-    assert (await current(bot, ticket)).status == Status.NEW
+    assert (await bot.fresh(ticket)).status == Status.NEW
     assert len(await bot.storage.tickets.events(ticket.id)) == 1  # only "opened"
 
 
@@ -71,4 +71,4 @@ async def test_own_patrol_ticket_worked_in_private_is_answered(bot: Harness) -> 
     assert "已重办（第 1 次）" in bot.reply_text(private, reopened)
     done = await bot.say(private, w.named, f"/done {ticket.id}")
     assert bot.reply_text(private, done) == f"✅ 工单 {ticket.id} 已办结。"
-    assert (await current(bot, ticket)).status == Status.RESOLVED
+    assert (await bot.fresh(ticket)).status == Status.RESOLVED
