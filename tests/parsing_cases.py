@@ -62,6 +62,8 @@ _PIECES = [
     "#", "＃", "##", "报修", "充电", "飞线充电", "飞线", "漏水", "路灯", "通知", "abc", "ABC",
     "3", "501", "１２", "三", "十二", "两", "幺", "号楼", "栋", "#楼", "单元", "门", "室", "楼",
     "期", "区", "-", "－", "—", "7-6-1046", "2026-11-26", "【", "】", "[", "]", "（", "）",
+    "幢", "座", "梯", "B", "T2", "楼上", "楼号：", "单元：", "7-4", "98-4单元", "173-11-3", "号房",
+    "月", "大街", "道", "新邨", "半岛",
     "(", ")", "：", "，", "。", " ", "　", "\n", "\t", "小区", "花园", "里", "路", "街", "巷",
     "弄", "院", "号院", "社区", "北瑞", "宝东6号街坊", "幸福", "138", "1381234", "5678",
     "+86 ", "0477-", "8123456", "110101199003071234", "X", "http://x.com/a", "www.", "😀",
@@ -71,14 +73,16 @@ messages = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), ma
     "".join
 )
 any_text = st.one_of(st.text(), messages)
-_DIGITS_ONLY = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[1-9][0-9]*")
+_LETTERED_BUILDING = re.compile(r"[A-Z][0-9]{0,2}")  # B座, T2栋, B5栋
 _ROOM = re.compile(r"[A-Z0-9]+")
 
 
 def check_location(location: Location) -> None:
     """What any location read from any text looks like."""
-    for value in (location.building, location.unit):
-        assert value is None or (_DIGITS_ONLY.fullmatch(value) and value[0] != "0")
+    building, unit = location.building, location.unit
+    assert building is None or _NUMBER.fullmatch(building) or _LETTERED_BUILDING.fullmatch(building)
+    assert unit is None or _NUMBER.fullmatch(unit)
     assert location.room is None or _ROOM.fullmatch(location.room)
     assert location.estate is None or 2 <= len(location.estate) <= 16
     assert location.is_empty() == (location.display() == "")

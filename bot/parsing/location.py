@@ -1,32 +1,62 @@
 """Where the report is: estate (小区), building (楼栋), unit (单元), room (房号); Chinese numerals.
 
-Decisions on the ambiguous cases (tests/test_parsing_location.py pins each of them):
+An address is read as building, unit, floor, room, each part optional, between them spaces,
+commas, 、 / - . · 的, brackets, form labels (``楼号：5 单元：3 房号：602``) or 楼上/楼下.
+Decisions on the ambiguous cases (tests/test_parsing_location.py pins them; the annotated set
+tests/data/addresses.tsv measures them, ``python -m bench.location``):
 
-* ``N楼`` is a floor, not a building, except right before a unit (``5楼2单元`` is building 5).
-  ``N号`` is a building only before a unit or a room (``5号2单元``, ``5号501室``).
-* ``N门`` is a unit (Beijing usage: ``5号楼3门``) only directly after a building.
-* ``7-6-1046`` is building-unit-room; ``7-1046`` is building-room (the room must be 3–4 digits,
-  so dates ``11-26``, ranges ``3-5天`` and prices ``100-200元`` stay out); after a building
-  ``2-501`` is unit-room.
+* Buildings: ``3号楼 8栋 5幢 3座 1#楼 第三栋 十二号楼 二十三栋``, full-width digits, and ``5#502``;
+  a letter with up to two digits before 座/栋/幢/号楼 is a building too (``B座`` -> ``B``,
+  ``T2栋`` -> ``T2``). Counts are not: ``一栋楼都停电``, ``两栋楼``, ``一座桥``.
+* ``N楼`` is a floor, except right before a unit (``5楼2单元``, Beijing's ``16楼2门``) and with
+  three or four digits (``劲松八区805楼``: no floor has that number).
+* ``N号`` alone is read by what comes before it. After a road, street or lane (路 街 大街 大道 巷
+  道 胡同, a named 弄) it is the street number: never the building, it goes with the estate
+  (``中山路12号2单元501`` -> 中山路12号, unit 2, room 501; ``邱山大街945号10栋`` -> building 10).
+  After a numbered lane (``长乐路123弄5号``) or an estate's name (``幸福小区12号``, ``春风里7号``,
+  ``潍坊新村189号``) it is the building. With nothing before it, only when a unit or room follows
+  (``5号2单元``). After 月 it is a date (``3月15号``); before 线 门 电梯 柜 街坊 院 … it is none of
+  these (``3号线``, ``1号门``, ``6号街坊``, ``12号院``).
+* Units: ``N单元`` of any size (``181幢172单元442室``); after a building also ``N门`` (Beijing:
+  ``5号楼3门``), ``N梯`` (Guangdong: ``3栋2梯``), ``N单`` (单元 cut short) and ``N-`` before a
+  room (``3号楼2-501``).
+* Rooms: right after a unit any number is the room, with or without 室/号/户/房 (``9单元1885``,
+  ``3单元502``, ``1单元1号``, ``3单元2户``), unless a measure follows (``2单元 10点``);
+  elsewhere a room has 3–4 digits or a room word (``12栋102``, ``B座1203``, ``5栋12号``), or
+  stands alone with 室/房 (``502室``, ``501号房``), or is a neighbour's (``楼上1702往下渗水``).
+* Floor-door is one room, floor × 100 + door: ``11单元7-4`` -> ``704``, ``1栋 23-5`` -> ``2305``,
+  ``1楼1号`` -> ``101`` (the ledger keeps one form of a room number, the one on the door plate).
+  A floor alone is no room (``2号楼3单元5楼``).
+* Dashes: ``7-6-1046``, ``173-11-3``, ``3-2-501室`` are building-unit-room; ``98-4单元``
+  building-unit; ``7-1046`` building-room (3–4 digits). Dates (``2026-11-26``: a 4-digit head),
+  ranges (``3-5天``, ``1-3楼``), prices (``100-200元``) and times (``10:30-11:30``) stay out.
+* Zones and phases before a building belong to the estate, not the building: ``东区3栋``,
+  ``A区3栋``, ``3期5栋`` are buildings 3 and 5; ``碧桂园3区``, ``万科城二期`` are estates.
 * ``院``: ``N号院`` (Beijing compound) and ``大院``/``家属院`` are estates; a bare ``院`` is not
   (医院, 法院, 院里).
 * ``里``: an estate (``幸福里``) only when an address continues right after it (``幸福里3期``,
   ``幸福里5号楼``, ``幸福里小区``): 家里, 这里, 群里, 小区里, 公里 are never estates.
-* ``弄`` only after a number (``长乐路123弄``); on its own it is a verb.
-* Buildings are digits only; ``A座`` is not read as a building.
-* The first place named wins, except that a 社区 yields to an estate after it and a street to an
-  estate named right after it (``中山路幸福小区`` -> 幸福小区).
+* ``弄`` only after a number (``长乐路123弄``); on its own it is a verb. ``道`` is a street only
+  with its number (``南京道201号``): 楼道, 通道, 下水道 are not.
+* The first place named wins, except that a 社区 yields to an estate after it, and a street to a
+  place named right after it (``中山路幸福小区`` -> 幸福小区) or after a space (``天河北路 侨林苑``
+  -> 侨林苑; another street only when it has the house number: ``龙津西路 逢源北街84号``).
+* An estate without a place word (北城龙珠, 恒大御景半岛) is the name right before the address,
+  if glued to it (``北城龙珠107栋``, ``李园路159号北城龙珠107栋``), followed by a phase or zone
+  (``金科集美 1期 12栋``) or ending like estate names do (半岛, 港, 帝景), with nothing of a
+  complaint in it and not a tag: ``空调外机 5栋``, ``#紧急 5号楼`` name no estate.
 * An estate's name starts after the last leading word (``_CUT_WORDS``) or tag or alias of the
   catalogue in force in front of it: ``维修阳光花园`` -> 阳光花园, and with a CATEGORIES_FILE
   that adds ``电梯``, ``电梯阳光花园`` -> 阳光花园 too.
 
 The location is looked for in the first ``_LOCATION_WINDOW`` characters; fields come out in ASCII
-digits (the text is read through its scan copy, see bot.parsing.text).
+digits and capitals (the text is read through its scan copy, see bot.parsing.text).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bot.categories import CategoryCatalog
@@ -68,113 +98,312 @@ def parse_location(text: str, catalog: CategoryCatalog) -> Location:
 _LOCATION_WINDOW = 4096  # Telegram's longest message; the first address is near the start
 
 
-def read_location(scan: str, catalog: CategoryCatalog) -> Location:
-    """``parse_location`` of a scan copy in which numbers, URLs and tags are already blanked."""
+def read_location(
+    scan: str, catalog: CategoryCatalog, labels: AbstractSet[int] = frozenset()
+) -> Location:
+    """``parse_location`` of a scan copy in which numbers, URLs and tags are already blanked;
+    ``labels``: where the word of a tag that is no category starts (``#紧急 5号楼``: 紧急 is a
+    label, not an estate)."""
     scan = scan[:_LOCATION_WINDOW]
-    building, unit, room = _find_cluster(scan)
-    estate = _find_estate(scan, _cut_reversed(catalog))
+    cut = _cut_reversed(catalog)
+    (building, unit, room), at = _find_cluster(scan)
+    place = _find_estate(scan, cut)
+    estate = place.name if place else None
+    if at is None and place is not None and not place.street:
+        # 华侨大厦 1203, 华贸大厦12层1205 (but not 幸福小区 11-26, a date)
+        room = _tail(scan, place.end, after_unit=False, floor_door=False)
+    elif at is not None and (place is None or (place.street and place.end <= at)):
+        estate = _bare_name(scan, place.end if place else 0, at, cut, labels) or estate
     return Location(estate=estate, building=building, unit=unit, room=room)
 
 
 # --- building / unit / room ----------------------------------------------------------------
 
 _CN = "零〇一二三四五六七八九十百两"
-_NB = rf"(?:[0-9]{{1,3}}|[{_CN}]{{1,4}})"  # a building number
-_NU = rf"(?:[0-9]{{1,2}}|[{_CN}]{{1,3}})"  # a unit or floor number
-_SEP = r"[\s,，、/\-的]{0,3}"  # between parts: '3号楼，2单元', '3号楼 - 2单元', '3号楼的2单元'
+_CN_ROOM = _CN + "幺"
 _HAO = "[号號]"
 _LOU = "[楼樓]"
-_MARK = rf"(?:{_HAO}{_LOU}|{_HAO}[栋棟座]|#{_LOU}|#[栋棟]|[栋棟幢座]|#)"
 _UNIT_WORD = "(?:单元|單元)"
 _DOOR = "(?:门洞|[门門](?![口卫前外内里禁岗面诊店市牌铃锁窗框票把]))"
-_FLOOR = rf"(?:{_NU}\s?(?:{_LOU}|层|層)(?![道梯下上顶頂门房栋前后里外]))"
-_ROOM_SUFFIX = rf"(?:室|房(?![子间屋东租价产本])|{_HAO}(?![楼樓院线门栋棟0-9]))"
-# A number followed by one of these is a time, an amount or a count, not a room.
-_MEASURE = (
-    "点時时分秒号號天日月年个人户岁元块米平层楼樓度斤次辆台毫克吨升亩公千万多余来几级届周期栋%:：."
+_N_BUILDING = rf"(?:[0-9]{{1,4}}|[{_CN}]{{1,5}})"
+_N_UNIT = rf"(?:[0-9]{{1,3}}|[{_CN}]{{1,4}})"
+_N_FLOOR = rf"(?:[0-9]{{1,2}}|[{_CN}]{{1,3}}|底)"
+# A number followed by one of these is a time, an amount or a count, not a room (楼 too, as a
+# floor, except in 楼道, 楼梯, 楼顶, 楼上, 楼下: '502 楼道灯').
+_MEASURE_WORDS = (
+    "点時时分秒号號天日月年个人户岁元块米平层層度斤次辆台毫克吨升亩公千万多余来几级届周期"
+    "栋棟幢座%:：."
 )
+_MEASURE = _MEASURE_WORDS + "楼樓"
+# 号 before these belongs to something else: 3号线, 1号门, 3号电梯, 6号街坊, 12号院, 3号楼.
+_NOT_AFTER_HAO = "楼樓院栋棟幢座门門线線机機柜櫃电電梯车車位码碼街坊地店铺鋪床窗"
+_ROOM_WORD = rf"(?:室|房(?![子间間屋东租价产本])|{_HAO}(?![{_NOT_AFTER_HAO}])|户(?![口型主籍]))"
+_ROOM_ALONE_WORD = "(?:[号號]?房(?![子间間屋东租价产本])|室)"
 
+# Where an address may start: a number (or a letter: B座) right before an address word or a dash.
+_START = re.compile(
+    rf"(?:(?<![0-9A-Za-z])(?:[A-Za-z]?[0-9]{{1,5}}[A-Za-z]?|[A-Za-z])"
+    rf"|(?<![{_CN_ROOM}])[{_CN_ROOM}]{{1,6}})"
+    rf"(?=\s?[号號楼樓栋棟幢座#单單门門室房层層\-])"
+    r"|(?:楼号|楼栋|栋号)(?=\s?[:：]?\s?[0-9A-Za-z])"  # 楼号：5 · 楼栋 3栋
+    r"|(?<=楼上|楼下)[0-9]{3,4}(?![0-9])"  # 楼上1702往下渗水: the neighbour's flat
+)
+# Between the parts: '3号楼，2单元', '3号楼 - 2单元', '3号楼的2单元', '单元：2 房号：501',
+# '二单元楼上1102'.
+_SEP = re.compile(r"(?:[\s,，、/\-的:：.·()（）\[\]【】]|楼上|楼下|房号|房间号?|门牌号?|户号){0,4}")
+_SEP_CHARS = r"[\s,，、/\-的]{0,3}"
 
-def _room(k: int) -> str:
-    return (
-        rf"(?:(?P<r{k}>[A-Za-z]?[0-9]{{1,5}}[A-Za-z]?)\s?{_ROOM_SUFFIX}"
-        rf"|(?P<rb{k}>[A-Za-z]?[0-9]{{3,4}}[A-Za-z]?)(?![0-9A-Za-z]|\s?[{_MEASURE}])"
-        rf"|(?P<rc{k}>[{_CN}幺]{{2,6}})\s?(?:室|房|{_HAO}(?![楼樓院]))"
-        rf"|(?P<rd{k}>[零〇一二三四五六七八九幺]{{3,4}})(?![{_CN}幺]|\s?[{_MEASURE}]))"
-    )
-
-
-_NOT_AFTER_NUMBER = rf"(?<![0-9A-Za-z{_CN}])"
-_NOT_AFTER_DASHED = r"(?<![0-9A-Za-z_/.#:：\-])"
-_CLUSTER = re.compile(
-    # 3号楼2单元501 · 三号楼二单元 · 3#楼 · 5#502 · 5号2单元 · 5楼2单元 · 3号楼2-501 · 5号楼3门
-    rf"(?:第\s?)?{_NOT_AFTER_NUMBER}"
-    rf"(?:(?P<b1>{_NB})\s?(?P<mark>{_MARK})"
-    rf"|(?P<b2>{_NB})\s?{_HAO}(?={_SEP}(?:{_NU}\s?{_UNIT_WORD}|[A-Za-z]?[0-9]{{3,4}}\s?[室房]))"
-    rf"|(?P<b3>{_NB})\s?{_LOU}(?={_SEP}{_NU}\s?{_UNIT_WORD})"
-    # 愚园路1088弄12号: in a Shanghai lane the house number is the building
-    rf"|(?<=弄)(?P<b4>[0-9]{{1,3}})\s?{_HAO}(?![楼樓院栋棟座]))"
-    rf"(?:{_SEP}(?:(?P<u1>{_NU})\s?(?:{_UNIT_WORD}|{_DOOR})"
-    rf"|(?P<ud1>[0-9]{{1,2}})-(?=[A-Za-z]?[0-9]{{3,4}}(?![0-9]))))?"
-    rf"(?:{_SEP}{_FLOOR})?(?:{_SEP}{_room(1)})?"
-    # 2单元501 (a unit without a building)
-    rf"|{_NOT_AFTER_NUMBER}(?P<u2>{_NU})\s?{_UNIT_WORD}(?:{_SEP}{_FLOOR})?(?:{_SEP}{_room(2)})?"
-    # 7-6-1046 · 7－6－1046 (building-unit-room); not a date 2026-11-26 (4-digit head)
-    rf"|{_NOT_AFTER_DASHED}(?P<db>[1-9][0-9]{{0,2}})-(?P<du>[1-9][0-9]?)-"
-    rf"(?P<dr>[A-Za-z]?[0-9]{{3,4}}[A-Za-z]?)(?![0-9A-Za-z\-])"
-    # 7-1046 (building-room); the room has 3-4 digits and no unit of measure after it
-    rf"|{_NOT_AFTER_DASHED}(?P<eb>[1-9][0-9]{{0,2}})-(?P<er>[1-9][0-9]{{2,3}}[A-Za-z]?)"
-    rf"(?![0-9A-Za-z\-.:：]|\s?[{_MEASURE}])"
-    # 501室 · 1203房 · 一百零五室 on their own (not 3室2厅: a room number has 3-4 digits)
-    rf"|{_NOT_AFTER_NUMBER}(?P<rs>[A-Za-z]?[0-9]{{3,4}}[A-Za-z]?)\s?(?:室|房(?![子间屋东租价产本]))"
-    rf"|{_NOT_AFTER_NUMBER}(?P<rsc>[{_CN}幺]{{3,6}})(?:室|房(?![子间屋东租价产本]))"
+# 3号楼 · 3#楼 · 8栋 · 5幢 · 3座 · B座 · T2栋 · 十二号楼
+_MARKED = re.compile(
+    rf"(?P<n>{_N_BUILDING}|[A-Za-z][0-9]{{0,2}})\s?"
+    rf"(?P<mark>{_HAO}\s?(?:{_LOU}|[栋棟幢座])|#\s?(?:{_LOU}|[栋棟幢座])|[栋棟幢座])"
+)
+_HASH = re.compile(r"(?P<n>[0-9]{1,4})#")  # 5#502 · 3#2单元 · 12# 楼道
+# 5楼2单元 · 16楼2门 (a building before a unit); 805楼 (Beijing: no floor is numbered so)
+_LOU_BUILDING = re.compile(
+    rf"(?P<n>{_N_BUILDING})\s?{_LOU}(?={_SEP_CHARS}{_N_UNIT}\s?(?:{_UNIT_WORD}|{_DOOR}))"
+    rf"|(?P<big>[1-9][0-9]{{2,3}}){_LOU}(?![0-9层層道梯顶頂上下])"
+)
+_HAO_BUILDING = re.compile(rf"(?P<n>{_N_BUILDING})\s?{_HAO}(?![{_NOT_AFTER_HAO}房])")
+# What comes before 'N号' says what it numbers.
+_BEFORE_HAO = 12
+_LANE_END = re.compile(r"[0-9]\s?弄\s*$")  # 长乐路123弄5号: a house of the lane
+_STREET_END = re.compile(r"(?:路|街|巷|道|胡同|弄)\s*$")  # 中山路12号: a street number
+_DATE_END = re.compile(r"月\s*$")  # 3月15号
+_ESTATE_END = re.compile(
+    r"(?:小区|花园|家园|新村|新邨|村|邨|苑|园|里|公寓|院|宿舍|大厦|公馆|山庄|城|府|湾|庭|期|区|坊)\s*$"
 )
 # 一栋楼都停电, 十栋楼: a count of buildings, not building number one.
 _WHOLE_BUILDING = re.compile(rf"{_LOU}(?![道梯下上顶頂门口层前后里外])")
+
+_UNIT = re.compile(rf"(?P<n>{_N_UNIT})\s?{_UNIT_WORD}")
+# After a building only: 5号楼3门 (Beijing), 3栋2梯 (Guangdong's stairwell), 3栋2单501 (单元 cut
+# short).
+_UNIT_DOOR = re.compile(
+    rf"(?P<n>{_N_UNIT})\s?(?:{_DOOR}|梯(?![子级度形田])|[单單](?=[\s0-9,，、/\-]|$))"
+)
+_LABELLED_BUILDING = re.compile(
+    rf"(?:楼号|楼栋|栋号)\s?[:：]?\s?(?P<n>{_N_BUILDING}|[A-Za-z][0-9]{{0,2}})"
+    rf"(?:\s?(?:{_HAO}{_LOU}|[栋棟幢座]|{_HAO}))?(?![0-9])"
+)
+_UNIT_LABEL = re.compile(  # 单元：2 · 单元3 (a form's label)
+    rf"{_UNIT_WORD}\s?[:：]?\s?(?P<n>{_N_UNIT})(?:\s?{_UNIT_WORD}|(?![0-9]|\s?[楼樓层層]))"
+)
+_UNIT_DASH = re.compile(r"(?P<n>[0-9]{1,2})-(?=[A-Za-z]?[0-9]{3,4}(?![0-9]))")  # 3号楼2-501
+_FLOOR = re.compile(rf"(?P<n>{_N_FLOOR})\s?(?:{_LOU}|层|層)(?![道梯下上顶頂门門房栋棟前后里外])")
+
+_ROOM_FLOOR_DOOR = re.compile(  # 11单元7-4: floor 7, door 4
+    rf"(?P<f>[1-9][0-9]?)-(?P<d>[0-9]{{1,2}})(?![0-9A-Za-z\-]|\s?[{_MEASURE}])"
+)
+_ROOM_CODED = re.compile(rf"(?P<r>[A-Za-z]?[0-9]{{1,5}}[A-Za-z]?)\s?{_ROOM_WORD}")
+_NOT_A_ROOM = rf"\s?(?:[{_MEASURE_WORDS}]|{_LOU}(?![道梯顶頂上下]))"
+_NOT_A_ROOM_AFTER = re.compile(_NOT_A_ROOM)
+_ROOM_BARE = re.compile(
+    rf"(?P<r>[A-Za-z]?[0-9]{{1,5}}[A-Za-z]?)(?![0-9A-Za-z]|-[0-9]{{1,2}}(?![0-9])|{_NOT_A_ROOM})"
+)
+_ROOM_CN_CODED = re.compile(rf"(?P<r>[{_CN_ROOM}]{{1,6}})\s?{_ROOM_WORD}")
+_ROOM_CN_DIGITS = re.compile(  # 五零一: a room read out digit by digit
+    rf"(?P<r>[零〇一二三四五六七八九幺]{{3,4}})(?![{_CN_ROOM}]|\s?[{_MEASURE}])"
+)
+_ROOM_ALONE = re.compile(  # 501室 · 一百零五室 on their own (not 3室2厅)
+    rf"(?P<r>[A-Za-z]?[0-9]{{3,4}}[A-Za-z]?)\s?{_ROOM_ALONE_WORD}"
+    rf"|(?P<c>[{_CN_ROOM}]{{3,6}}){_ROOM_ALONE_WORD}"
+)
+
+# 7-6-1046 · 173-11-3 (building-unit-room) · 98-4单元 · 7-1046 (building-room). Not a date
+# (2026-11-26: a 4-digit head), a range (3-5天, 100-200元) or a time (10:30-11:30).
+_DASHED = re.compile(
+    r"(?P<b>[1-9][0-9]{0,2})-(?P<u>[1-9][0-9]{0,2})-(?P<r>[A-Za-z]?[0-9]{1,4}[A-Za-z]?)"
+    r"(?P<w>\s?(?:室|房|[号號]|户))?(?![0-9A-Za-z\-])"
+    rf"|(?P<bu>[1-9][0-9]{{0,3}})-(?P<uu>[1-9][0-9]{{0,2}})\s?{_UNIT_WORD}"
+    r"|(?P<br>[1-9][0-9]{0,2})-(?P<rr>[1-9][0-9]{2,3}[A-Za-z]?)(?P<wr>\s?(?:室|房))?"
+    r"(?![0-9A-Za-z\-.:：])"
+)
+_NOT_BEFORE_DASHED = "_/.#:：-"
+_FLOOR_AFTER = re.compile(rf"\s?(?:{_LOU}(?![道梯顶頂上下])|层|層)")
 _MAX_CANDIDATES = 64  # the first address is near the start; never loop over a 100 KB string
 
+Parts = tuple[str | None, str | None, str | None]
 
-def _find_cluster(scan: str) -> tuple[str | None, str | None, str | None]:
-    for i, m in enumerate(_CLUSTER.finditer(scan)):
+
+def _find_cluster(scan: str) -> tuple[Parts, int | None]:
+    """The first building / unit / room, and where it starts."""
+    for i, m in enumerate(_START.finditer(scan)):
         if i >= _MAX_CANDIDATES:
             break
-        found = _cluster_parts(m, scan)
+        found = _read_at(scan, m.start())
         if found is not None:
-            return found
-    return None, None, None
+            return found, m.start()
+    return (None, None, None), None
 
 
-def _cluster_parts(m: re.Match[str], scan: str) -> tuple[str | None, str | None, str | None] | None:
-    if m["db"]:
-        return _number(m["db"]), _number(m["du"]), m["dr"].upper()
-    if m["eb"]:
-        return _number(m["eb"]), None, m["er"].upper()
-    if m["rs"] or m["rsc"]:
-        room = _room_value(m["rs"], None, m["rsc"], None)
-        return (None, None, room) if room else None
-    building = _building(m, scan)
-    if (m["b1"] or m["b2"] or m["b3"] or m["b4"]) and building is None:
+def _read_at(scan: str, pos: int) -> Parts | None:
+    if pos >= 2 and scan.startswith(("楼上", "楼下"), pos - 2):
+        neighbour = _ROOM_BARE.match(scan, pos)
+        if neighbour is not None and len(neighbour["r"]) in (3, 4):
+            return None, None, neighbour["r"]
+    if pos == 0 or scan[pos - 1] not in _NOT_BEFORE_DASHED:
+        dashed = _dashed(scan, pos)
+        if dashed is not None:
+            return dashed
+    chain = _chain(scan, pos)
+    if chain is not None:
+        return chain
+    alone = _ROOM_ALONE.match(scan, pos)
+    if alone is None:
         return None
-    unit = _number(m["u1"] or m["ud1"] or m["u2"])
-    room = _room_value(
-        m["r1"] or m["r2"], m["rb1"] or m["rb2"], m["rc1"] or m["rc2"], m["rd1"] or m["rd2"]
-    )
-    if building is None and unit is None:
+    room = alone["r"].upper() if alone["r"] else _cn_room(alone["c"])
+    return (None, None, room) if room else None
+
+
+def _dashed(scan: str, pos: int) -> Parts | None:
+    m = _DASHED.match(scan, pos)
+    if m is None:
+        return None
+    if m["b"]:
+        if not m["w"] and _FLOOR_AFTER.match(scan, m.end()):
+            return _number(m["b"]), _number(m["u"]), None  # 3-2-5楼: a floor
+        if not m["w"] and _NOT_A_ROOM_AFTER.match(scan, m.end()):
+            return None
+        return _number(m["b"]), _number(m["u"]), m["r"].upper()
+    if m["bu"]:
+        return _number(m["bu"]), _number(m["uu"]), _tail(scan, m.end(), after_unit=True)
+    if not m["wr"] and _NOT_A_ROOM_AFTER.match(scan, m.end()):
+        return None
+    return _number(m["br"]), None, m["rr"].upper()
+
+
+def _chain(scan: str, pos: int) -> Parts | None:
+    """Building, then a unit, a floor and a room, each optional; or a unit and what follows."""
+    start = _building_at(scan, pos)
+    if start is None:
+        unit_match = _UNIT.match(scan, pos)
+        unit = _number(unit_match["n"]) if unit_match else None
+        if unit_match is None or unit is None:
+            return None
+        return None, unit, _tail(scan, unit_match.end(), after_unit=True)
+    building, end, needs_more = start
+    unit, end = _unit_after(scan, end)
+    room = _tail(scan, end, after_unit=unit is not None)
+    if (needs_more or building is None) and unit is None and room is None:
         return None
     return building, unit, room
 
 
-def _building(m: re.Match[str], scan: str) -> str | None:
-    raw = m["b1"] or m["b2"] or m["b3"] or m["b4"]
-    if not raw:
+def _building_at(scan: str, pos: int) -> tuple[str | None, int, bool] | None:
+    """The building starting at ``pos``: its number (None for a street number), where it ends,
+    and whether it counts only with a unit or a room after it (``5号2单元``)."""
+    m = _LABELLED_BUILDING.match(scan, pos)
+    if m is not None:
+        building = m["n"].upper() if m["n"][0].isascii() and m["n"][0].isalpha() else None
+        building = building or _number(m["n"])
+        return (building, m.end(), False) if building else None
+    m = _MARKED.match(scan, pos)
+    if m is not None:
+        building = _marked_building(m, scan)
+        return (building, m.end(), False) if building else None
+    m = _HASH.match(scan, pos) or _LOU_BUILDING.match(scan, pos)
+    if m is not None:
+        building = _number(m["n"] or m.groupdict().get("big"))
+        return (building, m.end(), False) if building else None
+    m = _HAO_BUILDING.match(scan, pos)
+    if m is None:
         return None
+    building = _number(m["n"])
+    before = scan[max(0, pos - _BEFORE_HAO) : pos]
+    if building is None or _DATE_END.search(before):
+        return None
+    if _LANE_END.search(before):
+        return building, m.end(), False
+    if _STREET_END.search(before):
+        return None, m.end(), True  # 中山路12号: the street number, not a building
+    return building, m.end(), not _ESTATE_END.search(before)
+
+
+def _marked_building(m: re.Match[str], scan: str) -> str | None:
+    raw, mark = m["n"], m["mark"]
+    if raw[0].isascii() and raw[0].isalpha():
+        return raw.upper()
     if not raw.isdigit():
         if raw.startswith("两"):
             return None  # 两栋楼: a count (building two is 二号楼)
-        mark = m["mark"] or ""
-        if mark == "座" or (mark in "栋棟幢" and _WHOLE_BUILDING.match(scan, m.end("mark"))):
+        if mark == "座" or (mark in "栋棟幢" and _WHOLE_BUILDING.match(scan, m.end())):
             return None  # 一座桥, 一栋楼都停电
     return _number(raw)
+
+
+def _past_separators(scan: str, pos: int) -> int:
+    m = _SEP.match(scan, pos)
+    return m.end() if m else pos
+
+
+def _unit_after(scan: str, pos: int) -> tuple[str | None, int]:
+    at = _past_separators(scan, pos)
+    for pattern in (_UNIT, _UNIT_DOOR, _UNIT_LABEL):
+        m = pattern.match(scan, at)
+        if m is not None:
+            unit = _number(m["n"])
+            return (unit, m.end()) if unit else (None, pos)
+    m = _UNIT_DASH.match(scan, at)
+    if m is not None:
+        return _number(m["n"]), m.end()
+    return None, pos
+
+
+def _tail(scan: str, pos: int, *, after_unit: bool, floor_door: bool = True) -> str | None:
+    """The room after a building or unit, with or without a floor in between."""
+    at = _past_separators(scan, pos)
+    floor_match = _FLOOR.match(scan, at)
+    floor: int | None = None
+    if floor_match is not None:
+        floor = int(_number(floor_match["n"]) or 0) or None
+        at = _past_separators(scan, floor_match.end())
+    return _room_at(
+        scan,
+        at,
+        after_unit=after_unit and floor_match is None,
+        floor=floor,
+        floor_door=floor_door and floor is None,
+    )
+
+
+def _room_at(
+    scan: str, pos: int, *, after_unit: bool, floor: int | None, floor_door: bool = False
+) -> str | None:
+    """A room at ``pos``. Right after a unit any number is the room (``9单元1885``,
+    ``3单元2户``); elsewhere it has 3–4 digits or a word (室 房 号 户). Floor-door is one room:
+    ``11单元7-4`` = 704, ``1栋 23-5`` = 2305, ``5楼2号`` = 502."""
+    if floor_door:
+        m = _ROOM_FLOOR_DOOR.match(scan, pos)
+        if m is not None:
+            return f"{int(m['f'])}{int(m['d']):02d}"
+    m = _ROOM_CODED.match(scan, pos)
+    if m is not None:
+        return _with_floor(m["r"].upper(), floor)
+    m = _ROOM_BARE.match(scan, pos)
+    if m is not None:
+        digits = sum(ch.isdigit() for ch in m["r"])
+        if digits >= 3 or (after_unit and digits >= 1):
+            return m["r"].upper() if after_unit or digits <= 4 else None
+    m = _ROOM_CN_CODED.match(scan, pos)
+    if m is not None and (after_unit or floor or len(m["r"]) >= 2):
+        room = _cn_room(m["r"])
+        return _with_floor(room, floor) if room else None
+    m = _ROOM_CN_DIGITS.match(scan, pos)
+    return _cn_room(m["r"]) if m is not None else None
+
+
+def _with_floor(room: str, floor: int | None) -> str:
+    if floor and room.isdigit() and len(room) <= 2 and int(room):
+        return f"{floor}{int(room):02d}"
+    return room
+
+
+def _cn_room(raw: str | None) -> str | None:
+    if not raw or raw.startswith("两"):
+        return None
+    value = chinese_numeral_to_int(raw)
+    return str(value) if value else None
 
 
 def _number(raw: str | None) -> str | None:
@@ -187,20 +416,12 @@ def _number(raw: str | None) -> str | None:
     return str(value)
 
 
-def _room_value(
-    coded: str | None, bare: str | None, cn: str | None, spoken: str | None
-) -> str | None:
-    if coded or bare:
-        return (coded or bare or "").upper()
-    value = chinese_numeral_to_int(cn or spoken or "")
-    return str(value) if value else None
-
-
 # --- estate / place ------------------------------------------------------------------------
 
 # suffix: (fewest name characters in front of it, characters that must not follow it)
 _SUFFIX_RULES: dict[str, tuple[int, str]] = {
     "小区": (1, ""), "社区": (1, ""), "花园": (1, ""), "家园": (1, ""), "新村": (1, ""),
+    "新邨": (1, ""),
     "新城": (1, "区"), "山庄": (1, ""), "公寓": (1, ""), "公馆": (1, ""), "大厦": (1, ""),
     "大楼": (1, "道梯下上顶"), "广场": (1, "舞"), "街坊": (1, "邻们"), "胡同": (1, ""),
     "大街": (1, "道"), "大道": (1, ""), "大院": (1, ""), "家属院": (1, ""), "家属楼": (1, "道梯"),
@@ -208,22 +429,32 @@ _SUFFIX_RULES: dict[str, tuple[int, str]] = {
     "园": (2, "区林艺丁长子地"), "庭": (2, "院审长"), "府": (2, "上"), "湾": (2, "区"),
     "城": (2, "管市区乡墙镇际建中内外郊关门里"), "村": (2, "委民里干长口头子庄落镇"),
     "巷": (1, "子道"), "路": (2, "面灯边段过人线况牌障基沿肩旁由费径程子数标途政"),
-    "街": (2, "道头边面角心区景舞机坊上"), "里": (2, ""),
+    "街": (2, "道头边面角心区景舞机坊上"), "里": (2, ""), "道": (2, ""),
 }  # fmt: skip
 _STREETS = ("大街", "大道", "胡同", "路", "街", "巷")
+# 道 names a street only with a house number after it (南京道201号): 楼道, 通道, 下水道.
+_NUMBERED_STREETS = frozenset((*_STREETS, "道"))
 _STREET_LIKE = frozenset((*_STREETS, "里"))
 # N号院 (a Beijing compound) and N弄 (a Shanghai lane) are places with a number as their name.
 _NUMBERED = {"号院": _CN + "0123456789", "號院": _CN + "0123456789", "弄": "0123456789"}
 # Literal alternatives only, so the regex engine jumps from one possible suffix to the next.
 _ESTATE_SUFFIX = re.compile("|".join(sorted((*_SUFFIX_RULES, *_NUMBERED), key=len, reverse=True)))
-# What may continue an estate name: a house number after a street (建设路23号, 长乐路123弄,
-# 东四十条胡同3号院), but not a building (建设路3号楼, 建设路3号2单元).
+# What may continue a street's name: its house number (建设路23号, 长乐路123弄, 解放大街88号2单元,
+# 东四十条胡同3号院, 员村四横路 2号大院), but not a building (建设路3号楼).
 _HOUSE_NUMBER = re.compile(
-    rf"(?:[0-9]{{1,4}}|[{_CN}]{{1,4}})(?:{_HAO}院|弄|{_HAO}(?![楼樓栋棟座院]"
-    rf"|{_SEP}(?:{_NU}\s?{_UNIT_WORD}|[A-Za-z]?[0-9]{{3,4}}\s?[室房])))"
+    rf"\s?(?:[0-9]{{1,4}}|[{_CN}]{{1,4}})"
+    rf"(?:{_HAO}(?:院|大院|家属院)|弄|{_HAO}(?![楼樓栋棟幢座院街])(?:之[{_CN}]{{1,3}})?)"
 )
-_PHASE = re.compile(rf"(?:[0-9]{{1,2}}|[{_CN}]{{1,3}})[期区]|[A-Za-z]区|[东西南北中]区")
-_AFTER_LI = re.compile(rf"\s?(?:{_NB}\s?(?:{_MARK}|{_HAO}|期|区|弄)|小区|社区)")
+_PHASE = re.compile(
+    rf"[东西南北中]?(?:[0-9]{{1,2}}|[{_CN}]{{1,3}})[期区]|[A-Za-z][0-9]?区|[东西南北中]区"
+)
+_AFTER_LI = re.compile(
+    rf"\s?(?:{_N_BUILDING}\s?(?:{_HAO}|[栋棟幢座#期区弄]"
+    rf"|{_LOU}(?={_SEP_CHARS}{_N_UNIT}\s?(?:{_UNIT_WORD}|{_DOOR})))"
+    rf"|[东西南北中][{_CN}]{{0,3}}[期区]|[{_CN}]{{1,3}}[期区]|小区|社区)"
+)
+# Between a street and the place it yields to: '天河北路 侨林苑', '广州大道北 金碧花园'.
+_STREET_GAP = re.compile(r"[东西南北中]?\s*")
 _NAME_MAX = 10  # characters in front of the suffix
 _ESTATE_MAX = 16  # with a house number or phase after it
 
@@ -303,35 +534,51 @@ def _is_name_char(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or is_ascii_alnum(ch)
 
 
-def _find_estate(scan: str, cut: re.Pattern[str]) -> str | None:
+@dataclass(frozen=True)
+class _Place:
+    name: str
+    start: int
+    end: int
+    street: bool
+
+
+def _find_estate(scan: str, cut: re.Pattern[str]) -> _Place | None:
     """The first estate named. A 社区 (the community, an administrative area) counts only when
-    no estate follows it ('通顺社区嘉盟小区3号楼' -> 嘉盟小区), and a street gives way to an
-    estate named right after it ('中山路幸福小区' -> 幸福小区)."""
-    community: str | None = None
-    street: tuple[str, int] | None = None  # the name and where it ends
+    no estate follows it ('通顺社区嘉盟小区3号楼' -> 嘉盟小区), and a street gives way to a place
+    named right after it ('中山路幸福小区' -> 幸福小区, '天河北路 侨林苑' -> 侨林苑)."""
+    community: _Place | None = None
+    street: _Place | None = None
     for i, m in enumerate(_ESTATE_SUFFIX.finditer(scan)):
         if i >= _MAX_CANDIDATES:
             break
-        found = _estate_at(scan, m, street[1] if street else 0, cut)
-        if found is None:
+        place = _estate_at(scan, m, street.end if street else 0, cut)
+        if place is None:
             continue
-        estate, start, end = found
         if street is not None:
-            return estate if start == street[1] else street[0]
-        if m.group() in _STREETS:
-            street = estate, end
+            return place if _yields(scan, street, place) else street
+        if place.street:
+            street = place
         elif m.group() == "社区":
-            community = community or estate
+            community = community or place
         else:
-            return estate
-    return street[0] if street else community
+            return place
+    return street or community
 
 
-def _estate_at(
-    scan: str, m: re.Match[str], floor: int, cut: re.Pattern[str]
-) -> tuple[str, int, int] | None:
-    """The estate whose suffix ``m`` found, with where it starts and ends; its name does not
-    reach left of ``floor``."""
+def _yields(scan: str, street: _Place, place: _Place) -> bool:
+    """Whether ``street`` gives way to ``place`` after it: one named right after it, or after a
+    space a place that is not a street ('天河北路 侨林苑') or a street with a house number when
+    the first has none ('龙津西路 逢源北街84号'; not '多宝街23号 水浸街')."""
+    if place.start == street.end:
+        return True
+    if not _STREET_GAP.fullmatch(scan, street.end, place.start):
+        return False
+    numbered = "号號弄院"
+    return not place.street or (place.name[-1] in numbered and street.name[-1] not in numbered)
+
+
+def _estate_at(scan: str, m: re.Match[str], floor: int, cut: re.Pattern[str]) -> _Place | None:
+    """The estate whose suffix ``m`` found; its name does not reach left of ``floor``."""
     suffix, start, end = m.group(), m.start(), m.end()
     if suffix in _NUMBERED:
         digits = _NUMBERED[suffix]
@@ -347,14 +594,16 @@ def _estate_at(
         return None  # 花园路: the street candidate that follows takes the whole name
     if suffix == "里" and not _AFTER_LI.match(scan, end):
         return None  # 家里, 这里, 群里: 里 is a place only with an address after it (幸福里3期)
+    if suffix == "道" and not _HOUSE_NUMBER.match(scan, end):
+        return None  # 楼道, 通道, 下水道: 道 is a street only with its number (南京道201号)
     name = _name_before(scan, start, floor, cut)
     if len(name) < fewest or _is_generic(name) or _is_common_noun(name + suffix):
         return None
-    extra = _continuation(scan, end, suffix)
+    extra, after = _continuation(scan, end, suffix)
     estate = name + suffix + extra
     if len(estate) < 2 or len(estate) > _ESTATE_MAX:
         return None
-    return estate, start - len(name), end + len(extra)
+    return _Place(estate, start - len(name), after, suffix in _NUMBERED_STREETS)
 
 
 def _is_common_noun(place: str) -> bool:
@@ -390,19 +639,59 @@ def _is_generic(name: str) -> bool:
     return bool(name) and _GENERIC_NAME.fullmatch(name) is not None
 
 
-def _continuation(scan: str, end: int, suffix: str) -> str:
-    """幸福里 + 3期, 长乐路 + 123弄, 幸福家园 + 小区, 碧桂园 + 二期."""
+def _continuation(scan: str, end: int, suffix: str) -> tuple[str, int]:
+    """长乐路 + 123弄, 中山路 + 12号, 幸福家园 + 小区, 碧桂园 + 二期, 天通苑 + 东一区; the text
+    added (without spaces) and where it ends."""
     extra = ""
-    if suffix in _STREET_LIKE:
+    if suffix in _NUMBERED_STREETS:
         house = _HOUSE_NUMBER.match(scan, end)
         if house:
-            extra, end = house.group(), house.end()
+            extra, end = house.group().strip(), house.end()
     if suffix not in ("小区", "社区") and scan.startswith(("小区", "社区"), end):
         extra, end = extra + scan[end : end + 2], end + 2
     phase = _PHASE.match(scan, end)
     if phase:
-        extra += phase.group()
-    return extra
+        extra, end = extra + phase.group(), phase.end()
+    return extra, end
+
+
+# A name without a place word right before the address: '北城龙珠107栋', '李园路159号北城龙珠107栋'
+# (after a street's number), '金科集美 1期 12栋', '恒大御景半岛 5座'. A run of 2-8 Chinese
+# characters standing on its own, with nothing of a complaint in it, that is glued to the address,
+# or followed by a phase or zone ('劲松八区805楼' keeps it, '中海寰宇天下 B区 3栋' drops it), or
+# ends the way estate names do (半岛, 港, 帝景): '空调外机 5栋', '厨房 5号楼' name no estate.
+_BARE_NAME = re.compile(
+    r"(?<![\u3400-\u4dbf\u4e00-\u9fff])(?P<name>[\u3400-\u4dbf\u4e00-\u9fff]{2,8})"
+    rf"(?P<zone>\s+(?:{_PHASE.pattern}))?(?P<gap>\s*)$"
+)
+_NAME_ENDINGS = re.compile(
+    f"(?:[岛港景庄邸居阁轩墅郡汇都峰岸堡畔镇]|中心|国际|天下|湖畔|[{_CN}壹]号)$"
+)
+_NOT_IN_NAMES = re.compile(
+    "[坏漏堵修没不停吗呢啊呀吧灯脏臭吵响裂急谢]|电梯|楼道|水管|暖气|下水|楼顶|车库|地下|电话|手机|"
+    "联系|地址|楼号|楼栋|房号|号码|师傅|业主|住户"
+)
+_BARE_WINDOW = 24
+_ENDING_PHASE = re.compile(rf"(?:{_PHASE.pattern})$")
+
+
+def _bare_name(
+    scan: str, floor: int, start: int, cut: re.Pattern[str], labels: AbstractSet[int]
+) -> str | None:
+    left = max(floor, start - _BARE_WINDOW)
+    m = _BARE_NAME.search(scan[left:start])
+    if m is None:
+        return None
+    at = left + m.start()
+    if at in labels or scan[at - 1 : at] == "#":
+        return None  # a tag: #紧急 5号楼
+    name = m["name"]
+    phase = _ENDING_PHASE.search(name)
+    stem = name[: phase.start()] if phase else name
+    if len(stem) < 2 or cut.search(stem[::-1]) or _NOT_IN_NAMES.search(stem) or _is_generic(stem):
+        return None
+    standing = not m["gap"] or m["zone"] or phase or _NAME_ENDINGS.search(name)
+    return name if standing else None
 
 
 # --- Chinese numerals ------------------------------------------------------------------------

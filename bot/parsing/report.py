@@ -53,7 +53,11 @@ def parse_report(text: str, catalog: CategoryCatalog) -> ParsedReport:
         labels=labels_of(hits, decider),
         tags=hits,
         body=body,
-        location=read_location(blank_spans(located, url_spans(located)), catalog),
+        location=read_location(
+            blank_spans(located, url_spans(located)),
+            catalog,
+            labels=frozenset(h.start + 1 for h in hits if not h.category),
+        ),
         phones=phones_of(sensitive),
         id_numbers=id_numbers_of(sensitive),
         needs_detail=category is not None and says_nothing(body, hits, catalog),
