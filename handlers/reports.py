@@ -82,23 +82,36 @@ async def scope_of(runtime: Runtime, message: Message, texts: Texts) -> Scope | 
     return Scope(grids, binding.street_name or "", binding)
 
 
-async def _scope_or_refuse(runtime: Runtime, message: Message, texts: Texts) -> Scope | None:
+@dataclass(frozen=True)
+class Asked:
+    """A reports command from someone allowed to see reports here, and what she may see."""
+
+    message: Message
+    runtime: Runtime
+    texts: Texts
+    scope: Scope
+
+
+async def _asked(update: Update, context: LinliContext) -> Asked | None:
+    """The command's message and scope; refuses politely (and returns None) when not allowed."""
+    message = update.effective_message
+    if message is None:
+        return None
+    runtime = context.runtime
+    texts = texts_for(runtime, message)
     scope = await scope_of(runtime, message, texts)
     if scope is None:
         await answer(message, texts("export.not_allowed"))
-    return scope
+        return None
+    return Asked(message, runtime, texts, scope)
 
 
 async def on_digest(update: Update, context: LinliContext) -> None:
     """Today's digest of this chat, now (grid or supervisor chat)."""
-    message = update.effective_message
-    if message is None:
+    asked = await _asked(update, context)
+    if asked is None:
         return
-    runtime = context.runtime
-    texts = texts_for(runtime, message)
-    scope = await _scope_or_refuse(runtime, message, texts)
-    if scope is None:
-        return
+    message, runtime, texts, scope = asked.message, asked.runtime, asked.texts, asked.scope
     if scope.binding is None:
         await answer(message, texts("officer.grid_only"))
         return
@@ -117,18 +130,14 @@ async def on_digest(update: Update, context: LinliContext) -> None:
 
 async def on_stats(update: Update, context: LinliContext) -> None:
     """/stats [days]: the three rates with numerators and denominators, and median times."""
-    message = update.effective_message
-    if message is None:
+    asked = await _asked(update, context)
+    if asked is None:
         return
-    runtime = context.runtime
-    texts = texts_for(runtime, message)
+    message, runtime, texts, scope = asked.message, asked.runtime, asked.texts, asked.scope
     args = list(context.args or [])
     days = ticket_number(args[0]) if args else 7
     if days is None or not 1 <= days <= MAX_DAYS:
         await answer(message, texts("stats.usage"))
-        return
-    scope = await _scope_or_refuse(runtime, message, texts)
-    if scope is None:
         return
     grids = scope.grids if scope.grids is not None else await runtime.storage.grids.grids()
     text = await digest.build_stats_text(
@@ -143,14 +152,10 @@ async def on_stats(update: Update, context: LinliContext) -> None:
 
 
 async def on_chart(update: Update, context: LinliContext) -> None:
-    message = update.effective_message
-    if message is None:
+    asked = await _asked(update, context)
+    if asked is None:
         return
-    runtime = context.runtime
-    texts = texts_for(runtime, message)
-    scope = await _scope_or_refuse(runtime, message, texts)
-    if scope is None:
-        return
+    message, runtime, texts, scope = asked.message, asked.runtime, asked.texts, asked.scope
     png = await build_weekly_chart(
         runtime.storage,
         None if scope.grids is None else [g.id for g in scope.grids],
@@ -169,15 +174,11 @@ async def on_chart(update: Update, context: LinliContext) -> None:
 
 async def on_export(update: Update, context: LinliContext) -> None:
     """The ledger as xlsx: in private or in a supervisor chat, never in a resident group."""
-    message = update.effective_message
     user = update.effective_user
-    if message is None or user is None:
+    asked = await _asked(update, context) if user is not None else None
+    if asked is None or user is None:
         return
-    runtime = context.runtime
-    texts = texts_for(runtime, message)
-    scope = await _scope_or_refuse(runtime, message, texts)
-    if scope is None:
-        return
+    message, runtime, texts, scope = asked.message, asked.runtime, asked.texts, asked.scope
     in_group = message.chat.type != ChatType.PRIVATE
     to_private = in_group and (scope.binding is None or scope.binding.is_grid)
     if to_private and is_anonymous_admin(message):
