@@ -20,7 +20,7 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
-from bot.callbacks import Outdated, PagePress, Parsed, Press, RatingPress, TicketPress
+from bot.callbacks import OfferPress, Outdated, PagePress, Parsed, Press, RatingPress, TicketPress
 from bot.context import LinliContext, Runtime
 from bot.fit import fit, fit_plain, plain
 from bot.keyboards import receipt_keyboard
@@ -29,7 +29,7 @@ from bot.receipts import receipt_text
 from bot.roles import Role
 from bot.texts import Texts
 from bot.tickets import Action, Actor, Status, Ticket, replied_ticket
-from storage import GridInfo
+from storage import GridInfo, Offer
 
 logger = logging.getLogger(__name__)
 
@@ -120,14 +120,15 @@ class Decision:
     """What ``authorize_press`` decided about one button press.
 
     ``refusal`` is the texts key of the pop-up to answer with (None: go ahead). An allowed press
-    carries what the check already read: the ticket (and a merge's target), or for a page the
-    grids the list covers (None: every grid).
+    carries what the check already read: the ticket (and a merge's target), for a page the
+    grids the list covers (None: every grid), for a 登记提示 the offer.
     """
 
     refusal: str | None = None
     ticket: Ticket | None = None
     other: Ticket | None = None
     grid_ids: tuple[int, ...] | None = ()
+    offer: Offer | None = None
 
     @property
     def allowed(self) -> bool:
@@ -157,7 +158,9 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
     * 接单/办结/合并: the presser works tickets in the ticket's grid (and, to merge, the other's);
     * a page: in a group, the presser works tickets in the group's grid; in private, the chat is
       the presser's own and he works at least one grid;
-    * a rating: the presser reported the ticket (or joined it with +1).
+    * a rating: the presser reported the ticket (or joined it with +1);
+    * a 登记提示 (offer): the message must be that offer's question and the choice one of its
+      categories; the presser wrote the message it asks about, or works tickets in its grid.
 
     Roles come from ``bot.roles`` (chat admins via getChatAdministrators, which works when the
     bot is a plain member, named officers, office-chat staff, ADMIN_IDS).
@@ -169,6 +172,8 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
         return await _authorize_ticket(context.runtime, query, message, press)
     if isinstance(press, PagePress):
         return await _authorize_page(context.runtime, query, message)
+    if isinstance(press, OfferPress):
+        return await _authorize_offer(context.runtime, query, message, press)
     return await _authorize_rating(context.runtime, query, message, press)
 
 
@@ -194,7 +199,12 @@ async def _authorize_ticket(
     on_receipt = (
         ticket is not None
         and ticket.chat_id == message.chat.id
-        and ticket.receipt_message_id == message.message_id
+        and (
+            ticket.receipt_message_id == message.message_id
+            # pressed before the sender stored the receipt's id: the message Telegram shows
+            # carries this very button, and only the bot can put buttons on its messages
+            or (ticket.receipt_message_id is None and message.is_accessible)
+        )
     )
     if ticket is None or not on_receipt:
         return INVALID
@@ -249,6 +259,27 @@ async def _authorize_rating(
     if not await runtime.storage.tickets.is_reporter(ticket.id, query.from_user.id):
         return Decision("popup.not_reporter")
     return Decision(ticket=ticket)
+
+
+async def _authorize_offer(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: OfferPress
+) -> Decision:
+    offer = await runtime.storage.offers.get(press.offer_id)
+    on_question = (
+        offer is not None
+        and offer.chat_id == message.chat.id
+        and offer.offer_message_id == message.message_id
+        and press.choice < len(offer.categories)
+    )
+    if offer is None or not on_question:
+        return INVALID
+    user_id = query.from_user.id
+    if offer.writer_id is not None and offer.writer_id == user_id:
+        return Decision(offer=offer)
+    grid = await runtime.storage.grids.grid(offer.grid_id)
+    if grid is not None and (await runtime.roles.role(user_id, grid)).works_tickets:
+        return Decision(offer=offer)
+    return Decision("popup.offer_not_yours")
 
 
 @dataclass(frozen=True)

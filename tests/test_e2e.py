@@ -104,7 +104,7 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
     cast = grid_cast(sim)
     grid, resident, officer = cast.grid, cast.resident, cast.officer
     settings = {"TICK_INTERVAL": "0.3s", "FOLLOWUP_DELAY": "1s", "QUIET_HOURS": "off"}
-    async with running(sim, tmp_path, admin=cast.admin, log=False, settings=settings) as live:
+    async with running(sim, tmp_path, admin=cast.admin, settings=settings) as live:
         await bind(sim, grid, cast.admin, "/bind 第一网格 通顺社区")
         report = sim.send_text(grid, resident, "#报修 3号楼楼道灯不亮")
         receipt = await reply_to(sim, grid, report["message_id"])
