@@ -1,7 +1,7 @@
 """Ingest throughput: LinliTong against a bare python-telegram-bot bot, in the same run.
 
     python -m bench.ingest [--messages 1000] [--per-group 10] [--runs all|issue]
-                           [--repeat N] [--keep DIR] [--profile DIR]
+                           [--repeat N] [--baseline DIR] [--keep DIR] [--profile DIR]
 
 Each bot runs as its own process against a fresh simulator served on 127.0.0.1. Each gets the
 same world — ``messages / per-group`` groups, each bound first with ``/bind`` and answered —
@@ -26,8 +26,10 @@ The runs, in order:
 Ten reports per group keeps each group inside Telegram's 20 messages a minute (with its /bind
 answer). ``--runs issue`` runs only the first two (or name the runs: ``--runs
 linlitong-paid,bare``); ``--repeat N`` runs every one N times, in
-rounds, and takes the ratios of the median throughputs. ``--profile DIR`` samples each bot with
-py-spy while it ingests and prints where its time went.
+rounds, and takes the ratios of the median throughputs. ``--baseline DIR`` adds, after each
+LinliTong run, the same run of the code in DIR (another checkout, e.g. ``git archive HEAD | tar
+-x -C DIR``), named ``…@baseline``: before and after in one run, on the machine as it is then.
+``--profile DIR`` samples each bot with py-spy while it ingests and prints where its time went.
 """
 
 from __future__ import annotations
@@ -181,6 +183,14 @@ async def _inject_and_wait(
     return receipts, started, bot_cpu, simulator_cpu
 
 
+def _baseline(run: Run, code: Path) -> tuple[Run, ...]:
+    """The same LinliTong run with the code in ``code`` first on its import path."""
+    if run.command != linlitong_command():
+        return ()
+    env = {**run.env, "PYTHONPATH": str(code.resolve())}
+    return (Run(f"{run.name}@baseline", run.command, run.limits, env),)
+
+
 def report(outcome: Outcome) -> None:
     print(
         f"{outcome.name:<10} {outcome.acknowledged}/{outcome.messages} reports acknowledged over"
@@ -207,6 +217,8 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
         runs = tuple(run for run in RUNS if run.name in names)
         if len(runs) != len(names):
             raise SystemExit(f"--runs: all, issue, or names among {[r.name for r in RUNS]}")
+    if args.baseline is not None:
+        runs = tuple(twin for run in runs for twin in (run, *_baseline(run, args.baseline)))
     throughputs: dict[str, list[float]] = {run.name: [] for run in runs}
     for round_ in range(args.repeat):
         if args.repeat > 1:
@@ -232,6 +244,8 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
     pairs = [
         ("linlitong", "bare", f"target ≥ {TARGET_RATIO}"),
         ("linlitong-paid", "bare", "paid broadcast against the unlimited bare bot"),
+        ("linlitong@baseline", "bare", "the baseline's code"),
+        ("linlitong-paid@baseline", "bare", "the baseline's code, paid broadcast"),
         ("linlitong", "bare-limited", "both keeping Telegram's free rate"),
         ("linlitong-paid", "bare-limited", "paid broadcast against the bare bot keeping limits"),
     ]
@@ -260,6 +274,9 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", type=Path, help="sample each bot with py-spy while it ingests; raw stacks here"
     )
     parser.add_argument("--profile-top", type=int, default=30, help="functions in each summary")
+    parser.add_argument(
+        "--baseline", type=Path, help="also run LinliTong from this checkout, after each run"
+    )
     parser.add_argument("--keep", type=Path, help="keep databases and bot logs in this folder")
     return parser
 
