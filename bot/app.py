@@ -38,6 +38,7 @@ from handlers import (
     intake,
     membership,
     menu,
+    offers,
     officer,
     reports,
     resident,
@@ -114,7 +115,9 @@ def clock_for(settings: Settings) -> Clock:
 
 
 def register_handlers(app: LinliApp) -> None:
-    """Order matters: membership (-1) sees migrations first; commands (0) before intake (1)."""
+    """Order matters: membership (-1) sees migrations first; commands (0) before intake (1);
+    the reporter's "why" replies (2); untagged problems (3, handlers.offers) after all of
+    them, so a tagged message or a reply that had its answer is not asked about again."""
     membership.register(app)
     admin.register(app)
     officer.register(app)
@@ -124,6 +127,7 @@ def register_handlers(app: LinliApp) -> None:
     reports.register(app)
     resident.register(app)
     intake.register(app)
+    offers.register(app)
     errors.register(app)
 
 

@@ -7,6 +7,8 @@ Version 1, ``|``-separated, at most 64 bytes (Telegram's limit; ``encode`` refus
     v1|tk|merge|12|7     合并: ticket 12 is a duplicate of ticket 7
     v1|ls|open|2         /list paging: scope (open, overdue, mine, all, c.<category key>), page
     v1|fb|12|s           回访 rating of ticket 12: s 满意, b 基本满意, u 不满意
+    v1|of|5|0            登记提示 (offer) 5: register the message as a ticket of its first
+                         likely category (0, 1 or 2: the offer row keeps the categories)
 
 ``parse`` accepts only what ``encode`` produces (it re-encodes and compares, so ``012`` or a
 full-width digit is not a number here). Anything else is ``Invalid``, or ``Outdated`` when it
@@ -36,6 +38,7 @@ VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
 MAX_ID = 10**12 - 1  # ticket ids: at most 12 digits
 MAX_PAGE = 9999
+MAX_OFFER_CHOICES = 3  # an offer shows at most three likely categories
 SEP = "|"
 
 TicketAction = Literal["take", "done", "merge"]
@@ -45,6 +48,7 @@ LIST_SCOPES = ("open", "overdue", "mine", "all")
 _ACTIONS: tuple[str, ...] = get_args(TicketAction)
 _RATINGS: tuple[str, ...] = get_args(Rating)
 _NUMBER = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+_CHOICE = re.compile(r"[0-9]", re.ASCII)
 _CATEGORY_SCOPE = re.compile(r"c\.[A-Za-z0-9_-]{1,40}", re.ASCII)
 _OTHER_VERSION = re.compile(r"v[0-9]{1,3}\|", re.ASCII)
 _OLD_TICKET = re.compile(r"tk:(?:take|done|merge):\d{1,12}(?::\d{1,12})?", re.ASCII)
@@ -104,8 +108,23 @@ class RatingPress:
             raise ValueError(f"unknown rating {self.rating!r}")
 
 
-Press = TicketPress | PagePress | RatingPress
-PRESSES = (TicketPress, PagePress, RatingPress)
+@dataclass(frozen=True)
+class OfferPress:
+    """A 登记提示 button: register offer ``offer_id``'s message in its ``choice``-th category
+    (the offer stores its one to three likely categories, best first)."""
+
+    offer_id: int
+    choice: int
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer id")
+        if not 0 <= self.choice < MAX_OFFER_CHOICES:
+            raise ValueError(f"offer choice out of range: {self.choice}")
+
+
+Press = TicketPress | PagePress | RatingPress | OfferPress
+PRESSES = (TicketPress, PagePress, RatingPress, OfferPress)
+PressKind = type[TicketPress] | type[PagePress] | type[RatingPress] | type[OfferPress]
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,7 @@ class Invalid:
     data: str
 
 
-Parsed = TicketPress | PagePress | RatingPress | Outdated | Invalid
+Parsed = TicketPress | PagePress | RatingPress | OfferPress | Outdated | Invalid
 
 
 def encode(press: Press) -> str:
@@ -133,6 +152,8 @@ def encode(press: Press) -> str:
             parts.append(str(press.other_id))
     elif isinstance(press, PagePress):
         parts = ["ls", press.scope, str(press.page)]
+    elif isinstance(press, OfferPress):
+        parts = ["of", str(press.offer_id), str(press.choice)]
     else:
         parts = ["fb", str(press.ticket_id), press.rating]
     data = SEP.join([VERSION, *parts])
@@ -168,6 +189,8 @@ def _parse_v1(parts: list[str]) -> Press | None:
                 return PagePress(scope, _id(page))
             case ["fb", ticket, rating]:
                 return RatingPress(_id(ticket), _rating(rating))
+            case ["of", offer, choice] if _CHOICE.fullmatch(choice):
+                return OfferPress(_id(offer), int(choice))
     except ValueError:
         return None
     return None
@@ -199,14 +222,14 @@ def _rating(text: str) -> Rating:
     raise ValueError(f"unknown rating {text!r}")
 
 
-def is_press(kind: type[TicketPress] | type[PagePress] | type[RatingPress]) -> _KindFilter:
+def is_press(kind: PressKind) -> _KindFilter:
     """A CallbackQueryHandler pattern: the data parses to a press of this kind."""
     return _KindFilter(kind)
 
 
 @dataclass(frozen=True)
 class _KindFilter:
-    kind: type[TicketPress] | type[PagePress] | type[RatingPress]
+    kind: PressKind
 
     def __call__(self, data: object) -> bool:
         return isinstance(parse(data), self.kind)

@@ -20,6 +20,9 @@ class Category:
     response: timedelta
     resolution: timedelta
     urgent: bool = False
+    keywords: tuple[str, ...] = ()
+    """Words that make an untagged message likely to be of this category (bot.classify), besides
+    the tag and aliases; never a tag. Defaults below; CATEGORIES_FILE may set ``keywords``."""
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -37,7 +40,68 @@ def _c(
         parse_duration(response),
         parse_duration(resolution),
         urgent,
+        tuple(DEFAULT_KEYWORDS.get(key, "").split()),
     )
+
+
+# What residents name when they write about each default category without its tag: the things
+# (电梯, 井盖), the trouble (漏水, 乱停) and the people (独居老人). bot.classify ranks the
+# categories of an untagged problem by these, the tag and the aliases; a longer word counts more.
+DEFAULT_KEYWORDS: dict[str, str] = {
+    "repair": (
+        "电梯 电悌 灯 声控灯 楼道灯 楼梯灯 感应灯 门禁 单元门 防盗门 对讲 门锁 闭门器 扶手 "
+        "窗户 玻璃 合页 把手 水龙头 空调 道闸 伸缩门 信报箱 健身器材 晾衣架 停电 没电 跳闸 "
+        "电闸 电表 插座 开关 坏了 坏掉 损坏 故障 失灵 不亮 卡住 困人 人脸识别 刷卡 门铃 "
+        "暖气 修一下 来修 没反应 关不上 打不开 锁不上 关不严"
+    ),
+    "charging": (
+        "充电 电动车 电瓶车 电瓶 电池 飞线 拉线 插线板 插排 充电桩 充电口 充电棚 推进电梯 "
+        "推上楼 推进楼道 代步车 三轮车 私接 私拉"
+    ),
+    "water": (
+        "漏水 渗水 滴水 积水 进水 淹了 下水道 下水 地漏 返水 冒水 溢水 水管 水箱 水泵 水压 "
+        "停水 没水 来水 自来水 雨水 排水 窨井 暖气片 防水 泡了 漏雨 水印 爆管 管子 堵了"
+    ),
+    "road": (
+        "路面 马路 路灯 井盖 坑 塌陷 地砖 台阶 人行道 盲道 减速带 路沿 坡道 结冰 甬道 "
+        "水泥地 裂缝 下沉 小路 主路 路口 坑洼 挖开"
+    ),
+    "sanitation": (
+        "垃圾 卫生 臭 异味 怪味 脏 苍蝇 蚊子 老鼠 蟑螂 狗屎 粪 化粪池 清理 打扫 保洁 消杀 "
+        "杂草 公厕 厕所 油污 霉味 废品 纸壳 装修垃圾 建筑垃圾 发臭 烧垃圾 排水沟 污水 "
+        "乱扔 乱倒 堆放"
+    ),
+    "noise": (
+        "吵 噪音 噪声 扰民 睡不着 吵醒 装修 电钻 砸墙 打桩 施工 广场舞 音响 喇叭 狗叫 "
+        "半夜 凌晨 深夜 嗡嗡 咚咚 鞭炮 麻将 唱歌 K歌 吆喝 大声 声音"
+    ),
+    "safety": (
+        "危险 煤气 燃气 天然气 液化气 着火 起火 冒烟 冒火 火星 火花 焦味 焦糊 电线 漏电 "
+        "灭火器 消防栓 消防通道 安全出口 防火门 高空抛物 掉下来 砸到 护栏 外墙 瓷砖 广告牌 "
+        "配电 老化 围墙 挡土墙 要塌 要倒 吓人 出人命 往下扔"
+    ),
+    "help": (
+        "帮帮 救命 急 摔倒 晕倒 走失 走丢 独居 孕妇 残疾 轮椅 瘫痪 病了 发烧 救护车 120 "
+        "被困 困在 出不来 锁门外 没人照顾 志愿者 送医院 联系不上 老人 孩子 找不到"
+    ),
+    "consult": (
+        "请问 想问 问一下 问下 怎么办理 怎么申请 怎么办 办理 申请 补贴 低保 医保 社保 养老 "
+        "居住证 证明 户口 落户 残疾证 老年卡 盖章 材料 条件 标准 疫苗 体检 登记 截止 "
+        "去哪 在哪办 能办 怎么领 激活 补交 补缴"
+    ),
+    "complaint": (
+        "态度 乱收费 收费 物业费 不作为 打不通 找不到人 没下文 没回音 没人影 推诿 违建 "
+        "侵犯 收据 保安 物业 反映 到底管不管 没人管 不管 走过场 多收"
+    ),
+    "suggestion": (
+        "希望 意见 能不能装 能不能加 增设 加装 最好 要是能 可以考虑 应该 改成 多设 多装 "
+        "多种 搞个 装个 加个 放个 划一个"
+    ),
+    "parking": (
+        "车位 乱停 挪车 挡住 堵住 地锁 僵尸车 停在 停满 轿车 货车 SUV 面包车 共享单车 "
+        "车牌 停车位 堵在 车库出口 人行道上 房车"
+    ),
+}
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
@@ -122,17 +186,24 @@ class CategoryCatalog:
             raise CategoryError(f"{source}: [categories] must be a table")
         merged: dict[str, Category] = {} if replace else {c.key: c for c in DEFAULT_CATEGORIES}
         for key, spec in table.items():
-            merged[key] = _category_from_spec(key, spec, source)
+            merged[key] = _category_from_spec(key, spec, source, _DEFAULT_BY_KEY.get(key))
         if not merged:
             raise CategoryError(f"{source}: no categories left")
         return cls(tuple(merged.values()))
 
 
-def _category_from_spec(key: str, spec: Any, source: str) -> Category:
+_FIELDS = frozenset({"tag", "aliases", "response", "resolution", "urgent", "keywords"})
+
+
+def _category_from_spec(
+    key: str, spec: Any, source: str, default: Category | None = None
+) -> Category:
+    """One ``[categories.<key>]`` table. Without ``keywords``, a table replacing a default
+    category keeps that category's keywords (changing a deadline should not make it deaf)."""
     where = f"{source}: [categories.{key}]"
     if not isinstance(spec, Mapping):
         raise CategoryError(f"{where} must be a table")
-    unknown = set(spec) - {"tag", "aliases", "response", "resolution", "urgent"}
+    unknown = set(spec) - _FIELDS
     if unknown:
         raise CategoryError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     tag = spec.get("tag")
@@ -155,7 +226,24 @@ def _category_from_spec(key: str, spec: Any, source: str) -> Category:
     urgent = spec.get("urgent", False)
     if not isinstance(urgent, bool):
         raise CategoryError(f"{where}: urgent must be true or false")
-    return Category(key, tag, tuple(aliases), response, resolution, urgent)
+    keywords = spec.get("keywords")
+    if keywords is None:
+        kept = default.keywords if default is not None else ()
+        return Category(key, tag, tuple(aliases), response, resolution, urgent, kept)
+    if not isinstance(keywords, list) or not all(
+        isinstance(k, str) and k.strip() and len(k) <= _KEYWORD_MAX for k in keywords
+    ):
+        raise CategoryError(
+            f"{where}: keywords must be a list of words (at most {_KEYWORD_MAX} characters)"
+        )
+    words = tuple(dict.fromkeys(k.strip() for k in keywords))
+    return Category(key, tag, tuple(aliases), response, resolution, urgent, words)
+
+
+_KEYWORD_MAX = 20
+
+
+_DEFAULT_BY_KEY: dict[str, Category] = {c.key: c for c in DEFAULT_CATEGORIES}
 
 
 def _is_tag_word(word: str) -> bool:

@@ -27,6 +27,7 @@ _START = MenuCommand("start")
 _MY = MenuCommand("my")
 _STATUS = MenuCommand("status")
 _METOO = MenuCommand("metoo")
+_OFFERS = MenuCommand("offers")  # a group's switch: only in groups, for their admins
 
 _OFFICER = tuple(
     MenuCommand(name)
@@ -59,7 +60,7 @@ _ADMIN = tuple(
 MENUS: Final[dict[str, tuple[MenuCommand, ...]]] = {
     "private": (_START, _HELP, _MY, _STATUS, *_OFFICER),
     "groups": (_HELP, _MY, _STATUS, _METOO),
-    "group_admins": (_HELP, *_OFFICER, _MY, _STATUS, *_ADMIN),
+    "group_admins": (_HELP, *_OFFICER, _OFFERS, _MY, _STATUS, *_ADMIN),
 }
 
 LANGUAGES: Final[tuple[Language, ...]] = ("zh", "en")

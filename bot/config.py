@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     followup_close: Duration = timedelta(hours=72)
     unbound_hint_interval: Duration = timedelta(days=1)
     album_window: Duration = timedelta(minutes=10)
+    # an untagged message that reads like a problem gets a 登记提示 at most this often per group
+    offer_interval: Duration = timedelta(minutes=2)
     poll_timeout: int = Field(default=10, ge=0, le=50)
     # Telegram's paid broadcast: past the free ~30 messages a second, send at once and pay
     paid_broadcast: bool = False

@@ -34,7 +34,7 @@ from bot.metrics import (
 )
 from bot.parsing.contacts import mask_sensitive
 from bot.texts import Texts
-from storage import ChatBinding, GridInfo, Storage, Ticket
+from storage import ChatBinding, GridInfo, OfferCounts, Storage, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -207,10 +207,11 @@ def supervisor_digest_text(
     day: date,
     texts: Texts,
     rate_days: int = RATE_DAYS,
+    offers: OfferCounts | None = None,
 ) -> str:
     """A supervisor chat's 日报: the community's grids (or the street's communities) ranked by
     the three rates over the last ``rate_days`` days, each with numerator and denominator, and
-    the total (counts summed)."""
+    the total (counts summed); with ``offers`` (any), how many 登记提示 were made and taken up."""
     title = "digest.community_title" if level == "community" else "digest.street_title"
     lines = [texts(title, name=escape(name), days=rate_days, date=day_text(day, texts))]
     if not standings:
@@ -229,7 +230,13 @@ def supervisor_digest_text(
             overdue=sum(s.overdue or 0 for s in standings),
         ),
     ]
+    if offers:
+        lines.append(_offers_line(offers, texts))
     return "\n".join(lines)
+
+
+def _offers_line(offers: OfferCounts, texts: Texts) -> str:
+    return texts("stats.offers", made=offers.made, accepted=offers.accepted)
 
 
 def _rank_line(position: int, standing: Standing, texts: Texts) -> str:
@@ -256,9 +263,11 @@ def stats_text(
     medians: Medians,
     texts: Texts,
     standings: Sequence[Standing] = (),
+    offers: OfferCounts | None = None,
 ) -> str:
     """``/stats [days]``: the three rates and the median response and resolution times for one
-    grid or several together; with several, each grid ranked below."""
+    grid or several together; with several, each grid ranked below; with ``offers`` (any), how
+    many 登记提示 (untagged problems asked about) were made and turned into tickets."""
     lines = [texts("stats.title", scope=escape(scope), days=days), *rate_lines(rates, texts)]
     lines.append(
         texts(
@@ -274,6 +283,8 @@ def stats_text(
             count=medians.resolution_count,
         )
     )
+    if offers:
+        lines.append(_offers_line(offers, texts))
     if len(standings) > 1:
         lines += ["", texts("stats.breakdown")]
         lines += [_rank_line(i, s, texts) for i, s in enumerate(ranked(standings), start=1)]
@@ -290,12 +301,13 @@ async def build_stats_text(
     texts: Texts,
     now: datetime,
 ) -> str:
-    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (two statements)."""
+    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (four statements)."""
     metrics = MetricsRepository(storage.db)
     period = Period.last(days, now)
     ids = [g.id for g in grids]
     by_grid = await rates_by_grid(metrics, period, ids)
     medians = await metrics.medians(period.start, period.end, ids)
+    offers = await storage.offers.counts(period.start, period.end, ids)
     standings = [Standing(g.name, by_grid[g.id]) for g in grids]
     return stats_text(
         scope=scope,
@@ -304,6 +316,7 @@ async def build_stats_text(
         medians=medians,
         texts=texts,
         standings=standings,
+        offers=sum(offers.values(), OfferCounts()),
     )
 
 
@@ -317,12 +330,16 @@ class _DayData:
     rates: dict[int, Rates]
     counts: dict[int, dict[str, CategoryDayCounts]]
     overdue: dict[int, list[Ticket]]
+    offers: dict[int, OfferCounts]
 
     def rates_of(self, grid_id: int) -> Rates:
         return self.rates.get(grid_id) or Rates.empty()
 
     def overdue_count(self, grid_id: int) -> int:
         return _total(self.counts.get(grid_id, {}).values()).overdue
+
+    def offers_of(self, grid_ids: Iterable[int]) -> OfferCounts:
+        return sum((self.offers.get(g, OfferCounts()) for g in grid_ids), OfferCounts())
 
 
 async def build_daily_digests(
@@ -380,7 +397,7 @@ async def _gather(
     listed: int,
     whole: bool,
 ) -> _DayData:
-    """Everything the digests of ``bindings`` show, in five statements whatever their number."""
+    """Everything the digests of ``bindings`` show, in seven statements whatever their number."""
     metrics = MetricsRepository(storage.db)
     day, day_start, day_end = local_day(now, tz)
     grids = {g.id: g for g in await storage.grids.grids()}
@@ -390,7 +407,9 @@ async def _gather(
     counts = await metrics.day_counts_by_grid(day_start, day_end, now, shown)
     grid_chats = {b.grid_id for b in bindings if b.is_grid and b.grid_id is not None}
     overdue = await metrics.overdue_by_grid(now, listed, grid_chats)
-    return _DayData(day, grids, rates, counts, overdue)
+    period = Period.last(rate_days, now)
+    offers = await storage.offers.counts(period.start, period.end, shown)
+    return _DayData(day, grids, rates, counts, overdue, offers)
 
 
 def _grids_shown(bindings: Iterable[ChatBinding], grids: Iterable[GridInfo]) -> set[int]:
@@ -438,6 +457,7 @@ def _digest_for(
             if g.community_id == binding.community_id
         ]
         name = binding.community_name or ""
+        members = [g.id for g in data.grids.values() if g.community_id == binding.community_id]
         return supervisor_digest_text(
             level="community",
             name=name,
@@ -445,6 +465,7 @@ def _digest_for(
             day=data.day,
             texts=texts,
             rate_days=days,
+            offers=data.offers_of(members),
         )
     street_grids = [g for g in data.grids.values() if g.street_id == binding.street_id]
     return supervisor_digest_text(
@@ -454,6 +475,7 @@ def _digest_for(
         day=data.day,
         texts=texts,
         rate_days=days,
+        offers=data.offers_of(g.id for g in street_grids),
     )
 
 

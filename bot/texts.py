@@ -574,9 +574,14 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "help.group": {
         "zh": (
             "在本群发送 <b>#标签 + 问题描述</b> 即可登记工单，例如：\n"
-            "#报修 3号楼2单元楼道灯不亮\n可用的标签：{tags}"
+            "#报修 3号楼2单元楼道灯不亮\n可用的标签：{tags}\n"
+            "没带标签也没关系：看起来是问题的消息，我会问一句要不要登记，点一下类别按钮就行。"
         ),
-        "en": "Post <b>#tag + description</b> here to open a ticket.\nTags: {tags}",
+        "en": (
+            "Post <b>#tag + description</b> here to open a ticket.\nTags: {tags}\n"
+            "No tag? If a message reads like a problem, I ask whether to register it: "
+            "press a category."
+        ),
     },
     "error.generic": {
         "zh": "抱歉，处理这条消息时出了点问题，已记录下来。请稍后再试一次。",
@@ -946,6 +951,64 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "settings.invalid": {
         "zh": "{name} 的值无效（{detail}）：格式见 .env.example",
         "en": "{name} is not valid ({detail}): see .env.example for its format",
+    },
+    # -- 登记提示: untagged problems (handlers.offers, bot.offers) --------------------------------
+    "offer.ask": {
+        "zh": "🤔 这条消息看起来是需要处理的问题，要登记为工单吗？请选一个类别（发消息的居民或本网格网格员可点）。",
+        "en": "🤔 This looks like something that needs handling. Register it as a ticket? Pick a category (the writer or this grid's officers can press).",
+    },
+    "offer.button": {"zh": "📝 {tag}", "en": "📝 {tag}"},
+    "popup.offer_opened": {
+        "zh": "已登记为工单 {id}，回执在原消息下方。",
+        "en": "Ticket {id} is open; the receipt is under the message.",
+    },
+    "popup.offer_answered": {
+        "zh": "这条消息已经登记过了（工单 {id}）。",
+        "en": "This message is already ticket {id}.",
+    },
+    "popup.offer_expired": {
+        "zh": "这个提示已过期（超过 24 小时）。如问题还在，请重新发一条，加上 #标签 更快，例如 #报修。",
+        "en": "This prompt has expired (over 24 hours). If the problem remains, please post it again, ideally with a #tag such as #报修.",
+    },
+    "popup.offer_not_yours": {
+        "zh": "只有发这条消息的居民或本网格的网格员可以登记，谢谢理解 🙏",
+        "en": "Only the person who wrote the message, or this grid's officers, can register it. Thank you 🙏",
+    },
+    "popup.offer_unbound": {
+        "zh": "本群已不再绑定网格，暂时无法登记。",
+        "en": "This group is no longer bound to a grid, so nothing can be registered here.",
+    },
+    "offers.status_on": {
+        "zh": "本群的登记提示是打开的：没带标签、但看起来是问题的消息，我会轻声问一句要不要登记。关闭：/offers off",
+        "en": 'Prompts are on here: a message without a tag that reads like a problem gets a quiet "register it?". Turn off: /offers off',
+    },
+    "offers.status_off": {
+        "zh": "本群的登记提示是关闭的：只有带 #标签 的消息会登记为工单。打开：/offers on",
+        "en": "Prompts are off here: only messages with a #tag become tickets. Turn on: /offers on",
+    },
+    "offers.turned_on": {
+        "zh": "✅ 已打开登记提示。没带标签、但看起来是问题的消息，我会问一句要不要登记（每个群最多每 {interval} 一次）。",
+        "en": "✅ Prompts are on. A message without a tag that reads like a problem gets one quiet question (at most once every {interval} per group).",
+    },
+    "offers.turned_off": {
+        "zh": "🔕 已关闭登记提示，本群只登记带 #标签 的消息。需要时发送 /offers on 重新打开。",
+        "en": "🔕 Prompts are off; only messages with a #tag become tickets here. /offers on turns them back on.",
+    },
+    "offers.not_allowed": {
+        "zh": "只有本网格的网格员可以开关登记提示。",
+        "en": "Only this grid's officers can turn prompts on or off.",
+    },
+    "offers.grid_only": {
+        "zh": "登记提示只在已绑定网格的群里使用，请在网格群里发送 /offers off 或 /offers on。",
+        "en": "Prompts belong to bound grid groups: send /offers off or /offers on there.",
+    },
+    "menu.offers": {
+        "zh": "登记提示开关：/offers off|on",
+        "en": "Prompts for untagged problems: /offers off|on",
+    },
+    "stats.offers": {
+        "zh": "📝 登记提示：{made} 次，经提示登记工单 {accepted} 个",
+        "en": "📝 Prompts for untagged problems: {made}; tickets opened from them: {accepted}",
     },
 }
 

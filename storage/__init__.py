@@ -10,6 +10,7 @@ from storage.ledger import LedgerRepository
 from storage.metrics import MetricsRepository
 from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.notices import NoticeRepository
+from storage.offers import Acceptance, Offer, OfferCounts, OfferDraft, OfferRepository, OfferStatus
 from storage.officers import OfficerRepository
 from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
 from storage.schedule import ScheduleRepository
@@ -17,6 +18,7 @@ from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketReposi
 from storage.updates import HandledUpdates
 
 __all__ = [
+    "Acceptance",
     "ChatBinding",
     "Database",
     "EventDraft",
@@ -29,6 +31,11 @@ __all__ = [
     "MetricsRepository",
     "NewTicket",
     "NoticeRepository",
+    "Offer",
+    "OfferCounts",
+    "OfferDraft",
+    "OfferRepository",
+    "OfferStatus",
     "OfficerRepository",
     "OutboxDraft",
     "OutboxItem",
@@ -55,6 +62,7 @@ class Storage:
         self.grids = GridRepository(db)
         self.tickets = TicketRepository(db)
         self.notices = NoticeRepository(db)
+        self.offers = OfferRepository(db)
         self.officers = OfficerRepository(db)
         self.outbox = OutboxRepository(db)
         self.schedule = ScheduleRepository(db)

@@ -20,6 +20,7 @@ from bot import callbacks
 from bot.callbacks import (
     MAX_BYTES,
     Invalid,
+    OfferPress,
     Outdated,
     PagePress,
     Rating,
@@ -175,7 +176,10 @@ async def forge(bot: Harness, message: JSON, user: SimUser, data: str) -> tuple[
 
 ACTIONS: dict[str, TicketAction] = {"take": "take", "done": "done", "merge": "merge"}
 RATINGS: dict[str, Rating] = {"rate_s": "s", "rate_b": "b", "rate_u": "u"}
-KINDS = (*ACTIONS, "page_next", "page_prev", *RATINGS)
+KINDS = (*ACTIONS, "page_next", "page_prev", *RATINGS, "offer")
+# who may press each kind (everyone else gets the kind's polite refusal)
+ALLOWED = {"offer": ("reporter", "officer"), **{k: ("reporter",) for k in RATINGS}}
+REFUSAL = {"offer": "popup.offer_not_yours", **{k: "popup.not_reporter" for k in RATINGS}}
 
 
 async def target(bot: Harness, w: World, kind: str) -> tuple[int, str]:
@@ -184,6 +188,10 @@ async def target(bot: Harness, w: World, kind: str) -> tuple[int, str]:
         receipt = receipt_of(bot, w, w.ticket)
         other = w.original.id if kind == "merge" else None
         return receipt["message_id"], encode(TicketPress(ACTIONS[kind], w.ticket.id, other))
+    if kind == "offer":  # the reporter's untagged problem: 登记提示
+        said = await bot.say(w.grid, w.reporter, "5号楼楼道里堆满了纸箱，消防通道都堵死了")
+        offer = bot.replies(w.grid, said)[0]
+        return offer["message_id"], buttons(offer)[0]
     if kind.startswith("page"):
         listing = await list_message(bot, w.grid, w.officer)
         if kind == "page_prev":
@@ -196,6 +204,13 @@ async def target(bot: Harness, w: World, kind: str) -> tuple[int, str]:
 
 
 async def assert_allowed(bot: Harness, w: World, kind: str, message_id: int, answer: str) -> None:
+    if kind == "offer":  # the question is gone; the ticket is the reporter's, in its category
+        opened, _ = await bot.storage.tickets.find(TicketFilter(reporter_id=w.reporter.id))
+        newest = max(opened, key=lambda t: t.id)
+        assert answer == TEXTS("popup.offer_opened", id=newest.id)
+        assert newest.id not in (w.ticket.id, w.original.id) and newest.category == "safety"
+        assert all(m["message_id"] != message_id for m in bot.sim.bot_messages(w.grid.id))
+        return
     ticket = await bot.fresh(w.ticket)
     text = message_now(bot, w.grid, message_id)["text"]
     if kind == "take":
@@ -221,13 +236,12 @@ async def assert_allowed(bot: Harness, w: World, kind: str, message_id: int, ans
 async def test_who_may_press_what(bot: Harness, kind: str, presser: str) -> None:
     w = await world(bot)
     message_id, data = await target(bot, w, kind)
-    rating = kind.startswith("rate")
     before = await snapshot(bot, w.grid, w.other_grid)
     answer = await press(bot, w.grid, message_id, getattr(w, presser), data)
-    if presser == ("reporter" if rating else "officer"):
+    if presser in ALLOWED.get(kind, ("officer",)):
         await assert_allowed(bot, w, kind, message_id, answer)
         return
-    assert answer == TEXTS("popup.not_reporter" if rating else "popup.not_allowed"), answer
+    assert answer == TEXTS(REFUSAL.get(kind, "popup.not_allowed")), answer
     assert await snapshot(bot, w.grid, w.other_grid) == before
 
 
@@ -312,6 +326,11 @@ FORGED = [
     ("rating of another ticket", "v1|fb|{o}|s", "question", "resident", "popup.invalid"),
     ("old rating not on it", "fb:{t}:s", "question", "reporter", "popup.invalid"),
     ("old rating, garbled", "fb:{t}:s:extra", "question", "reporter", "popup.invalid"),
+    ("offer on a receipt", "v1|of|1|0", "receipt", "officer", "popup.invalid"),
+    ("offer on a list", "v1|of|1|0", "list", "officer", "popup.invalid"),
+    ("offer choice 00", "v1|of|1|00", "receipt", "officer", "popup.invalid"),
+    ("offer choice 3", "v1|of|1|3", "receipt", "officer", "popup.invalid"),
+    ("offer 0", "v1|of|0|0", "receipt", "officer", "popup.invalid"),
 ]
 
 
@@ -437,12 +456,13 @@ BIGGEST = [
     PagePress("c." + "k" * 40, callbacks.MAX_PAGE),
     PagePress("overdue", callbacks.MAX_PAGE),
     RatingPress(10**12 - 1, "u"),
+    OfferPress(10**12 - 1, callbacks.MAX_OFFER_CHOICES - 1),
 ]
 
 
 @pytest.mark.parametrize("press_", BIGGEST, ids=repr)
 def test_every_encoding_fits_telegrams_64_bytes_and_parses_back(
-    press_: TicketPress | PagePress | RatingPress,
+    press_: TicketPress | PagePress | RatingPress | OfferPress,
 ) -> None:
     data = encode(press_)
     assert len(data.encode()) <= MAX_BYTES and data.startswith("v1|")
@@ -463,6 +483,9 @@ def test_every_encoding_fits_telegrams_64_bytes_and_parses_back(
         (lambda: PagePress("c." + "k" * 41, 1), "scope"),
         (lambda: PagePress("c.电梯", 1), "scope"),
         (lambda: RatingPress(1, "x"), "rating"),  # type: ignore[arg-type]
+        (lambda: OfferPress(0, 0), "out of range"),
+        (lambda: OfferPress(1, callbacks.MAX_OFFER_CHOICES), "out of range"),
+        (lambda: OfferPress(1, -1), "out of range"),
     ],
 )
 def test_presses_that_could_not_be_sent_cannot_be_made(make: Any, why: str) -> None:
@@ -498,8 +521,9 @@ def test_parse_never_raises_and_accepts_only_what_encode_makes(data: str) -> Non
             st.integers(1, callbacks.MAX_PAGE),
         ),
         st.builds(RatingPress, st.integers(1, 10**12 - 1), st.sampled_from(["s", "b", "u"])),
+        st.builds(OfferPress, st.integers(1, 10**12 - 1), st.integers(0, 2)),
     )
 )
-def test_round_trip(press_: TicketPress | PagePress | RatingPress) -> None:
+def test_round_trip(press_: TicketPress | PagePress | RatingPress | OfferPress) -> None:
     data = encode(press_)
     assert len(data.encode()) <= MAX_BYTES and parse(data) == press_
