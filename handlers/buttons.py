@@ -16,9 +16,9 @@ from handlers.common import (
     Decision,
     announce_done,
     answer_not_a_press,
-    authorize_press,
     pop_up,
     post_to_reporter,
+    pressed,
     refresh_receipt,
 )
 
@@ -46,29 +46,23 @@ async def on_not_a_press(update: Update, context: LinliContext) -> None:
 
 
 async def on_ticket_button(update: Update, context: LinliContext) -> None:
-    query = update.callback_query
-    if query is None:
+    got = await pressed(update, context, TicketPress)
+    if got is None:
         return
+    query, press, decision, popups = got.query, got.press, got.decision, got.popups
     runtime = context.runtime
-    press = callbacks.parse(query.data)
-    if not isinstance(press, TicketPress):
-        await answer_not_a_press(query, runtime, press)
-        return
-    decision = await authorize_press(context, query, press)
-    if decision.refusal is not None or decision.ticket is None:
-        await pop_up(query, runtime.texts(decision.refusal or "popup.invalid"))
+    if decision.ticket is None:
+        await pop_up(query, popups("popup.invalid"))
         return
     ticket = decision.ticket
     actor = Actor(query.from_user.id, query.from_user.full_name)
     after = await _apply(context, press, decision, actor)
     if after is None:
         current = await runtime.storage.tickets.get(ticket.id) or ticket
-        status = runtime.texts.status(current.status)
-        await pop_up(query, runtime.texts("popup.wrong_status", id=ticket.id, status=status))
+        status = popups.status(current.status)
+        await pop_up(query, popups("popup.wrong_status", id=ticket.id, status=status))
         return
-    await pop_up(
-        query, runtime.texts("popup.done", id=after.id, status=runtime.texts.status(after.status))
-    )
+    await pop_up(query, popups("popup.done", id=after.id, status=popups.status(after.status)))
     await refresh_receipt(context, after)
 
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from html import escape
+from typing import Generic, TypeVar, cast
 
 from telegram import (
     CallbackQuery,
@@ -20,6 +21,7 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
+from bot import callbacks
 from bot.callbacks import OfferPress, Outdated, PagePress, Parsed, Press, RatingPress, TicketPress
 from bot.context import LinliContext, Runtime
 from bot.fit import fit, fit_plain, plain
@@ -32,6 +34,8 @@ from bot.tickets import Action, Actor, Status, Ticket, replied_ticket
 from storage import GridInfo, Offer
 
 logger = logging.getLogger(__name__)
+
+P = TypeVar("P", TicketPress, PagePress, RatingPress, OfferPress)
 
 _NUMBER = re.compile(r"^(?:no\.?|#|＃|工单)?(\d{1,12})号?$", re.IGNORECASE)
 
@@ -144,6 +148,36 @@ async def answer_not_a_press(query: CallbackQuery, runtime: Runtime, parsed: Par
     key = "popup.outdated" if isinstance(parsed, Outdated) else "popup.invalid"
     logger.info("callback data %r from %s refused: %s", query.data, query.from_user.id, key)
     await pop_up(query, texts_for_press(runtime, query)(key))
+
+
+@dataclass(frozen=True)
+class Pressed(Generic[P]):
+    """A press its presser may make: the query, the typed press, what the check found, and the
+    catalogue for her pop-ups."""
+
+    query: CallbackQuery
+    press: P
+    decision: Decision
+    popups: Texts
+
+
+async def pressed(update: Update, context: LinliContext, kind: type[P]) -> Pressed[P] | None:
+    """Parse and check a press of one kind (``authorize_press``); anything else, or a refusal,
+    is answered with its pop-up here, and None returned. Every button handler starts here."""
+    query = update.callback_query
+    if query is None:
+        return None
+    runtime = context.runtime
+    press = callbacks.parse(query.data)
+    if not isinstance(press, kind):
+        await answer_not_a_press(query, runtime, press)
+        return None
+    popups = texts_for_press(runtime, query)
+    decision = await authorize_press(context, query, cast(Press, press))
+    if decision.refusal is not None:
+        await pop_up(query, popups(decision.refusal))
+        return None
+    return Pressed(query, press, decision, popups)
 
 
 async def authorize_press(context: LinliContext, query: CallbackQuery, press: Press) -> Decision:

@@ -21,16 +21,14 @@ from bot.texts import Texts
 from bot.tickets import Action, Actor
 from handlers.common import (
     answer,
-    answer_not_a_press,
-    authorize_press,
     command_words,
     officer_target,
     pop_up,
+    pressed,
     refresh_receipt,
     refuse_status,
     reply,
     texts_for,
-    texts_for_press,
 )
 from storage import GridInfo
 
@@ -56,19 +54,13 @@ def register(app: LinliApp) -> None:
 
 
 async def on_rating(update: Update, context: LinliContext) -> None:
-    query = update.callback_query
-    if query is None:
+    got = await pressed(update, context, RatingPress)  # only the ticket's reporters
+    if got is None:
         return
+    query, press, ticket, texts = got.query, got.press, got.decision.ticket, got.popups
     runtime = context.runtime
-    press = callbacks.parse(query.data)
-    if not isinstance(press, RatingPress):
-        await answer_not_a_press(query, runtime, press)
-        return
-    texts = texts_for_press(runtime, query)
-    decision = await authorize_press(context, query, press)  # only the ticket's reporters
-    ticket = decision.ticket
-    if decision.refusal is not None or ticket is None:
-        await pop_up(query, texts(decision.refusal or "popup.invalid"))
+    if ticket is None:
+        await pop_up(query, texts("popup.invalid"))
         return
     rating = tickets.RATINGS[press.rating]
     actor = Actor(query.from_user.id, query.from_user.full_name)

@@ -23,13 +23,11 @@ from bot.offers import Answer
 from bot.tickets import IntakeMessage, MediaItem
 from handlers.common import (
     answer,
-    answer_not_a_press,
-    authorize_press,
     is_private,
     pop_up,
+    pressed,
     role_for,
     texts_for,
-    texts_for_press,
 )
 from storage import Offer
 
@@ -205,19 +203,13 @@ async def on_group_edit(update: Update, context: LinliContext) -> None:
 
 
 async def on_offer_button(update: Update, context: LinliContext) -> None:
-    query = update.callback_query
-    if query is None:
+    got = await pressed(update, context, OfferPress)  # the writer, or the grid's officers
+    if got is None:
         return
+    query, press, offer, texts = got.query, got.press, got.decision.offer, got.popups
     runtime = context.runtime
-    press = callbacks.parse(query.data)
-    if not isinstance(press, OfferPress):
-        await answer_not_a_press(query, runtime, press)
-        return
-    texts = texts_for_press(runtime, query)
-    decision = await authorize_press(context, query, press)  # the writer, or the grid's officers
-    offer = decision.offer
-    if decision.refusal is not None or offer is None:
-        await pop_up(query, texts(decision.refusal or "popup.invalid"))
+    if offer is None:
+        await pop_up(query, texts("popup.invalid"))
         return
     outcome = await offers.accept(
         runtime.storage,

@@ -18,14 +18,12 @@ from bot.tickets import OPEN_STATUSES
 from bot.views import PAGE_SIZE, detail_text, list_text, pages_for
 from handlers.common import (
     answer,
-    answer_not_a_press,
-    authorize_press,
     is_private,
     officer_target,
     pop_up,
+    pressed,
     role_for,
     texts_for,
-    texts_for_press,
     ticket_number,
 )
 from storage import TicketFilter
@@ -173,19 +171,14 @@ async def on_list(update: Update, context: LinliContext) -> None:
 async def on_page(update: Update, context: LinliContext) -> None:
     """◀ / ▶ under a list, for whoever may list that chat (``authorize_press``); a page that
     no longer exists (tickets were closed meanwhile) is refused, the message left as it is."""
-    query = update.callback_query
-    if query is None:
+    got = await pressed(update, context, PagePress)
+    if got is None:
         return
+    query, press, decision, popups = got.query, got.press, got.decision, got.popups
     runtime = context.runtime
-    press = callbacks.parse(query.data)
-    if not isinstance(press, PagePress):
-        await answer_not_a_press(query, runtime, press)
-        return
-    decision = await authorize_press(context, query, press)
     message = query.message
-    popups = texts_for_press(runtime, query)
-    if decision.refusal is not None or not isinstance(message, Message):
-        await pop_up(query, popups(decision.refusal or "popup.invalid"))
+    if not isinstance(message, Message):
+        await pop_up(query, popups("popup.invalid"))
         return
     grid_ids = None if decision.grid_ids is None else list(decision.grid_ids)
     user = query.from_user
