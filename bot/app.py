@@ -16,7 +16,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from bot import schedule
+from bot import classify, schedule
 from bot.categories import CategoryCatalog
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
@@ -135,6 +135,8 @@ async def _post_init(app: Any) -> None:
     runtime = runtime_of(app)
     if runtime.storage_ is None:
         runtime.storage_ = await Storage.open(runtime.settings.database_path)
+    # the offers' n-gram model trains once (~0.15 s): in a worker thread, not on the event loop
+    await asyncio.to_thread(classify.corpus_model)
     runtime.roles_ = RoleBook(
         app.bot, runtime.storage_, frozenset(runtime.settings.admin_ids), runtime.clock
     )

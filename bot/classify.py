@@ -15,23 +15,35 @@ Pure (no telegram, no I/O, no model): a weighted lexicon, read the way residents
   of a few characters with no strong cue is chatter (好 / 嗯嗯 / 👍).
 
 ``score = problem + shape − chatter``; the message is a problem when ``score ≥ THRESHOLD``.
+
+* **Bigrams** (``Ngrams``): a lexicon only hears the words it was given, and residents keep
+  finding new ones. A small naive Bayes over the characters, their
+  pairs and triples (digits folded), trained at first use from the labelled corpus shipped in
+  ``bot/data/offers_*.tsv``, hears a message the lexicon missed when its log-odds reach
+  ``NB_THRESHOLD`` and the lexicon found no chatter cue at all (``+ngrams``).
+
 The categories are ranked by the words of the catalogue in force (tag, aliases and
 ``keywords``, ``bot.categories``), a longer word counting more; the likeliest one to three are
-offered. Measured on tests/data/offers_*.tsv by ``python -m bench.offers``.
+offered. Measured on bot/data/offers_*.tsv and tests/data/offers_blind2.tsv by
+``python -m bench.offers``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 from bot.categories import CategoryCatalog
 from bot.parsing import parse_location
 from bot.parsing.text import PerCatalog
 
-__all__ = ["THRESHOLD", "Reading", "read_message"]
+__all__ = ["NB_THRESHOLD", "THRESHOLD", "Ngrams", "Reading", "corpus_model", "read_message"]
 
 THRESHOLD = 2.0
 MAX_CANDIDATES = 3
@@ -314,8 +326,23 @@ def normalize(text: str) -> str:
     return folded.replace("#", " ").replace("\r", "")
 
 
-def read_message(text: str, catalog: CategoryCatalog) -> Reading:
+def read_message(text: str, catalog: CategoryCatalog, model: Ngrams | None = None) -> Reading:
     """How much ``text`` reads like a problem report, and its likeliest categories.
+
+    The lexicon reads first; a message it does not hear, with no chatter cue either, is heard
+    when the n-gram ``model`` (by default ``corpus_model()``) is sure enough of it."""
+    reading = _lexicon(text, catalog)
+    if reading.is_problem or any(cue.startswith("-") for cue in reading.cues):
+        return reading
+    odds = (model or corpus_model()).log_odds(text)
+    if odds < NB_THRESHOLD:
+        return reading
+    categories = _ranked(category_scores(normalize(text), catalog), catalog)
+    return Reading(THRESHOLD, categories, (*reading.cues, "+ngrams"))
+
+
+def _lexicon(text: str, catalog: CategoryCatalog) -> Reading:
+    """The weighted lexicon's reading.
 
     Without a core cue (something wrong, a request that names it, a question about a service)
     nothing else counts: 孩子 + 社区 is a family outing, not a report."""
@@ -410,6 +437,71 @@ def _has_address(text: str, catalog: CategoryCatalog) -> bool:
     """A building, unit or room (the estate alone is read too generously to count)."""
     where = parse_location(text[:_READ_LIMIT], catalog)
     return bool(where.building or where.unit or where.room)
+
+
+# -- n-grams -----------------------------------------------------------------------------------
+
+NB_THRESHOLD = 12.0  # log-odds; chosen by 5-fold cross-validation on the shipped corpus
+_NB_ALPHA = 0.5  # additive smoothing of the per-class document frequencies
+_DATA = ("offers_problems.tsv", "offers_chatter.tsv", "offers_blind.tsv")
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+
+def ngrams(text: str) -> frozenset[str]:
+    """The characters, pairs and triples of a text as the cues read it (digits folded to 0)."""
+    plain = _SPACE.sub(" ", _DIGITS.sub("0", normalize(text)))
+    found = set()
+    for size in (1, 2, 3):
+        for i in range(len(plain) - size + 1):
+            gram = plain[i : i + size]
+            if gram.strip():
+                found.add(gram)
+    return frozenset(found)
+
+
+class Ngrams:
+    """Bernoulli-style naive Bayes over ``ngrams``: each n-gram seen in training adds the log
+    of how much likelier a problem is to contain it than chatter (unseen ones add nothing)."""
+
+    def __init__(self, examples: Iterable[tuple[bool, str]]) -> None:
+        counts: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
+        docs: Counter[bool] = Counter()
+        for problem, text in examples:
+            docs[problem] += 1
+            counts[problem].update(ngrams(text))
+        problems, chatter = docs[True] + 2 * _NB_ALPHA, docs[False] + 2 * _NB_ALPHA
+        self.prior = math.log(problems / chatter)
+        self.ratios = {
+            gram: math.log((counts[True][gram] + _NB_ALPHA) / problems)
+            - math.log((counts[False][gram] + _NB_ALPHA) / chatter)
+            for gram in counts[True].keys() | counts[False].keys()
+        }
+
+    def log_odds(self, text: str) -> float:
+        """How much likelier ``text`` is a problem than chatter, as a natural log."""
+        return self.prior + sum(self.ratios.get(gram, 0.0) for gram in ngrams(text))
+
+
+def load_examples(name: str) -> list[tuple[bool, str]]:
+    """``(problem, text)`` of a shipped corpus file (``label<TAB>text`` or
+    ``batch<TAB>problem|chatter<TAB>text``; ``#`` comments; ``\\n`` a line break)."""
+    raw = resources.files("bot").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    blind = "blind" in name
+    examples = []
+    for line in raw.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t", 2 if blind else 1)
+        problem = fields[1] == "problem" if blind else "problems" in name
+        examples.append((problem, fields[-1].replace("\\n", "\n")))
+    return examples
+
+
+@functools.cache
+def corpus_model() -> Ngrams:
+    """The model trained on every shipped corpus file (once, at first use)."""
+    return Ngrams(example for name in _DATA for example in load_examples(name))
 
 
 # -- categories ----------------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from bench.offers import FALSE_OFFER_TARGET, RECALL_TARGET, corpus, measure, split
+from bench.offers import (
+    FALSE_OFFER_TARGET,
+    RECALL_TARGET,
+    blind,
+    blind2,
+    corpus,
+    cross_validate,
+    measure,
+    measure_held_out,
+)
 from bot.callbacks import OfferPress, encode, parse
 from bot.categories import CategoryCatalog
 from bot.classify import read_message
@@ -389,13 +398,35 @@ async def test_stats_and_the_supervisor_digest_count_offers(bot: Harness) -> Non
 # -- the classifier, measured -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("part", ["all", "held-out"])
+@pytest.mark.parametrize("part", ["all", "held-out", "cv"])
 def test_the_corpus_meets_the_targets(part: str) -> None:
-    figures = measure(split(corpus(), part))
-    assert figures.problems >= (250 if part == "all" else 50)
-    assert figures.chatter >= (250 if part == "all" else 50)
+    """``held-out`` and ``cv`` read each line with an n-gram model trained without it."""
+    if part == "all":
+        figures = measure(corpus())
+    elif part == "held-out":
+        figures = measure_held_out(corpus())
+    else:
+        figures = cross_validate(corpus() + blind())
+    assert figures.problems >= (50 if part == "held-out" else 250)
+    assert figures.chatter >= (50 if part == "held-out" else 250)
     assert figures.recall >= RECALL_TARGET, figures.line(part)
     assert figures.false_offers <= FALSE_OFFER_TARGET, figures.line(part)
+
+
+def test_the_never_tuned_batch_is_not_shipped_to_the_model() -> None:
+    """blind2 stays blind: it is in tests/data only, not in the package the model trains on."""
+    lines = blind2()
+    assert sum(x.problem for x in lines) >= 80 and sum(not x.problem for x in lines) >= 80
+    shipped = {x.text for x in corpus() + blind()}
+    same = shipped & {x.text for x in lines}
+    assert all(len(text) <= 4 for text in same), same  # 收到收到 / 嗯嗯 are everyone's words
+
+
+def test_the_ngram_model_hears_what_the_lexicon_has_no_word_for() -> None:
+    catalog = CategoryCatalog.default()
+    reading = read_message("2号楼门口的路灯整晚黑着", catalog)
+    assert reading.is_problem and "+ngrams" in reading.cues
+    assert not read_message("今天早市的菜挺新鲜", catalog).is_problem
 
 
 def test_categories_are_ranked_by_the_catalogues_words() -> None:
