@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.ext import ContextTypes
 
-from bot import tickets
+from bot import offers, tickets
 from bot.callbacks import RatingPress, encode
 from bot.context import Runtime, runtime_of
 from bot.links import mention, message_link
@@ -122,6 +122,7 @@ async def tick(runtime: Runtime) -> TickReport:
     report.digests = await _digests(ticker)
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
     await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
+    await runtime.storage.offers.expire_before(ticker.now - offers.LIFETIME)
     if report.total:
         runtime.wake_sender()
     return report

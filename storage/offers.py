@@ -116,6 +116,10 @@ class OfferCounts:
 
 
 _BLANKED = "text = '', media = '[]'"  # what an answered or expired offer forgets
+_EXPIRE_OLD = (
+    f"UPDATE offers SET status = 'expired', {_BLANKED}"  # noqa: S608 - fixed SQL
+    " WHERE status = 'open' AND created_at <= ?"
+)
 
 
 class OfferRepository:
@@ -204,6 +208,12 @@ class OfferRepository:
             )
             return cursor.rowcount > 0
 
+    async def expire_before(self, moment: datetime) -> int:
+        """Expire the open offers made by ``moment`` and forget the residents' words in them."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(_EXPIRE_OLD, (to_db_time(moment),))
+            return cursor.rowcount
+
     async def expire(self, offer_id: int) -> bool:
         """Mark an open offer expired (its question could not be answered any more)."""
         async with self._db.transaction() as conn:
@@ -261,11 +271,7 @@ def _create(
     conn: sqlite3.Connection, draft: OfferDraft, interval: timedelta, lifetime: timedelta
 ) -> Offer | None:
     now = draft.created_at
-    conn.execute(
-        f"UPDATE offers SET status = 'expired', {_BLANKED}"  # noqa: S608
-        " WHERE status = 'open' AND created_at <= ?",
-        (to_db_time(now - lifetime),),
-    )
+    conn.execute(_EXPIRE_OLD, (to_db_time(now - lifetime),))
     if interval > timedelta(0):
         recent = conn.execute(
             "SELECT 1 FROM offers WHERE chat_id = ? AND created_at > ? LIMIT 1",

@@ -273,6 +273,17 @@ async def test_an_offer_expires_after_a_day(bot: Harness) -> None:
     assert row is not None and tuple(row) == ("expired", "")  # her words are not kept
 
 
+async def test_an_unanswered_offer_forgets_her_words_after_a_day(bot: Harness) -> None:
+    g = await grid(bot)
+    await bot.say(g.chat, g.resident, PROBLEM)
+    await bot.tick(timedelta(hours=23, minutes=59))
+    row = await bot.storage.db.fetch_one("SELECT status, text FROM offers")
+    assert row is not None and row["status"] == "open" and row["text"]
+    await bot.tick(timedelta(minutes=1))  # nobody pressed, nobody else was asked: the tick
+    row = await bot.storage.db.fetch_one("SELECT status, text FROM offers")
+    assert row is not None and tuple(row) == ("expired", "")
+
+
 async def test_forged_offer_presses_change_nothing(bot: Harness) -> None:
     g = await grid(bot)
     message = await bot.say(g.chat, g.resident, PROBLEM)
