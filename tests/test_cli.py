@@ -149,17 +149,15 @@ def test_a_newer_database_is_refused_clearly(
 # -- start-up failures of `linlitong run`: one line naming the setting and the fix ---------------
 
 
+def run_against(base: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`linlitong run` with the Bot API at ``base``, logging only warnings and worse."""
+    env = {"BOT_TOKEN": TOKEN, "BOT_API_BASE_URL": base, "DATABASE_PATH": str(tmp_path / "x.db")}
+    return run_cli("run", env={**env, "LOG_LEVEL": "WARNING"})
+
+
 def test_an_unreachable_bot_api_is_one_line_and_exit_1(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{closed_port()}/bot"
-    result = run_cli(
-        "run",
-        env={
-            "BOT_TOKEN": TOKEN,
-            "BOT_API_BASE_URL": base,
-            "DATABASE_PATH": str(tmp_path / "x.db"),
-            "LOG_LEVEL": "WARNING",
-        },
-    )
+    result = run_against(base, tmp_path)
     assert result.returncode == 1, result.stderr
     assert_clean(result, lines=1)
     assert f"无法连接 Telegram（BOT_API_BASE_URL={base}）" in result.stderr
@@ -187,15 +185,7 @@ def test_a_base_url_that_is_not_the_bot_api_is_one_line(tmp_path: Path) -> None:
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/bot"
-        result = run_cli(
-            "run",
-            env={
-                "BOT_TOKEN": TOKEN,
-                "BOT_API_BASE_URL": base,
-                "DATABASE_PATH": str(tmp_path / "x.db"),
-                "LOG_LEVEL": "WARNING",
-            },
-        )
+        result = run_against(base, tmp_path)
     finally:
         server.shutdown()
         thread.join()
