@@ -118,10 +118,6 @@ def _current_task() -> asyncio.Task[Any] | None:
 
 def unrecorded_scope() -> UpdateScope | None:
     """The update this task is handling, if nothing has recorded it yet."""
-    return _scope_to_record()
-
-
-def _scope_to_record() -> UpdateScope | None:
     scope = _handling.get()
     if scope is None or scope.recorded or scope.task is not _current_task():
         return None
@@ -181,7 +177,7 @@ class Database:
                 await self._conn.rollback()
                 raise
             else:
-                scope = _scope_to_record()
+                scope = unrecorded_scope()
                 if scope is not None:
                     self.note_handled(scope.update_id)
                     await self._conn.execute(
@@ -207,7 +203,7 @@ class Database:
     async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """:meth:`transaction` in one hand-over: BEGIN IMMEDIATE, ``work``, the handled
         update's record (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises."""
-        scope = _scope_to_record()
+        scope = unrecorded_scope()
         record = None if scope is None else (scope.update_id, to_db_time(scope.at))
         if scope is not None:
             self.note_handled(scope.update_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from storage.db import Database, from_db_time, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket
-from storage.tickets import _open as open_ticket_in
+from storage.tickets import open_in as open_ticket_in
 
 
 class OfferStatus(StrEnum):

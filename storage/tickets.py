@@ -87,7 +87,7 @@ class TicketRepository:
         has a ticket already. The receipt's row carries what the receipt says besides the
         ticket (:class:`~storage.outbox.ReceiptFacts`): its files, and the open tickets of the
         same place and category since ``duplicates_since`` (none without it)."""
-        return await self._db.atomic(lambda conn: _open(conn, draft, receipt, duplicates_since))
+        return await self._db.atomic(lambda conn: open_in(conn, draft, receipt, duplicates_since))
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
@@ -510,10 +510,11 @@ def _duplicates_values(ticket: Ticket, since: datetime, limit: int) -> tuple[Any
     )
 
 
-def _open(
+def open_in(
     conn: sqlite3.Connection, draft: NewTicket, receipt: bool, duplicates_since: datetime | None
 ) -> tuple[Ticket, bool]:
-    """:meth:`TicketRepository.open`, in sqlite's thread inside :meth:`Database.atomic`."""
+    """:meth:`TicketRepository.open`, in sqlite's thread inside :meth:`Database.atomic`: also
+    for another repository whose transaction opens a ticket (an accepted offer)."""
     stamp = to_db_time(draft.created_at)
     # RETURNING gives the stored row (defaults included) without a second read.
     row = conn.execute(_INSERT_TICKET, _ticket_values(draft, stamp)).fetchone()
