@@ -264,19 +264,17 @@ async def handle_update(app: LinliApp, update: Update) -> bool:
 
     Telegram hands out again every update not confirmed before the process died. The update's
     id is recorded in the same transaction as the first change it makes (``storage.handling``),
-    or right after its handlers when they changed nothing, so a replayed command is skipped
-    instead of being carried out twice. What can still repeat: the answer to a command that
-    changed nothing, if the process dies between sending it and recording the update.
+    or just before its first visible answer leaves (``FloodLimiter.before_visible``), so a
+    replayed command is skipped instead of being carried out twice. An update that changed
+    nothing and answered nothing (most group chatter) costs no write: its replay does nothing
+    a person could see either.
     """
     runtime = runtime_of(app)
-    storage = runtime.storage
-    if await storage.updates.seen(update.update_id):
+    if await runtime.storage.updates.seen(update.update_id):
         logger.info("update %s was handled before the restart; skipped", update.update_id)
         return False
-    with handling(update.update_id, runtime.clock.now()) as scope:
+    with handling(update.update_id, runtime.clock.now()):
         await app.process_update(update)  # handler errors go to the error handler
-    if not scope.recorded:
-        await storage.updates.mark(update.update_id, runtime.clock.now())
     return True
 
 
