@@ -2,7 +2,8 @@
 
 Telegram hands an update out again when the process died before confirming it. The id is
 recorded in the same transaction as the first change the update makes (see
-:func:`storage.db.handling`), or on its own after a handler that changed nothing.
+:func:`storage.db.handling`), or on its own just before the first answer of a handler that
+changed nothing (:meth:`HandledUpdates.record_in_hand`).
 """
 
 from __future__ import annotations
