@@ -55,6 +55,7 @@ from .state import (
     text_body,
 )
 from .updates import Notifier, UpdateQueue
+from .webhook import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,11 @@ class Simulator:
         wall_clock: Callable[[], float] | None = None,
         limits: RateLimits | None = None,
         faults: FaultPlan | None = None,
+        webhook_retry_delay: float = 1.0,
+        webhook_timeout: float = 60.0,
     ) -> None:
+        """``webhook_retry_delay``: seconds before an update whose webhook POST got no 2xx is
+        POSTed again (tests: 0); ``webhook_timeout``: how long a POST may take."""
         match = _TOKEN_RE.fullmatch(token)
         if match is None:
             raise ValueError("a bot token looks like '123456:SECRET'")
@@ -89,6 +94,13 @@ class Simulator:
         self.world = World(self.bot, can_read_all_group_messages, wall_clock or time.time)
         self.notifier = Notifier()
         self.queue = UpdateQueue(self.notifier)
+        self.webhook = WebhookDelivery(
+            self.queue,
+            self.notifier,
+            self.world.now,
+            retry_delay=webhook_retry_delay,
+            timeout=webhook_timeout,
+        )
         self.calls: list[ApiCall] = []
         self.sent: list[JSON] = []
         self.callback_answers: dict[str, JSON] = {}
@@ -550,6 +562,14 @@ class Simulator:
         """Queue a raw update as given (``update_id`` assigned if missing)."""
         return self.queue.push_raw(update)
 
+    def update(self, update_id: int) -> JSON:
+        """A copy of an update as it was queued (what getUpdates or a webhook hands out)."""
+        return copy.deepcopy(self.queue.history[update_id])
+
+    async def close(self) -> None:
+        """Stop webhook deliveries and close their HTTP client (the webhook stays set)."""
+        await self.webhook.close()
+
     # =============================================================================== reading
 
     def messages(self, chat_id: ChatRef) -> list[JSON]:
@@ -616,10 +636,14 @@ class Simulator:
             if c.method.lower() != "getupdates"
         ]
         polls = sum(1 for c in self.calls if c.method.lower() == "getupdates")
+        hook = self.webhook.info()
+        posts = f", webhook {hook['url']}: {len(self.webhook.posts)} POSTs" if hook["url"] else ""
+        if "last_error_message" in hook:
+            posts += f" (last error: {hook['last_error_message']})"
         return (
             f"wait_for({name}) still false after {timeout}s; bot sent {len(self.sent)} "
-            f"messages, {self.pending_updates()} updates pending, {polls} getUpdates calls; "
-            f"last calls: {recent or 'none'}"
+            f"messages, {self.pending_updates()} updates pending, {polls} getUpdates calls"
+            f"{posts}; last calls: {recent or 'none'}"
         )
 
     def _group_state(self, chat: ChatRef) -> ChatState:

@@ -83,9 +83,11 @@ class SimServer:
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
-        """Answer waiting long polls, drop hung requests and close the listening socket."""
+        """Answer waiting long polls, stop webhook deliveries, drop hung requests and close the
+        listening socket."""
         self._stopping.set()
         self.sim.interrupt_polls()
+        await self.sim.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()

@@ -10,6 +10,8 @@
   filters when an update is created, the simulator filters when updates are handed out — so an
   update created before the bot first asked for its type is still delivered.
 * a second ``getUpdates`` while one is waiting makes the first fail with ``409 Conflict``.
+* while a webhook is set (:mod:`bot.simulator.webhook`), ``getUpdates`` answers ``409`` and the
+  webhook takes the updates: :meth:`UpdateQueue.outgoing` and :meth:`UpdateQueue.acknowledge`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EXCLUDED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"  # noqa: E501
+WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"  # noqa: E501
+# a getUpdates waiting when setWebhook comes (an approximation of Telegram's text)
+SET_WEBHOOK_CONFLICT = "Conflict: terminated by setWebhook request"
+Key = tuple[int, int]
+"""An update to deliver: ``(update_id, 0)`` for a queued one, ``(update_id, n)`` for the n-th
+redelivered copy."""
 
 
 def update_type(update: JSON) -> str:
@@ -67,6 +75,7 @@ class Notifier:
 @dataclass
 class _Redelivery:
     update: JSON
+    serial: int
     delivered: bool = False
 
 
@@ -79,7 +88,9 @@ class UpdateQueue:
         self.history: dict[int, JSON] = {}
         self.allowed: frozenset[str] | None = None  # None: the default set
         self._redeliveries: list[_Redelivery] = []
+        self.webhook_active = False  # set by bot.simulator.webhook
         self._next_id = 1
+        self._next_serial = 1
         self._generation = 0
         self._interrupts = 0
 
@@ -108,7 +119,8 @@ class UpdateQueue:
             original = self.history[update_id]
         except KeyError:
             raise ValueError(f"no update {update_id} was ever queued") from None
-        self._redeliveries.append(_Redelivery(copy.deepcopy(original)))
+        self._redeliveries.append(_Redelivery(copy.deepcopy(original), self._next_serial))
+        self._next_serial += 1
         self._notifier.notify()
 
     # ------------------------------------------------------------------------- consuming
@@ -162,6 +174,22 @@ class UpdateQueue:
         out.extend(copy.deepcopy(u) for u in self.pending[: limit - len(out)])
         return out
 
+    def outgoing(self) -> list[tuple[Key, JSON]]:
+        """What a webhook has to POST, in order: redelivered copies, then the queued updates
+        ``allowed_updates`` lets through (live objects: copy before sending)."""
+        self.pending = [u for u in self.pending if self.is_allowed(u)]
+        items = [((int(r.update["update_id"]), r.serial), r.update) for r in self._redeliveries]
+        items += [((int(u["update_id"]), 0), u) for u in self.pending]
+        return items
+
+    def acknowledge(self, key: Key) -> None:
+        """A webhook POST got a 2xx: that update (or redelivered copy) is confirmed."""
+        update_id, serial = key
+        if serial:
+            self._redeliveries = [r for r in self._redeliveries if r.serial != serial]
+        else:
+            self.pending = [u for u in self.pending if int(u["update_id"]) != update_id]
+
     async def get_updates(
         self,
         offset: int | None,
@@ -170,6 +198,8 @@ class UpdateQueue:
         allowed: list[str] | None,
     ) -> list[JSON]:
         """The ``getUpdates`` method."""
+        if self.webhook_active:
+            raise ApiError(409, WEBHOOK_CONFLICT)
         self._generation += 1
         generation, interrupts = self._generation, self._interrupts
         self._notifier.notify()  # an older waiting request notices it lost
@@ -178,6 +208,8 @@ class UpdateQueue:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, poll_seconds)
         while True:
+            if self.webhook_active:
+                raise ApiError(409, SET_WEBHOOK_CONFLICT)
             batch = self.take(limit)
             if batch:
                 return batch
