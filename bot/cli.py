@@ -1,4 +1,4 @@
-"""linlitong run | demo | export | db migrate|backup|check | grid list.
+"""linlitong run | demo | export | db migrate|backup|check|copy | grid list.
 
 Each command reads only the settings it needs, when it runs: ``--help``, ``--version`` and
 ``demo`` work with a broken ``.env``, and a mistyped DIGEST_TIME does not stop a backup.
@@ -19,19 +19,27 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
 
 from bot.categories import CategoryError
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import RedactTokenFilter, setup_logging
 from bot.texts import Language, Texts
-from storage import SchemaTooNewError, Storage
+from storage import SchemaTooNewError, Storage, is_url
+from storage.copy import CopyMismatchError, CopyRefusedError, copy_database
 from storage.db import DatabaseMissingError
+from storage.postgres import BackupUnavailableError, PostgresUnavailableError, safe_url
+
+if TYPE_CHECKING:  # `linlitong db …` imports no telegram machinery
+    from bot.app import AnotherPoller
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = EXIT_CONFIG  # argparse's own status for a usage error
 
-STORAGE_SETTINGS = frozenset({"database_path"})
+STORAGE_SETTINGS = frozenset({"database_path", "database_url"})
 EXPORT_SETTINGS = STORAGE_SETTINGS | {"categories_file", "timezone"}
 
 
@@ -91,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title=texts("cli.help.commands"))
 
     run = sub.add_parser("run", help=texts("cli.help.run"))
+    run.add_argument("--webhook", action="store_true", help=texts("cli.help.webhook"))
     run.set_defaults(handler=_cmd_run)
 
     demo = sub.add_parser("demo", help=texts("cli.help.demo"))
@@ -103,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path, help=texts("cli.help.backup_path"))
     backup.set_defaults(handler=_cmd_backup)
     db.add_parser("check", help=texts("cli.help.check")).set_defaults(handler=_cmd_check)
+    copy = db.add_parser("copy", help=texts("cli.help.copy"))
+    copy.add_argument(
+        "--to", required=True, metavar="postgresql://…", help=texts("cli.help.copy_to")
+    )
+    copy.set_defaults(handler=_cmd_copy)
 
     grid = _group(sub, "grid", texts("cli.help.grid"), texts)
     grid.add_parser("list", help=texts("cli.help.grid_list")).set_defaults(handler=_cmd_grid_list)
@@ -165,21 +179,39 @@ async def _with_storage(
     migrate: bool = True,
     create: bool = False,
 ) -> int:
-    """Open DATABASE_PATH (made only when ``create``), run ``action``, close."""
-    texts = Texts(settings.default_language)
-    path = settings.database_path
-    try:
-        storage = await Storage.open(path, migrate=migrate, create=create)
-    except DatabaseMissingError:
-        raise CliError(texts("cli.database_missing", path=path)) from None
-    except (OSError, sqlite3.Error) as exc:
-        raise CliError(
-            texts("cli.database_unusable", path=path, error=_reason(exc, texts)), EXIT_CONFIG
-        ) from None
+    """Open the database (DATABASE_URL, else DATABASE_PATH, made only when ``create``), run
+    ``action``, close."""
+    storage = await _open(settings.database, Texts(settings.default_language), migrate, create)
     try:
         return await action(storage)
     finally:
         await storage.close()
+
+
+async def _open(target: Path | str, texts: Texts, migrate: bool, create: bool) -> Storage:
+    try:
+        return await Storage.open(target, migrate=migrate, create=create)
+    except DatabaseMissingError:
+        raise CliError(texts("cli.database_missing", path=target)) from None
+    except PostgresUnavailableError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(
+            texts("cli.database_unusable", path=target, error=_reason(exc, texts)), EXIT_CONFIG
+        ) from None
+    except psycopg.Error as exc:
+        raise CliError(texts("cli.postgres_failed", error=_first_line(exc))) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _database_name(settings: Settings) -> str:
+    """The database as messages show it: the file, or the URL without its password."""
+    target = settings.database
+    return safe_url(target) if isinstance(target, str) else str(target)
 
 
 def _reason(exc: BaseException, texts: Texts) -> str:
@@ -206,17 +238,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if settings.bot_token is None:
         raise CliError(texts("cli.no_token"), EXIT_CONFIG)
     token = settings.token()
-    setup_logging(settings.log_level, secrets=[token], library_level=settings.log_level_libraries)
+    webhook = args.webhook or settings.webhook_url is not None
+    secrets = [token]
+    if webhook:
+        secrets.append(_webhook_secret(settings, texts))
+    setup_logging(settings.log_level, secrets=secrets, library_level=settings.log_level_libraries)
     # Check the database before connecting anywhere: a too-new schema stops here, clearly.
     asyncio.run(_with_storage(settings, _noop, create=True))
 
     from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 
-    from bot.app import run  # imported late: `linlitong db …` needs no telegram machinery
+    # imported late: `linlitong db …` needs no telegram machinery
+    from bot.app import AnotherPoller, WebhookRefused, run
+    from bot.webhook import ListenFailed
 
     base_url = settings.bot_api_base_url  # as configured: the token is appended, not in it
     try:
-        return run(settings)
+        return run(settings, webhook=webhook)
+    except AnotherPoller as exc:
+        raise CliError(_another_poller(exc, texts)) from None
+    except ListenFailed as exc:
+        line = texts("cli.webhook_listen_failed", listen=exc.listen, error=exc.reason)
+        raise CliError(line, EXIT_CONFIG) from None
+    except WebhookRefused as exc:
+        url = RedactTokenFilter(secrets).redact(settings.webhook_url or "")
+        error = _redacted(exc, token)
+        raise CliError(texts("cli.webhook_refused", url=url, error=error), EXIT_CONFIG) from None
     except InvalidToken:
         raise CliError(texts("cli.token_rejected", base_url=base_url)) from None
     except Conflict:
@@ -227,6 +274,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except TelegramError as exc:
         error = _redacted(exc, token)
         raise CliError(texts("cli.telegram_failed", base_url=base_url, error=error)) from None
+
+
+def _another_poller(exc: AnotherPoller, texts: Texts) -> str:
+    if exc.engine == "postgresql":
+        return texts("cli.another_poller_postgresql", database=exc.database, key=exc.lock)
+    return texts("cli.another_poller_sqlite", database=exc.database, lock=exc.lock)
+
+
+def _webhook_secret(settings: Settings, texts: Texts) -> str:
+    """Webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET (their form is checked with the other
+    settings); the secret, for the log filter."""
+    if settings.webhook_url is None:
+        raise CliError(texts("cli.webhook_needs_url"), EXIT_CONFIG)
+    if settings.webhook_secret is None:
+        raise CliError(texts("cli.webhook_needs_secret"), EXIT_CONFIG)
+    return settings.webhook_secret.get_secret_value()
 
 
 def _redacted(exc: BaseException, token: str, limit: int = 160) -> str:
@@ -256,7 +319,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             print(
                 texts("cli.migration_applied", version=version, description=migration.description)
             )
-        print(texts("cli.schema_version", path=settings.database_path, version=schema))
+        print(texts("cli.schema_version", path=_database_name(settings), version=schema))
         return 0
 
     return asyncio.run(_with_storage(settings, action, migrate=False, create=True))
@@ -266,7 +329,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings(STORAGE_SETTINGS)
     texts = Texts(settings.default_language)
     target: Path = args.path
-    if target.resolve() == settings.database_path.resolve():
+    if settings.database_url is None and target.resolve() == settings.database_path.resolve():
         raise CliError(texts("cli.backup_onto_database"), EXIT_USAGE)
     _existing_folder(target, texts)
 
@@ -277,7 +340,9 @@ def _cmd_backup(args: argparse.Namespace) -> int:
             raise CliError(
                 texts("cli.cannot_write", path=target, error=_reason(exc, texts))
             ) from None
-        print(texts("cli.backed_up", database=settings.database_path, target=target))
+        except BackupUnavailableError as exc:
+            raise CliError(str(exc)) from None
+        print(texts("cli.backed_up", database=_database_name(settings), target=target))
         return 0
 
     return asyncio.run(_with_storage(settings, action, migrate=False))
@@ -291,11 +356,41 @@ def _cmd_check(args: argparse.Namespace) -> int:
         problems = await storage.db.integrity_check()
         for problem in problems:
             print(problem)
-        path = settings.database_path
+        path = _database_name(settings)
         if problems:
             print(texts("cli.check_problems", path=path, count=len(problems)))
             return EXIT_RUNTIME
         print(texts("cli.check_ok", path=path))
+        return 0
+
+    return asyncio.run(_with_storage(settings, action, migrate=False))
+
+
+def _cmd_copy(args: argparse.Namespace) -> int:
+    settings = _settings(STORAGE_SETTINGS)
+    texts = Texts(settings.default_language)
+    url = str(args.to).strip()
+    if not is_url(url):
+        raise CliError(texts("cli.copy_needs_url"), EXIT_USAGE)
+    if settings.database_url is not None:
+        raise CliError(texts("cli.copy_from_sqlite_only"), EXIT_USAGE)
+
+    async def action(source: Storage) -> int:
+        target = await _open(url, texts, migrate=True, create=False)
+        try:
+            copied = await copy_database(source.db, target.db)
+        except CopyRefusedError as exc:
+            raise CliError(texts("cli.copy_refused", reason=str(exc)), EXIT_USAGE) from None
+        except CopyMismatchError as exc:
+            raise CliError(texts("cli.copy_mismatch", reason=str(exc))) from None
+        finally:
+            await target.close()
+        for table in copied:
+            print(
+                texts("cli.copy_table", table=table.table, rows=table.rows, sum=table.checksum[:16])
+            )
+        rows = sum(t.rows for t in copied)
+        print(texts("cli.copy_done", tables=len(copied), rows=rows, target=safe_url(url)))
         return 0
 
     return asyncio.run(_with_storage(settings, action, migrate=False))

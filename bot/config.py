@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
@@ -46,6 +48,49 @@ def _parse_clock_time(value: Any) -> Any:
 
 ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
 
+# -- webhook mode: Telegram's rules for the URL and the secret ---------------------------------
+
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the only ports Telegram posts to
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LISTEN = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]/]+)):(?P<port>\d{1,5})")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_webhook_url(text: str) -> str:
+    """An https URL Telegram can post to; http only for a loopback host (a local Bot API server,
+    the simulator), which may also use any port."""
+    parts = urlsplit(text)
+    host = parts.hostname
+    if parts.scheme not in ("https", "http") or not host or any(c.isspace() for c in text):
+        raise ValueError("must be an https:// URL")
+    loopback = _is_loopback(host)
+    if parts.scheme == "http" and not loopback:
+        raise ValueError("must be https:// (http:// only for 127.0.0.1 or localhost)")
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not loopback and port not in WEBHOOK_PORTS:
+        raise ValueError("Telegram posts only to ports 443, 80, 88 and 8443")
+    return text
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8443`` for IPv6) as (host, port); ValueError if it is not one."""
+    match = _LISTEN.fullmatch(text)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:8443")
+    return match["v6"] or match["host"], int(match["port"])
+
 
 class QuietHours(tuple[time, time]):
     """A daily window such as 22:00-07:00; it may wrap past midnight."""
@@ -83,6 +128,8 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     bot_api_base_url: str = DEFAULT_API_BASE_URL
     database_path: Path = Path("data/linlitong.db")
+    # postgresql://user:password@host:port/dbname selects PostgreSQL; unset, SQLite at DATABASE_PATH
+    database_url: SecretStr | None = None
     admin_ids: Annotated[list[int], NoDecode, BeforeValidator(_parse_ids)] = Field(
         default_factory=list
     )
@@ -114,6 +161,72 @@ class Settings(BaseSettings):
     # demos only: business time runs this many times faster than the wall, from CLOCK_START
     clock_speed: float = Field(default=1.0, gt=0)
     clock_start: datetime | None = None
+    # Webhook mode (`linlitong run --webhook`, or WEBHOOK_URL set): Telegram POSTs each update to
+    # WEBHOOK_URL with WEBHOOK_SECRET in a header; a proxy forwards it to WEBHOOK_LISTEN
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # how often a webhook instance looks for updates another instance kept but did not handle
+    inbox_poll: Duration = timedelta(seconds=1)
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return _checked_webhook_url(text) if text else None
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: Any) -> Any:
+        # Telegram's rule for secret_token; the value never goes into the message
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if not _WEBHOOK_SECRET.fullmatch(text):
+                raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
+            return text
+        return value
+
+    @field_validator("webhook_listen", mode="before")
+    @classmethod
+    def _webhook_listen(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            host, port = split_listen(value.strip() or DEFAULT_WEBHOOK_LISTEN)
+            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return value
+
+    @field_validator("inbox_poll")
+    @classmethod
+    def _positive_poll(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be more than 0s, e.g. 1s")
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if not re.fullmatch(r"postgres(?:ql)?://[^\s/]+/[^\s/?]+(?:\?\S*)?", text):
+                raise ValueError(
+                    "must look like postgresql://user:password@host:5432/dbname (or be empty for "
+                    "SQLite at DATABASE_PATH)"
+                )
+            return text
+        return value
+
+    @property
+    def database(self) -> Path | str:
+        """Where the data lives: a ``postgresql://`` URL when DATABASE_URL is set, else the file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.database_path
 
     @field_validator("bot_api_base_url", mode="before")
     @classmethod
@@ -171,6 +284,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_start(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def webhook_address(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN as (host, port): where the webhook server listens."""
+        return split_listen(self.webhook_listen)
 
     @property
     def tz(self) -> ZoneInfo:

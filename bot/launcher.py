@@ -2,11 +2,12 @@
 
 The process gets an environment of its own: ``PATH``, the settings it is started with and
 ``extra_env``, nothing else of the caller's, so neither a shell's settings nor its proxies leak in
-(a ``.env`` is read from ``cwd``: start it in a folder without one).
+(a ``.env`` is read from ``cwd``: start it in a folder without one). Its database is an SQLite
+file (DATABASE_PATH) or, given a ``postgresql://`` URL, PostgreSQL (DATABASE_URL).
 
     bot = await start_bot(base_url=server.base_url, token=sim.token, database_path=db, cwd=tmp)
     try:
-        await wait_polling(sim, bot)
+        await wait_polling(sim, bot)      # or wait_webhook, for `linlitong run --webhook`
         …
     finally:
         await bot.stop()
@@ -20,10 +21,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from storage.db import is_url
 
 if TYPE_CHECKING:
     from bot.simulator import Simulator
@@ -91,16 +94,17 @@ def _environment(
     *,
     base_url: str,
     token: str,
-    database_path: Path,
+    database_path: Path | str,
     admin_ids: Iterable[int] = (),
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The whole environment of a bot process: ``PATH``, these settings, ``extra_env``."""
+    database = "DATABASE_URL" if is_url(database_path) else "DATABASE_PATH"
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "BOT_TOKEN": token,
         "BOT_API_BASE_URL": base_url,
-        "DATABASE_PATH": str(database_path),
+        database: str(database_path),
         "ADMIN_IDS": ",".join(str(i) for i in admin_ids),
         **LOCAL_DEFAULTS,
         **(extra_env or {}),
@@ -111,15 +115,16 @@ async def start_bot(
     *,
     base_url: str,
     token: str,
-    database_path: Path,
+    database_path: Path | str,
     cwd: Path,
     admin_ids: Iterable[int] = (),
     log_path: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     command: Sequence[str] = RUN_MODULE,
 ) -> BotProcess:
-    """Start ``command`` (``linlitong run``) in ``cwd``; its output is appended to ``log_path``,
-    or goes where this process's goes when there is none."""
+    """Start ``command`` (``linlitong run``) in ``cwd`` on ``database_path``, an SQLite file or a
+    ``postgresql://`` URL; its output is appended to ``log_path``, or goes where this process's
+    goes when there is none."""
     env = _environment(
         base_url=base_url,
         token=token,
@@ -146,11 +151,32 @@ async def wait_polling(
 ) -> None:
     """Until the simulator has seen more than ``after`` getUpdates calls (the bot is up); a bot
     that exits first is a ``RuntimeError``, not a slow bot."""
+    await _wait_up(sim, bot, lambda: len(sim.calls_to("getUpdates")) > after, timeout)
 
-    def ready() -> bool:
-        return bot.returncode is not None or len(sim.calls_to("getUpdates")) > after
 
-    await sim.wait_for(ready, timeout=timeout)
+async def wait_webhook(
+    sim: Simulator,
+    bot: BotProcess,
+    *,
+    after: int = 0,
+    timeout: float = START_TIMEOUT,  # noqa: ASYNC109 - like Simulator.wait_for's
+) -> None:
+    """Until the simulator has accepted more than ``after`` setWebhook calls: a bot started with
+    ``--webhook`` sets it once it listens. A bot that exits first is a ``RuntimeError``."""
+
+    def set_webhooks() -> int:
+        return sum(1 for c in sim.calls_to("setWebhook") if c.error is None and c.result is True)
+
+    await _wait_up(sim, bot, lambda: set_webhooks() > after, timeout)
+
+
+async def _wait_up(
+    sim: Simulator,
+    bot: BotProcess,
+    up: Callable[[], bool],
+    timeout: float,  # noqa: ASYNC109
+) -> None:
+    await sim.wait_for(lambda: bot.returncode is not None or up(), timeout=timeout)
     if bot.returncode is not None:
         where = f"; see {bot.log_path}" if bot.log_path else ""
         raise RuntimeError(f"the bot exited with {bot.returncode} at start-up{where}")

@@ -8,6 +8,12 @@ budget first (first come, first served) and only then composes its message, so e
 piled up for it while it waited can go at once: a group's waiting receipts become one combined
 message when the global budget made it wait, or when its own budget for the minute is nearly
 spent.
+
+Several instances may share one database: a chat's rows are sent by the one instance that claims
+the chat (``storage.outbox.claim_due``: on PostgreSQL a session advisory lock, freed when the
+drain ends or the instance's session does), and they are read under the claim, so a row another
+instance sent before letting go is never sent again. The budget is then the bot's, shared
+through the database (:meth:`~bot.ratelimit.TelegramBudget.share`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from html import escape
@@ -32,14 +37,15 @@ from bot.ratelimit import TelegramBudget, retry_after_seconds
 from bot.receipts import location_text, receipt_text
 from bot.tickets import DUPLICATE_WINDOW
 from storage import Ticket
-from storage.outbox import OutboxItem, ReceiptFacts
+from storage.outbox import Claimed, OutboxItem, ReceiptFacts
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
-DUE_PAGE = 500  # rows read from the outbox at a time
+CLAIM_PAGE = 200  # chats claimed at a time
+CLAIM_ROWS = 50  # rows read per chat claimed (a group takes 20 a minute)
 
 
 class OutboxSender:
@@ -53,6 +59,8 @@ class OutboxSender:
         self._drains: set[asyncio.Task[int]] = set()
         # Chats queue here for the global budget in arrival order; one sleeps on it at a time.
         self._turnstile = asyncio.Lock()
+        self._line_asleep = False  # the chat at the turnstile sleeps on the budget (not booking)
+        self._naps = 0  # times the chat at the turnstile slept on the budget
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -84,14 +92,16 @@ class OutboxSender:
     async def _dispatch(self) -> None:
         """Start a drain for every chat with messages due that is not draining already."""
         started: set[int] = set()  # this time round, even if their drain ended already
-        while by_chat := await self._due_by_chat(started):
-            for chat_id, queue in by_chat.items():
+        while True:
+            claimed = await self._claim(started)
+            for chat_id, queue in claimed.rows.items():
                 started.add(chat_id)
                 self._busy.add(chat_id)  # before the task runs: the next read must skip it
                 task = asyncio.create_task(self._drain(chat_id, queue), name=f"outbox-{chat_id}")
                 self._drains.add(task)
                 task.add_done_callback(self._drained)
-            if sum(map(len, by_chat.values())) < DUE_PAGE:
+            started.update(claimed.refused)  # another instance is sending to them
+            if claimed.chats < CLAIM_PAGE:
                 return  # that was all; a full page means more chats may be waiting behind it
 
     def _drained(self, task: asyncio.Task[int]) -> None:
@@ -105,28 +115,29 @@ class OutboxSender:
             # nothing (its chat is blocked or its minute spent) waits for the next poll instead.
             self.wake()
 
-    async def _due_by_chat(self, skip: set[int] | None = None) -> dict[int, list[OutboxItem]]:
-        """What is due, by chat, leaving out the chats being drained (oldest first)."""
+    async def _claim(self, skip: set[int] | None = None) -> Claimed:
+        """Claim the chats with messages due, leaving out those being drained here, and read
+        their rows under the claim (oldest first). Each chat claimed must be drained: the drain
+        lets go of it."""
         storage = self._runtime.storage
         exclude = sorted(self._busy | (skip or set()))
-        items = await storage.outbox.due(self._runtime.clock.now(), limit=DUE_PAGE, exclude=exclude)
-        by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
-        for item in items:
-            by_chat[item.chat_id].append(item)
-        return by_chat
+        return await storage.outbox.claim_due(
+            self._runtime.clock.now(), chats=CLAIM_PAGE, rows_per_chat=CLAIM_ROWS, exclude=exclude
+        )
 
     async def flush(self) -> int:
         """Send everything due that the limits allow right now, waiting for every chat; returns
         messages sent (tests and tools: the running bot dispatches instead)."""
         self._migrated = False
-        by_chat = await self._due_by_chat()
-        drains = (self._drain(chat, queue) for chat, queue in by_chat.items())
+        claimed = await self._claim()
+        drains = (self._drain(chat, queue) for chat, queue in claimed.rows.items())
         sent = sum(await asyncio.gather(*drains))
         if self._migrated:  # messages followed a group to its new supergroup id: send them now
             sent += await self.flush()
         return sent
 
     async def _drain(self, chat_id: int, queue: list[OutboxItem]) -> int:
+        """Send a claimed chat's rows in order, as the budget allows; then let go of the chat."""
         self._busy.add(chat_id)
         sent = 0
         try:
@@ -134,11 +145,13 @@ class OutboxSender:
                 if self.budget.blocked_for(chat_id) > 0 or self.budget.remaining(chat_id) == 0:
                     break  # flood-blocked, or the chat's window is spent: a later pass sends
                 waited = await self._take_turn(chat_id)
+                if waited is None:
+                    break  # the chat's window filled meanwhile (another instance, a reply)
                 try:
                     if waited:
                         await self._catch_up(chat_id, queue)
                     batch = self._next_batch(chat_id, queue, behind=waited)
-                    outcome = await self._send(chat_id, batch)
+                    outcome = await self._send(chat_id, batch, last=len(batch) == len(queue))
                 finally:
                     self.budget.release()  # if nothing was sent on the reservation
                 if outcome == "stop":
@@ -147,21 +160,35 @@ class OutboxSender:
                     queue.remove(item)
                 sent += outcome == "sent"
         finally:
-            self._busy.discard(chat_id)
+            try:
+                await self._runtime.storage.outbox.release_chat(chat_id)
+            finally:
+                self._busy.discard(chat_id)  # after: this instance's next claim may take it
         return sent
 
-    async def _take_turn(self, chat_id: int) -> bool:
+    async def _take_turn(self, chat_id: int) -> bool | None:
         """Wait in line for the global budget and reserve this chat's next message.
 
         True if the budget made it wait, in line or for the window itself: the chat's messages
-        have been piling up meanwhile.
+        have been piling up meanwhile. None if the chat's own window is full after all: nothing
+        was reserved.
         """
-        waited = self._turnstile.locked()  # someone ahead is sleeping on the budget
+        # Someone ahead sleeps on the budget now, or will while this chat is in line. (Shared, a
+        # booking is a database trip: being in line behind one is not waiting for the budget.)
+        waited, naps = self._line_asleep, self._naps
         async with self._turnstile:
-            if await self.budget.wait_until_free(None, payable=True):  # on the budget's clock
-                waited = True
-            self.budget.reserve(chat_id)
-        return waited
+            while True:
+                verdict = await self.budget.attempt(chat_id, payable=True, reserve=True)
+                if verdict.counted:
+                    return waited or self._naps > naps
+                if verdict.chat_wait > 0:
+                    return None
+                waited = self._line_asleep = True
+                self._naps += 1
+                try:
+                    await self.budget.clock.sleep(verdict.wait)  # on the budget's clock
+                finally:
+                    self._line_asleep = False
 
     async def _catch_up(self, chat_id: int, queue: list[OutboxItem]) -> None:
         """Read the chat's rows again after waiting: those queued meanwhile go in this turn, and
@@ -186,8 +213,9 @@ class OutboxSender:
                 return receipts
         return [head]
 
-    async def _send(self, chat_id: int, batch: list[OutboxItem]) -> str:
-        """'sent', 'skip' (given up or rescheduled) or 'stop' (this chat waits)."""
+    async def _send(self, chat_id: int, batch: list[OutboxItem], *, last: bool = False) -> str:
+        """'sent', 'skip' (given up or rescheduled) or 'stop' (this chat waits). ``last``: the
+        batch empties the chat's queue, so marking it sent also lets go of the chat."""
         storage = self._runtime.storage
         now = self._runtime.clock.now()
         try:
@@ -219,7 +247,11 @@ class OutboxSender:
             return "stop"
         receipts = [i.ticket_id for i in batch if i.kind == "receipt" and i.ticket_id is not None]
         await storage.outbox.mark_sent(
-            [i.id for i in batch], message.message_id if message else None, now, receipt_of=receipts
+            [i.id for i in batch],
+            message.message_id if message else None,
+            now,
+            receipt_of=receipts,
+            release=chat_id if last else None,
         )
         return "sent"
 

@@ -64,21 +64,68 @@ def start(app: Any, runtime: Runtime) -> None:
         interval=runtime.settings.tick_interval,
         first=runtime.settings.tick_interval,
         name="linlitong-tick",
+        data=Leadership(),
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
 
 
 async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context.application)
+    job = context.job
+    leadership = job.data if job is not None and isinstance(job.data, Leadership) else None
     try:
-        report = await tick(runtime)
+        report = await lead_and_tick(runtime, leadership)
     except asyncio.CancelledError:
         raise
     except Exception:  # one bad tick must not end the schedule
         logger.exception("tick failed; the next one retries")
         return
-    if report.total:
+    if report is not None and report.total:
         logger.info("tick queued %s", report)
+
+
+@dataclass
+class Leadership:
+    """Whether this instance leads (runs the tick), as last told to the log."""
+
+    leads: bool | None = None
+
+    async def check(self, runtime: Runtime) -> bool:
+        """Lead if nobody does (:meth:`storage.Database.try_lead`); log when that changes."""
+        db = runtime.storage.db
+        leads = await db.try_lead()
+        if leads != self.leads:
+            if leads:
+                logger.info("this instance leads: the tick (reminders, digests) runs here")
+            else:
+                logger.info(
+                    "another instance leads the tick on %s; this one asks again every tick",
+                    db.name,
+                )
+            self.leads = leads
+        return leads
+
+
+async def lead_and_tick(
+    runtime: Runtime, leadership: Leadership | None = None
+) -> TickReport | None:
+    """The tick on the instance that leads; None on the others (they only ask to lead).
+
+    Several instances on one PostgreSQL database tick one at a time this way; the tick itself
+    stays safe to run twice (every item is a guarded claim, every message has a dedupe key), so
+    a leader that dies halfway leaves nothing for its successor to double.
+    """
+    if not await (leadership or Leadership()).check(runtime):
+        return None
+    return await tick(runtime)
+
+
+async def resign(runtime: Runtime) -> None:
+    """Let go of the lead (a clean stop): another instance takes it at its next tick."""
+    db = runtime.storage.db
+    if db.leading:
+        await db.release_lead()
+        logger.info("this instance no longer leads the tick (stopping)")
 
 
 class Ticker:
@@ -122,6 +169,7 @@ async def tick(runtime: Runtime) -> TickReport:
     report.digests = await _digests(ticker)
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
     await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
+    await runtime.storage.inbox.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     await runtime.storage.offers.expire_before(ticker.now - offers.LIFETIME)
     if report.total:
         runtime.wake_sender()

@@ -806,6 +806,40 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "the backup file (its folder must exist)",
     },
     "cli.help.check": {"zh": "完整性和外键检查", "en": "integrity and foreign-key check"},
+    # -- db copy and PostgreSQL (DATABASE_URL) -----------------------------------------------------
+    "cli.help.copy": {
+        "zh": "把 SQLite 数据库（DATABASE_PATH）整体复制到一个空的 PostgreSQL 数据库（先停机器人）",
+        "en": "copy the SQLite database (DATABASE_PATH) into an empty PostgreSQL database (stop the bot first)",
+    },
+    "cli.help.copy_to": {
+        "zh": "目标库，形如 postgresql://用户:密码@主机:5432/库名",
+        "en": "the target, like postgresql://user:password@host:5432/dbname",
+    },
+    "cli.copy_needs_url": {
+        "zh": "db copy --to 需要一个 postgresql://用户:密码@主机:5432/库名 形式的地址",
+        "en": "db copy --to needs a postgresql://user:password@host:5432/dbname address",
+    },
+    "cli.copy_from_sqlite_only": {
+        "zh": "db copy 从 SQLite（DATABASE_PATH）复制；现在设置了 DATABASE_URL，请先把它去掉再运行",
+        "en": "db copy copies from SQLite (DATABASE_PATH); DATABASE_URL is set: unset it to run the copy",
+    },
+    "cli.copy_refused": {"zh": "没有复制：{reason}", "en": "nothing copied: {reason}"},
+    "cli.copy_mismatch": {
+        "zh": "复制后核对不一致，已全部撤销，目标库保持原样：{reason}",
+        "en": "the copy did not verify and was rolled back, the target is as it was: {reason}",
+    },
+    "cli.copy_table": {
+        "zh": "{table}：{rows} 行，校验和 {sum}…，一致",
+        "en": "{table}: {rows} rows, checksum {sum}…, identical",
+    },
+    "cli.copy_done": {
+        "zh": "完成：{tables} 张表共 {rows} 行已复制到 {target}，行数和校验和逐表核对一致。把 DATABASE_URL 设为该地址后再启动机器人。",
+        "en": "done: {rows} rows in {tables} tables copied to {target}, row counts and checksums verified per table. Set DATABASE_URL to it and start the bot.",
+    },
+    "cli.postgres_failed": {
+        "zh": "PostgreSQL 报错：{error}",
+        "en": "PostgreSQL failed: {error}",
+    },
     "cli.help.grid": {"zh": "群的绑定", "en": "grid bindings"},
     "cli.help.grid_list": {"zh": "列出已绑定的群", "en": "list bound chats"},
     "cli.help.export": {
@@ -951,6 +985,52 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "settings.invalid": {
         "zh": "{name} 的值无效（{detail}）：格式见 .env.example",
         "en": "{name} is not valid ({detail}): see .env.example for its format",
+    },
+    # -- webhook mode (linlitong run --webhook; bot.webhook): settings and start-up, one line each -
+    "settings.webhook_url": {
+        "zh": "{name} 应为 Telegram 能访问的 https:// 地址，端口只能是 443、80、88 或 8443，例如 https://bot.example.org/telegram（http:// 只允许本机地址 127.0.0.1 或 localhost）",
+        "en": "{name} takes an https:// URL Telegram can reach, on port 443, 80, 88 or 8443, e.g. https://bot.example.org/telegram (http:// only for 127.0.0.1 or localhost)",
+    },
+    "settings.webhook_secret": {
+        "zh": "{name} 应为 1 到 256 个字符，只能用 A-Z、a-z、0-9、_ 和 -，例如用 openssl rand -hex 32 生成",
+        "en": "{name} takes 1 to 256 characters of A-Z, a-z, 0-9, _ and -, e.g. from openssl rand -hex 32",
+    },
+    "settings.webhook_listen": {
+        "zh": "{name} 应为 主机:端口，例如 127.0.0.1:8443（IPv6 写作 [::1]:8443）",
+        "en": "{name} takes host:port, e.g. 127.0.0.1:8443 ([::1]:8443 for IPv6)",
+    },
+    "settings.webhook_max_connections": {
+        "zh": "{name} 应为 1 到 100 之间的整数，例如 40",
+        "en": "{name} takes a whole number from 1 to 100, e.g. 40",
+    },
+    "cli.help.webhook": {
+        "zh": "用 Webhook 接收消息（需要 WEBHOOK_URL 和 WEBHOOK_SECRET；设置了 WEBHOOK_URL 时默认如此）",
+        "en": "receive updates by webhook (needs WEBHOOK_URL and WEBHOOK_SECRET; the default when WEBHOOK_URL is set)",
+    },
+    "cli.webhook_needs_url": {
+        "zh": "--webhook 需要 WEBHOOK_URL：Telegram 推送消息的 https 地址，例如 WEBHOOK_URL=https://bot.example.org/telegram，请写入 .env。",
+        "en": "--webhook needs WEBHOOK_URL, the https address Telegram posts updates to, e.g. WEBHOOK_URL=https://bot.example.org/telegram: put it in .env.",
+    },
+    "cli.webhook_needs_secret": {
+        "zh": "Webhook 模式需要 WEBHOOK_SECRET（1 到 256 个字符：A-Z、a-z、0-9、_、-）：Telegram 每次推送都带上它，不带的请求一律拒绝。可用 openssl rand -hex 32 生成，写入 .env。",
+        "en": "Webhook mode needs WEBHOOK_SECRET (1 to 256 characters: A-Z, a-z, 0-9, _, -): Telegram sends it with every update and any request without it is refused. Make one with openssl rand -hex 32 and put it in .env.",
+    },
+    "cli.webhook_listen_failed": {
+        "zh": "无法在 WEBHOOK_LISTEN={listen} 上接收 Webhook（{error}）：请换一个空闲的地址和端口，或先停止占用它的程序。",
+        "en": "Cannot receive webhooks on WEBHOOK_LISTEN={listen} ({error}): choose a free address and port, or stop what is using it.",
+    },
+    "cli.webhook_refused": {
+        "zh": "Telegram 拒绝了 WEBHOOK_URL={url}：{error}。请确认这个地址能从公网用 HTTPS 访问，并转发到 WEBHOOK_LISTEN。",
+        "en": "Telegram refused WEBHOOK_URL={url}: {error}. Check that the address is reachable over HTTPS from the internet and forwarded to WEBHOOK_LISTEN.",
+    },
+    # -- one poller per database (bot.app.AnotherPoller) --------------------------------------
+    "cli.another_poller_postgresql": {
+        "zh": "另一个 LinliTong 实例已在轮询这个数据库（{database}，PostgreSQL 咨询锁 {key} 已被占用），本进程没有启动。请先停止那个实例，或者用 --webhook 运行多个实例。",
+        "en": "Another LinliTong instance is already polling this database ({database}: PostgreSQL advisory lock {key} is taken), so this one did not start. Stop it, or run several instances with --webhook.",
+    },
+    "cli.another_poller_sqlite": {
+        "zh": "另一个 LinliTong 实例已在轮询这个数据库（{database}，锁文件 {lock} 已被占用），本进程没有启动。请先停止那个实例（例如 systemctl stop linlitong）；运行多个实例需要 PostgreSQL（DATABASE_URL）和 --webhook。",
+        "en": "Another LinliTong instance is already polling this database ({database}: the lock file {lock} is taken), so this one did not start. Stop it first (e.g. systemctl stop linlitong); several instances need PostgreSQL (DATABASE_URL) and --webhook.",
     },
     # -- 登记提示: untagged problems (handlers.offers, bot.offers) --------------------------------
     "offer.ask": {

@@ -1,11 +1,12 @@
-"""Persistence on aiosqlite. Never imports telegram, handlers or bot."""
+"""Persistence on SQLite or PostgreSQL. Never imports telegram, handlers or bot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from storage.db import Database, SchemaTooNewError, UpdateScope, handling
+from storage.db import Database, SchemaTooNewError, UpdateScope, handling, is_url, open_database
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
+from storage.inbox import InboxItem, InboxRepository
 from storage.ledger import LedgerRepository
 from storage.metrics import MetricsRepository
 from storage.models import ChatBinding, GridInfo, MediaItem, NewTicket, Ticket, TicketEvent
@@ -26,6 +27,8 @@ __all__ = [
     "GridRepository",
     "GridTakenError",
     "HandledUpdates",
+    "InboxItem",
+    "InboxRepository",
     "LedgerRepository",
     "MediaItem",
     "MetricsRepository",
@@ -51,6 +54,8 @@ __all__ = [
     "UnknownUnitError",
     "UpdateScope",
     "handling",
+    "is_url",
+    "open_database",
 ]
 
 
@@ -69,10 +74,14 @@ class Storage:
         self.metrics = MetricsRepository(db)
         self.ledger = LedgerRepository(db)
         self.updates = HandledUpdates(db)
+        self.inbox = InboxRepository(db)
 
     @classmethod
-    async def open(cls, path: Path | str, *, migrate: bool = True, create: bool = True) -> Storage:
-        return cls(await Database.open(path, migrate=migrate, create=create))
+    async def open(
+        cls, target: Path | str, *, migrate: bool = True, create: bool = True
+    ) -> Storage:
+        """SQLite at a path, PostgreSQL at a ``postgresql://`` URL (:func:`open_database`)."""
+        return cls(await open_database(target, migrate=migrate, create=create))
 
     async def close(self) -> None:
         await self.db.close()

@@ -1,4 +1,11 @@
-"""The connection: pragmas, one lock, transactions and numbered migrations."""
+"""The database, whichever engine runs it: one lock, transactions, numbered migrations.
+
+Repositories write SQL once, in the subset both engines understand (see ARCHITECTURE.md,
+"One SQL for two engines"), against :class:`Conn` (plain statements in the engine's thread,
+inside :meth:`Database.run` / :meth:`Database.atomic`) or :class:`AsyncConn` (inside
+:meth:`Database.transaction`). :mod:`storage.sqlite` and :mod:`storage.postgres` are the
+engines; :func:`open_database` picks one from the target.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,27 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
-
-from storage.files import prepare_backup_file, prepare_database_file
+from typing import Any, ClassVar, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
-_RECORD_HANDLED = "INSERT OR IGNORE INTO handled_updates (update_id, handled_at) VALUES (?, ?)"
+_RECORD_HANDLED = (
+    "INSERT INTO handled_updates (update_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
 T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# The locks of several instances on one database (Database.try_lead, Database.claim_poller)
+LEADER_LOCK = "leader"  # the instance that runs the scheduled tick
+POLLER_LOCK = "poller"  # the one instance polling Telegram
+LOCK_RETRY_S = 0.25  # claim_poller(wait=…): how often a taken lock is asked for again
 
 
 class SchemaTooNewError(RuntimeError):
@@ -46,10 +55,14 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> tuple[Migration, ...]:
-    """``storage/migrations/NNNN_name.sql`` in order; each file's first comment describes it."""
+def load_migrations(engine: str = "sqlite") -> tuple[Migration, ...]:
+    """``storage/migrations/NNNN_name.sql`` (SQLite) or ``…/postgresql/NNNN_name.sql`` in order;
+    each file's first comment describes it. Both engines' migrations are numbered alike."""
     found: list[Migration] = []
-    for entry in resources.files("storage.migrations").iterdir():
+    folder = resources.files("storage.migrations")
+    if engine != "sqlite":
+        folder = folder.joinpath(engine)
+    for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if not match:
             continue
@@ -62,6 +75,69 @@ def load_migrations() -> tuple[Migration, ...]:
     if versions != list(range(1, len(found) + 1)):
         raise RuntimeError(f"migrations must be numbered 1..N without gaps, found {versions}")
     return tuple(found)
+
+
+class Row(Protocol):
+    """A result row: by position (``row[0]``) and by column name (``row["id"]``)."""
+
+    def __getitem__(self, key: int | str | slice, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Conn(Protocol):
+    """What :meth:`Database.run` and :meth:`Database.atomic` work gets, in the engine's thread."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
+class AsyncCursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> Any: ...
+
+
+class PendingCursor(Protocol):
+    """``await conn.execute(…)`` or ``async with conn.execute(…) as cursor``: the cursor."""
+
+    def __await__(self) -> Generator[Any, None, AsyncCursor]: ...
+
+    async def __aenter__(self) -> AsyncCursor: ...
+
+    async def __aexit__(self, *exc: object) -> Any: ...
+
+
+class AsyncConn(Protocol):
+    """The connection inside :meth:`Database.transaction` (aiosqlite's shape)."""
+
+    def execute(self, sql: str, parameters: Any = None) -> PendingCursor: ...
+
+    async def execute_fetchall(self, sql: str, parameters: Any = None) -> Iterable[Row]: ...
+
+    async def executemany(self, sql: str, parameters: Any) -> AsyncCursor: ...
 
 
 def utc_now() -> datetime:
@@ -125,98 +201,91 @@ def unrecorded_scope() -> UpdateScope | None:
 
 
 class Database:
-    """One aiosqlite connection shared by the whole bot; statements are serialised by one lock."""
+    """One connection shared by the whole process; statements are serialised by one lock.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path | str) -> None:
-        self._conn = conn
-        self.path = path
+    The engines (:class:`storage.sqlite.SqliteDatabase`, :class:`storage.postgres.PostgresDatabase`)
+    supply the connection; everything above the connection is here, once.
+    """
+
+    engine: ClassVar[str] = ""
+    BEGIN: ClassVar[str] = "BEGIN"
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # what messages call this database (a path, or a URL without password)
         self._lock = asyncio.Lock()
         # The highest update id this connection has written (or is about to write) to
         # handled_updates; with the highest one found there, a new update needs no read
         # (HandledUpdates.seen). Raised before the write, so it is never below a record.
         self.handled_above = 0
 
-    @classmethod
-    async def open(cls, path: Path | str, *, migrate: bool = True, create: bool = True) -> Database:
-        """``create=False``: no file at ``path`` raises :class:`DatabaseMissingError`."""
-        if str(path) != ":memory:":
-            if not create and not await asyncio.to_thread(Path(path).is_file):
-                raise DatabaseMissingError(path)
-            # 0600 (its folders 0700) whatever the umask: it holds residents' phone numbers
-            await asyncio.to_thread(prepare_database_file, Path(path))
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            conn.row_factory = aiosqlite.Row
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            db = cls(conn, path)
-            if migrate:
-                await db.migrate()
-            else:
-                await db.check_version()
-        except BaseException:
-            await conn.close()
-            raise
-        return db
+    @property
+    def busy(self) -> Callable[[], bool]:
+        """True while a statement runs (tests' virtual clocks must not jump then)."""
+        return self._lock.locked
 
     async def close(self) -> None:
-        await self._conn.close()
+        raise NotImplementedError
+
+    # -- the engine's part ------------------------------------------------------------------
+
+    def _async_conn(self) -> AsyncConn:
+        raise NotImplementedError
+
+    async def _in_thread(self, work: Callable[[Conn], T]) -> T:
+        """``work(connection)`` in the engine's thread (the lock is held by the caller)."""
+        raise NotImplementedError
 
     # -- statements -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (cancellation included)."""
+    async def transaction(self) -> AsyncIterator[AsyncConn]:
+        """BEGIN … COMMIT, rolled back on any exception (cancellation included)."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._async_conn()
+            await conn.execute(self.BEGIN)
             try:
-                yield self._conn
+                yield conn
             except BaseException:
-                await self._conn.rollback()
+                await conn.execute("ROLLBACK")
                 raise
             else:
                 scope = unrecorded_scope()
                 if scope is not None:
                     self.note_handled(scope.update_id)
-                    await self._conn.execute(
-                        _RECORD_HANDLED, (scope.update_id, to_db_time(scope.at))
-                    )
-                await self._conn.commit()
+                    await conn.execute(_RECORD_HANDLED, (scope.update_id, to_db_time(scope.at)))
+                await conn.execute("COMMIT")
                 if scope is not None:
                     scope.recorded = True
 
-    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """``work(connection)`` in sqlite's thread: several statements in one hand-over.
+    async def run(self, work: Callable[[Conn], T]) -> T:
+        """``work(connection)`` in the engine's thread: several statements in one hand-over.
 
-        Every ``await`` on the aiosqlite connection is a hand-over between the event loop and
-        aiosqlite's thread (~0.1 ms of CPU each, more under load); a hot path with several
+        Every statement awaited on the event loop is a hand-over between the loop and the
+        engine's thread (~0.1 ms of CPU each, more under load); a hot path with several
         statements (opening a ticket, the sender's reads) runs them in one. ``work`` runs in
-        that thread: plain ``sqlite3`` calls only, quick, nothing of the event loop.
+        that thread: plain statements only, quick, nothing of the event loop.
         """
         async with self._lock:
-            # aiosqlite's own way to run a function in its thread (it has no public one)
-            result: T = await self._conn._execute(work, self._conn._conn)  # type: ignore[no-untyped-call]
-            return result
+            return await self._in_thread(work)
 
-    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """:meth:`transaction` in one hand-over: BEGIN IMMEDIATE, ``work``, the handled
-        update's record (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises."""
+    async def atomic(self, work: Callable[[Conn], T]) -> T:
+        """:meth:`transaction` in one hand-over: BEGIN, ``work``, the handled update's record
+        (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises."""
         scope = unrecorded_scope()
         record = None if scope is None else (scope.update_id, to_db_time(scope.at))
         if scope is not None:
             self.note_handled(scope.update_id)
+        begin = self.BEGIN
 
-        def whole(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
+        def whole(conn: Conn) -> T:
+            conn.execute(begin)
             try:
                 result = work(conn)
                 if record is not None:
                     conn.execute(_RECORD_HANDLED, record)
-                conn.commit()
+                conn.execute("COMMIT")
             except BaseException:
-                conn.rollback()
+                conn.execute("ROLLBACK")
                 raise
             return result
 
@@ -229,47 +298,153 @@ class Database:
         """``update_id`` is about to be recorded as handled (call it before the write)."""
         self.handled_above = max(self.handled_above, update_id)
 
-    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            return list(await self._conn.execute_fetchall(sql, params))
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of ``sql`` (none for a statement that returns none)."""
 
-    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        """The first row of a statement that returns one row (or a few): see :func:`first`."""
-        async with self._lock:
-            return await first(self._conn, sql, params)
+        def read(conn: Conn) -> list[Row]:
+            cursor = conn.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description is not None else []
+
+        return await self.run(read)
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row of a statement that returns one row (or a few): every row is fetched."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    async def ping(self) -> None:
+        """One trivial statement: raises when the database cannot answer (``/healthz``)."""
+        await self.fetch_value("SELECT 1")
+
+    # -- several instances on one database: one leader, one poller ---------------------------
+    # Whether this object holds each lock (class defaults; the methods below set their own).
+    leading: bool = False
+    polling: bool = False
+
+    async def try_lead(self) -> bool:
+        """Lead the instances sharing this database (the leader runs the scheduled tick).
+
+        True while this connection holds the leader lock. Asking again while holding it costs
+        nothing and never takes it twice (one :meth:`release_lead` frees it). The lock lives as
+        long as the connection: an instance that dies leaves it to the next one that asks.
+        """
+        if not self.leading:
+            self.leading = await self._take_lock(LEADER_LOCK)
+        return self.leading
+
+    async def release_lead(self) -> None:
+        if self.leading:
+            self.leading = False
+            await self._release_lock(LEADER_LOCK)
+
+    async def claim_poller(self, wait: float = 0.0) -> bool:
+        """Be the one instance that polls Telegram for this database; False if another is.
+
+        Held until :meth:`release_poller` or the end of the process (a connection's end, on
+        PostgreSQL). A taken lock is asked for again for up to ``wait`` seconds: a process that
+        has just died may not have let go of it yet.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not self.polling:
+            self.polling = await self._take_lock(POLLER_LOCK)
+            if self.polling or loop.time() >= deadline:
+                break
+            await asyncio.sleep(min(LOCK_RETRY_S, max(0.0, deadline - loop.time())))
+        return self.polling
+
+    async def release_poller(self) -> None:
+        if self.polling:
+            self.polling = False
+            await self._release_lock(POLLER_LOCK)
+
+    @property
+    def poller_lock(self) -> str:
+        """What holds the poller lock, for messages: an advisory lock's key, a lock file."""
+        raise NotImplementedError
+
+    async def _take_lock(self, name: str) -> bool:
+        """Take the lock ``name`` (:data:`LEADER_LOCK`, :data:`POLLER_LOCK`) without waiting."""
+        raise NotImplementedError
+
+    async def _release_lock(self, name: str) -> None:
+        raise NotImplementedError
+
+    # -- several instances on one database: one instance at a time per chat (the inbox) ------
+
+    async def try_claim_chat(self, chat_id: int) -> bool:
+        """Be the one instance working on ``chat_id``'s inbox; False (at once) if another
+        instance, or this one, holds it. Held until :meth:`release_chat` or the end of the
+        connection: an instance that dies leaves the chat to the next one that asks."""
+        raise NotImplementedError
+
+    async def release_chat(self, chat_id: int) -> None:
+        """Let go of a chat claimed with :meth:`try_claim_chat` (nothing if not held)."""
+        raise NotImplementedError
+
+    # -- several instances on one database: one sender per chat, one flood budget ------------
+    # (storage.outbox and storage.flood call these inside run()/atomic(), in the engine's thread)
+
+    def claim_outbox_in(self, conn: Conn, chat_ids: Sequence[int]) -> list[int]:
+        """Of ``chat_ids``, the chats whose outbox this instance may now send, one instance at a
+        time per chat, until :meth:`release_outbox`. Here every one of them: an SQLite database
+        serves one process, whose sender drains a chat once at a time by itself."""
+        return list(chat_ids)
+
+    async def release_outbox(self, chat_id: int) -> None:
+        """Let go of a chat claimed with :meth:`claim_outbox_in` (nothing if not held)."""
+        return None
+
+    def release_outbox_in(self, conn: Conn, chat_id: int) -> None:
+        """:meth:`release_outbox` inside :meth:`run`, after the work that had to come first."""
+        return None
+
+    def flood_lock(self) -> tuple[str, Sequence[Any]] | None:
+        """The statement that, inside a transaction, waits for the bot-wide flood budget's lock,
+        held to the transaction's end. None here: SQLite's ``BEGIN IMMEDIATE`` already lets one
+        writer in at a time."""
+        return None
+
+    def batch_in(self, conn: Conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Row]:
+        """Several statements in order, in one round trip where the engine has trips to save
+        (PostgreSQL); the rows of the last one. Here one after the other."""
+        rows: list[Row] = []
+        for sql, params in statements:
+            cursor = conn.execute(sql, params)
+            rows = list(cursor.fetchall()) if cursor.description is not None else []
+        return rows
+
+    async def clock_seconds(self) -> float:
+        """Seconds since the epoch on the database's clock (SQLite's is this machine's)."""
+        return float(await self.fetch_value("SELECT (julianday('now') - 2440587.5) * 86400.0"))
+
     # -- schema -----------------------------------------------------------------------------
 
     async def schema_version(self) -> int:
-        async with self._lock:
-            await self._ensure_version_table()
-            async with self._conn.execute("SELECT MAX(version) FROM schema_migrations") as cursor:
-                row = await cursor.fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        def read(conn: Conn) -> int:
+            conn.execute(_VERSION_TABLE)
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
 
-    async def _ensure_version_table(self) -> None:
-        await self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+        return await self.run(read)
 
     async def check_version(self, migrations: Iterable[Migration] | None = None) -> int:
-        known = max((m.version for m in migrations or load_migrations()), default=0)
+        known = max((m.version for m in migrations or load_migrations(self.engine)), default=0)
         current = await self.schema_version()
         if current > known:
             raise SchemaTooNewError(
-                f"database {self.path} is at schema version {current}, but this LinliTong knows "
+                f"database {self.name} is at schema version {current}, but this LinliTong knows "
                 f"only up to {known}: upgrade LinliTong (or restore a backup) before using it"
             )
         return current
 
     async def migrate(self, migrations: Sequence[Migration] | None = None) -> list[Migration]:
         """Apply every migration newer than the database, each in its own transaction."""
-        todo = tuple(migrations) if migrations is not None else load_migrations()
+        todo = tuple(migrations) if migrations is not None else load_migrations(self.engine)
         current = await self.check_version(todo)
         applied = []
         for migration in todo:
@@ -292,32 +467,39 @@ class Database:
     # -- maintenance ------------------------------------------------------------------------
 
     async def integrity_check(self) -> list[str]:
-        """``PRAGMA integrity_check`` and ``foreign_key_check``: an empty list means healthy."""
-        problems = [
-            str(row[0])
-            for row in await self.fetch_all("PRAGMA integrity_check")
-            if str(row[0]) != "ok"
-        ]
-        problems += [
-            f"foreign key: {row[0]} row {row[1]} -> {row[2]}"
-            for row in await self.fetch_all("PRAGMA foreign_key_check")
-        ]
-        return problems
+        """The engine's own consistency checks: an empty list means healthy."""
+        raise NotImplementedError
 
     async def backup_to(self, target: Path) -> None:
-        """SQLite's online backup: consistent even while the bot writes. The file is 0600."""
-        await asyncio.to_thread(prepare_backup_file, target)
-        dest = await aiosqlite.connect(target)
-        try:
-            async with self._lock:
-                await self._conn.backup(dest)
-        finally:
-            await dest.close()
+        raise NotImplementedError
 
 
-async def first(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> sqlite3.Row | None:
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
+
+
+def is_url(target: Path | str) -> bool:
+    """``postgresql://…`` (or ``postgres://…``) rather than an SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+async def open_database(
+    target: Path | str, *, migrate: bool = True, create: bool = True
+) -> Database:
+    """SQLite at a path, PostgreSQL at a ``postgresql://`` URL; migrated unless ``migrate=False``
+    (then a newer schema is refused). ``create=False``: an SQLite file must already exist."""
+    if is_url(target):
+        from storage.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(str(target), migrate=migrate)
+    from storage.sqlite import SqliteDatabase
+
+    return await SqliteDatabase.open(target, migrate=migrate, create=create)
+
+
+async def first(conn: AsyncConn, sql: str, params: Sequence[Any] = ()) -> Row | None:
     """The first row, in one trip to the connection's thread.
 
     ``async with conn.execute(...) as cursor: await cursor.fetchone()`` takes three (execute,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
-from storage.db import Database, to_db_time
+from storage.db import AsyncConn, Database, to_db_time
 from storage.models import ChatBinding, GridInfo
 
 _BINDING_SELECT = """
@@ -164,14 +162,14 @@ class GridRepository:
         return True
 
 
-async def _id_by_name(conn: aiosqlite.Connection, table: str, name: str) -> int | None:
+async def _id_by_name(conn: AsyncConn, table: str, name: str) -> int | None:
     # table is one of our own fixed names, never user input
     async with conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)) as cursor:  # noqa: S608
         row = await cursor.fetchone()
     return None if row is None else int(row[0])
 
 
-async def _upsert_street(conn: aiosqlite.Connection, name: str, stamp: str) -> int:
+async def _upsert_street(conn: AsyncConn, name: str, stamp: str) -> int:
     await conn.execute(
         "INSERT INTO streets (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
         (name, stamp),
@@ -181,12 +179,11 @@ async def _upsert_street(conn: aiosqlite.Connection, name: str, stamp: str) -> i
     return found
 
 
-async def _upsert_community(
-    conn: aiosqlite.Connection, name: str, street_id: int | None, stamp: str
-) -> int:
+async def _upsert_community(conn: AsyncConn, name: str, street_id: int | None, stamp: str) -> int:
     await conn.execute(
         "INSERT INTO communities (name, street_id, created_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET street_id = COALESCE(excluded.street_id, street_id)",
+        " ON CONFLICT (name) DO UPDATE"
+        " SET street_id = COALESCE(excluded.street_id, communities.street_id)",
         (name, street_id, stamp),
     )
     found = await _id_by_name(conn, "communities", name)
@@ -194,7 +191,7 @@ async def _upsert_community(
     return found
 
 
-async def _upsert_grid(conn: aiosqlite.Connection, name: str, community_id: int, stamp: str) -> int:
+async def _upsert_grid(conn: AsyncConn, name: str, community_id: int, stamp: str) -> int:
     await conn.execute(
         "INSERT INTO grids (name, community_id, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (community_id, name) DO NOTHING",
@@ -209,7 +206,7 @@ async def _upsert_grid(conn: aiosqlite.Connection, name: str, community_id: int,
 
 
 async def _active_chat_of_grid(
-    conn: aiosqlite.Connection, grid_id: int, except_chat: int
+    conn: AsyncConn, grid_id: int, except_chat: int
 ) -> ChatBinding | None:
     async with conn.execute(
         _BINDING_SELECT + " WHERE c.grid_id = ? AND c.active = 1 AND c.kind = 'grid'"
@@ -221,7 +218,7 @@ async def _active_chat_of_grid(
 
 
 async def _upsert_chat(
-    conn: aiosqlite.Connection,
+    conn: AsyncConn,
     chat_id: int,
     title: str,
     kind: str,
@@ -242,7 +239,7 @@ async def _upsert_chat(
     )
 
 
-async def _binding_in(conn: aiosqlite.Connection, chat_id: int) -> ChatBinding:
+async def _binding_in(conn: AsyncConn, chat_id: int) -> ChatBinding:
     async with conn.execute(_BINDING_SELECT + " WHERE c.chat_id = ?", (chat_id,)) as cursor:
         row = await cursor.fetchone()
     assert row is not None

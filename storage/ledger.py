@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import Database, Row, from_db_time, to_db_time
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ class LedgerRow:
     message_id: int
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> LedgerRow:
+    def from_row(cls, row: Row) -> LedgerRow:
         """From a row of ``_SELECT``, whose columns are the fields in order (read by position:
         100,000 rows make the difference to looking each up by name)."""
         values = list(row)

@@ -171,9 +171,9 @@ FROM (
     SELECT grid_id, category, 0, 1, 0, 0
     FROM tickets WHERE resolved_at >= :start AND resolved_at < :end
     UNION ALL
-    SELECT grid_id, category, 0, 0, 1, resolution_due < :now
+    SELECT grid_id, category, 0, 0, 1, CASE WHEN resolution_due < :now THEN 1 ELSE 0 END
     FROM tickets WHERE status IN ('new', 'accepted')
-)
+) AS day
 WHERE {_GRID_FILTER.format(col="grid_id")}
 GROUP BY grid_id, category
 """  # noqa: S608
@@ -227,7 +227,7 @@ SELECT week, SUM(is_new), SUM(is_resolved) FROM (
     UNION ALL
     SELECT (unixepoch(:end) - unixepoch(resolved_at)) / 604800, 0, 1, grid_id
     FROM tickets WHERE resolved_at >= :start AND resolved_at < :end
-)
+) AS weekly
 WHERE {_GRID_FILTER.format(col="grid_id")}
 GROUP BY week
 """  # noqa: S608

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from storage.db import from_db_time
+from storage.db import Row, from_db_time
 from storage.vocabulary import OPEN_STATUSES, Satisfaction, Status
 
 
-def _time(row: sqlite3.Row, key: str) -> datetime:
+def _time(row: Row, key: str) -> datetime:
     value = from_db_time(row[key])
     if value is None:
         raise ValueError(f"{key} is empty")
@@ -33,7 +32,7 @@ class ChatBinding:
     bound_at: datetime
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ChatBinding:
+    def from_row(cls, row: Row) -> ChatBinding:
         return cls(
             chat_id=row["chat_id"],
             title=row["title"],
@@ -140,7 +139,7 @@ class Ticket:
         return self.status in OPEN_STATUSES
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Ticket:
+    def from_row(cls, row: Row) -> Ticket:
         return cls(
             id=row["id"],
             grid_id=row["grid_id"],
@@ -197,7 +196,7 @@ class TicketEvent:
     note: str
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> TicketEvent:
+    def from_row(cls, row: Row) -> TicketEvent:
         return cls(
             id=row["id"],
             ticket_id=row["ticket_id"],
@@ -224,7 +223,7 @@ class GridInfo:
     chat_id: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> GridInfo:
+    def from_row(cls, row: Row) -> GridInfo:
         return cls(
             id=row["id"],
             name=row["name"],

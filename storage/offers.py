@@ -10,14 +10,13 @@ answered or expires, then blanked: the ticket holds it from then on.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import Conn, Database, Row, from_db_time, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket
 from storage.tickets import open_in as open_ticket_in
 
@@ -68,7 +67,7 @@ class Offer:
     ticket_id: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Offer:
+    def from_row(cls, row: Row) -> Offer:
         sent_at, created_at = from_db_time(row["sent_at"]), from_db_time(row["created_at"])
         assert sent_at is not None and created_at is not None
         return cls(
@@ -268,7 +267,7 @@ _INSERT = (
 
 
 def _create(
-    conn: sqlite3.Connection, draft: OfferDraft, interval: timedelta, lifetime: timedelta
+    conn: Conn, draft: OfferDraft, interval: timedelta, lifetime: timedelta
 ) -> Offer | None:
     now = draft.created_at
     conn.execute(_EXPIRE_OLD, (to_db_time(now - lifetime),))
@@ -301,7 +300,7 @@ def _create(
 
 
 def _accept(
-    conn: sqlite3.Connection,
+    conn: Conn,
     offer_id: int,
     draft: NewTicket,
     accepted_by: int | None,
@@ -321,7 +320,7 @@ def _accept(
     return Acceptance(OfferStatus.ACCEPTED, ticket, created)
 
 
-def _not_accepted(conn: sqlite3.Connection, offer_id: int) -> Acceptance:
+def _not_accepted(conn: Conn, offer_id: int) -> Acceptance:
     row = conn.execute("SELECT status, ticket_id FROM offers WHERE id = ?", (offer_id,)).fetchone()
     if row is None:
         return Acceptance(OfferStatus.EXPIRED)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import (
+    AsyncConn,
+    Conn,
+    Database,
+    Row,
+    from_db_time,
+    to_db_time,
+    unrecorded_scope,
+)
 from storage.models import Ticket
 
 
@@ -70,7 +75,7 @@ class OutboxItem:
         return ReceiptFacts.from_payload(self.payload) if self.kind == "receipt" else None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, ticket: Ticket | None = None) -> OutboxItem:
+    def from_row(cls, row: Row, ticket: Ticket | None = None) -> OutboxItem:
         created = from_db_time(row["created_at"])
         not_before = from_db_time(row["not_before"])
         assert created is not None and not_before is not None
@@ -113,18 +118,18 @@ def _queue_values(draft: OutboxDraft, now: datetime) -> tuple[Any, ...]:
     )
 
 
-async def queue(conn: aiosqlite.Connection, draft: OutboxDraft, now: datetime) -> bool:
+async def queue(conn: AsyncConn, draft: OutboxDraft, now: datetime) -> bool:
     """Add a message inside the caller's transaction; False if its dedupe key was queued before."""
     cursor = await conn.execute(_QUEUE, _queue_values(draft, now))
     return cursor.rowcount > 0
 
 
-def queue_in(conn: sqlite3.Connection, draft: OutboxDraft, now: datetime) -> bool:
+def queue_in(conn: Conn, draft: OutboxDraft, now: datetime) -> bool:
     """:func:`queue` for work running in sqlite's thread (:meth:`Database.atomic`)."""
     return conn.execute(_QUEUE, _queue_values(draft, now)).rowcount > 0
 
 
-def _with_tickets(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[OutboxItem]:
+def _with_tickets(conn: Conn, rows: list[Row]) -> list[OutboxItem]:
     """The rows as items, each receipt with its ticket read in the same hand-over."""
     wanted = {r["ticket_id"] for r in rows if r["kind"] == "receipt" and r["ticket_id"]}
     tickets: dict[int, Ticket] = {}
@@ -135,6 +140,20 @@ def _with_tickets(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Out
         ).fetchall()
         tickets = {t.id: t for t in map(Ticket.from_row, found)}
     return [OutboxItem.from_row(r, tickets.get(r["ticket_id"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What :meth:`OutboxRepository.claim_due` found: the chats now this instance's to send,
+    each with its due rows as they are after the claim, and the chats another instance holds."""
+
+    rows: dict[int, list[OutboxItem]]
+    refused: list[int]
+
+    @property
+    def chats(self) -> int:
+        """Chats looked at (a full page means more may be waiting behind them)."""
+        return len(self.rows) + len(self.refused)
 
 
 class OutboxRepository:
@@ -154,7 +173,7 @@ class OutboxRepository:
         the chats in ``exclude`` (being sent to already). Receipts come with their tickets."""
         values = (to_db_time(now), json.dumps(list(exclude)), limit)
 
-        def read(conn: sqlite3.Connection) -> list[OutboxItem]:
+        def read(conn: Conn) -> list[OutboxItem]:
             rows = conn.execute(
                 "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
                 " AND o.chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY o.id LIMIT ?",
@@ -164,12 +183,64 @@ class OutboxRepository:
 
         return await self._db.run(read)
 
+    async def claim_due(
+        self,
+        now: datetime,
+        *,
+        chats: int = 200,
+        rows_per_chat: int = 50,
+        exclude: Sequence[int] = (),
+    ) -> Claimed:
+        """Claim the chats with messages due (oldest first, up to ``chats``, none of
+        ``exclude``) and read their due rows *after* the claim, up to ``rows_per_chat`` each,
+        receipts with their tickets, in one hand-over.
+
+        A chat is sent by one instance at a time (:meth:`Database.claim_outbox_in`) until
+        :meth:`release_chat`. The rows are read under the claim, so a row another instance sent
+        before letting go of the chat is never sent again.
+        """
+        moment = to_db_time(now)
+        db = self._db
+
+        def claim(conn: Conn) -> Claimed:
+            due = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
+                    " AND chat_id NOT IN (SELECT value FROM json_each(?))"
+                    " GROUP BY chat_id ORDER BY MIN(id) LIMIT ?",
+                    (moment, json.dumps(list(exclude)), chats),
+                ).fetchall()
+            ]
+            taken = db.claim_outbox_in(conn, due) if due else []
+            refused = sorted(set(due) - set(taken))
+            if not taken:
+                return Claimed({}, refused)
+            rows = conn.execute(
+                "SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER"
+                " (PARTITION BY o.chat_id ORDER BY o.id) AS place FROM outbox o"
+                " WHERE o.status = 'pending' AND o.not_before <= ?"
+                " AND o.chat_id IN (SELECT value FROM json_each(?))) AS w"
+                " WHERE place <= ? ORDER BY id",
+                (moment, json.dumps(taken), rows_per_chat),
+            ).fetchall()
+            by_chat: dict[int, list[OutboxItem]] = {chat: [] for chat in taken}
+            for item in _with_tickets(conn, rows):
+                by_chat[item.chat_id].append(item)
+            return Claimed(by_chat, refused)
+
+        return await db.run(claim)
+
+    async def release_chat(self, chat_id: int) -> None:
+        """Let another instance send this chat's messages (after :meth:`claim_due`)."""
+        await self._db.release_outbox(chat_id)
+
     async def due_in_chat(self, chat_id: int, now: datetime, *, after: int) -> list[OutboxItem]:
         """Pending messages of one chat queued after row ``after`` whose time has come;
         receipts with their tickets."""
         values = (chat_id, after, to_db_time(now))
 
-        def read(conn: sqlite3.Connection) -> list[OutboxItem]:
+        def read(conn: Conn) -> list[OutboxItem]:
             rows = conn.execute(
                 "SELECT o.* FROM outbox o WHERE o.chat_id = ? AND o.status = 'pending'"
                 " AND o.id > ? AND o.not_before <= ? ORDER BY o.id",
@@ -186,12 +257,14 @@ class OutboxRepository:
         now: datetime,
         *,
         receipt_of: Sequence[int] = (),
+        release: int | None = None,
     ) -> None:
         """Sent; receipts' tickets learn the receipt's message id in the same transaction (one
-        hand-over to sqlite's thread)."""
+        hand-over to the engine's thread). ``release``: then let go of that chat
+        (:meth:`claim_due`), after the COMMIT, in the same hand-over."""
         stamp = to_db_time(now)
 
-        def mark(conn: sqlite3.Connection) -> None:
+        def mark(conn: Conn) -> None:
             conn.executemany(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
                 " attempts = attempts + 1 WHERE id = ?",
@@ -202,7 +275,26 @@ class OutboxRepository:
                 [(message_id, ticket_id) for ticket_id in receipt_of],
             )
 
-        await self._db.atomic(mark)
+        if release is None or unrecorded_scope() is not None:  # (the sender has no update)
+            await self._db.atomic(mark)
+            if release is not None:
+                await self.release_chat(release)
+            return
+        db = self._db
+        chat_id = release
+
+        def mark_then_release(conn: Conn) -> None:
+            conn.execute(db.BEGIN)
+            try:
+                mark(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            # after the COMMIT: the instance that claims the chat next reads these rows as sent
+            db.release_outbox_in(conn, chat_id)
+
+        await db.run(mark_then_release)
 
     async def postpone_chat(
         self, chat_id: int, failed: Sequence[int], not_before: datetime, error: str
@@ -212,8 +304,8 @@ class OutboxRepository:
         stamp = to_db_time(not_before)
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET not_before = MAX(not_before, ?)"
-                " WHERE chat_id = ? AND status = 'pending'",
+                "UPDATE outbox SET not_before = CASE WHEN not_before > ?1 THEN not_before"
+                " ELSE ?1 END WHERE chat_id = ?2 AND status = 'pending'",
                 (stamp, chat_id),
             )
             for item_id in failed:

@@ -36,7 +36,7 @@ class ScheduleRepository:
         """
         return await self._tickets(
             "status = 'new' AND response_reminded_at IS NULL AND response_due <= ?"
-            " AND julianday(created_at) + julianday(response_due) <= 2 * julianday(?)",
+            " AND unixepoch(created_at) + unixepoch(response_due) <= 2 * unixepoch(?)",
             (to_db_time(now + lead), to_db_time(now)),
             limit,
         )

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, first, to_db_time
+from storage.db import AsyncConn, Conn, Database, first, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
 from storage.outbox import OutboxDraft, ReceiptFacts, queue, queue_in
 from storage.vocabulary import OPEN_STATUSES, EventKind, Status
@@ -511,7 +508,7 @@ def _duplicates_values(ticket: Ticket, since: datetime, limit: int) -> tuple[Any
 
 
 def open_in(
-    conn: sqlite3.Connection, draft: NewTicket, receipt: bool, duplicates_since: datetime | None
+    conn: Conn, draft: NewTicket, receipt: bool, duplicates_since: datetime | None
 ) -> tuple[Ticket, bool]:
     """:meth:`TicketRepository.open`, in sqlite's thread inside :meth:`Database.atomic`: also
     for another repository whose transaction opens a ticket (an accepted offer)."""
@@ -611,19 +608,19 @@ def _media_values(ticket_id: int, chat_id: int, item: MediaItem, stamp: str) -> 
     )
 
 
-async def _by_id(conn: aiosqlite.Connection, ticket_id: int) -> Ticket | None:
+async def _by_id(conn: AsyncConn, ticket_id: int) -> Ticket | None:
     row = await first(conn, "SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     return None if row is None else Ticket.from_row(row)
 
 
-async def status_of(conn: aiosqlite.Connection, ticket_id: int) -> Status | None:
+async def status_of(conn: AsyncConn, ticket_id: int) -> Status | None:
     """A ticket's status read inside the caller's transaction; None if there is no such ticket."""
     row = await first(conn, "SELECT status FROM tickets WHERE id = ?", (ticket_id,))
     return None if row is None else Status(row[0])
 
 
 async def write_event(
-    conn: aiosqlite.Connection,
+    conn: AsyncConn,
     ticket_id: int,
     event: EventDraft,
     from_status: str | None,
@@ -644,7 +641,7 @@ async def write_event(
 
 
 async def _event(
-    conn: aiosqlite.Connection,
+    conn: AsyncConn,
     ticket_id: int,
     at: datetime,
     actor_id: int | None,
@@ -661,7 +658,7 @@ async def _event(
 
 
 async def _media_added(
-    conn: aiosqlite.Connection,
+    conn: AsyncConn,
     ticket_id: int,
     now: datetime,
     actor_id: int | None,
@@ -673,7 +670,7 @@ async def _media_added(
 
 
 async def _insert_media(
-    conn: aiosqlite.Connection,
+    conn: AsyncConn,
     ticket_id: int,
     chat_id: int,
     items: Sequence[MediaItem],

@@ -43,7 +43,8 @@ class HandledUpdates:
         self._db.note_handled(update_id)
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO handled_updates (update_id, handled_at) VALUES (?, ?)",
+                "INSERT INTO handled_updates (update_id, handled_at) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (update_id, to_db_time(at)),
             )
 

@@ -2,25 +2,34 @@
 
 sim = Simulator()
 cast = grid_cast(sim)
-async with running(sim, tmp_path, admin=cast.admin, settings={"TICK_INTERVAL": "1s"}) as live:
+async with running(sim, tmp_path, database=database, admin=cast.admin) as live:
     await bind(sim, cast.grid, cast.admin, "/bind 第一网格 通顺社区")
     …
     await live.bot.kill9()
     await live.restart()
+
+``database`` is the tests' fixture of that name (conftest.py): an SQLite file or a PostgreSQL URL,
+so that each end-to-end test runs on both engines (and inspects that database afterwards).
+
+``running(..., webhook=True)`` starts ``linlitong run --webhook`` on a free loopback port instead;
+the simulator then POSTs updates to ``live.webhook_url``.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.launcher import RUN_SCRIPT, BotProcess, start_bot, wait_polling
+from bot.launcher import RUN_SCRIPT, BotProcess, start_bot, wait_polling, wait_webhook
 from bot.simulator import SimChat, SimServer, Simulator, SimUser, start_server
+from storage import is_url
 
 JSON = dict[str, Any]
+WEBHOOK_SECRET = "e2e-webhook_secret-0123456789"
 
 
 @dataclass
@@ -53,6 +62,7 @@ class Live:
     server: SimServer
     bot: BotProcess
     start: Callable[[], Awaitable[BotProcess]]
+    webhook_url: str | None = None  # set when the bot runs with --webhook
 
     async def restart(self) -> None:
         """A new process on the same database, after the last one ended (``bot.kill9()``)."""
@@ -65,36 +75,58 @@ async def running(
     sim: Simulator,
     tmp_path: Path,
     *,
+    database: Path | str = "live.db",
     admin: SimUser | None = None,
-    database: str = "live.db",
     log: bool = True,
     settings: Mapping[str, str] | None = None,
+    webhook: bool = False,
 ) -> AsyncIterator[Live]:
-    """The installed ``linlitong run`` in ``tmp_path`` against ``sim``, polling before it yields;
-    its output in ``tmp_path/bot.log`` unless ``log`` is false. Stopped whatever happens."""
+    """The installed ``linlitong run`` in ``tmp_path`` against ``sim``, polling (or, with
+    ``webhook``, its webhook set) before it yields; its output in ``tmp_path/bot.log`` unless
+    ``log`` is false. Stopped whatever happens. ``database``: a PostgreSQL URL, or an SQLite
+    file (a name is one in ``tmp_path``)."""
+    target = database if is_url(database) else tmp_path / database
     server = await start_server(sim)
+    command, webhook_url, extra = RUN_SCRIPT, None, dict(settings or {})
+    if webhook:
+        listen = f"127.0.0.1:{free_port()}"
+        webhook_url = f"http://{listen}/telegram"
+        command = (*RUN_SCRIPT, "--webhook")
+        extra = {
+            "WEBHOOK_URL": webhook_url,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "WEBHOOK_LISTEN": listen,
+            **extra,
+        }
 
     async def start() -> BotProcess:
         return await start_bot(
             base_url=server.base_url,
             token=sim.token,
-            database_path=tmp_path / database,
+            database_path=target,
             cwd=tmp_path,
             admin_ids=(admin.id,) if admin else (),
             log_path=tmp_path / "bot.log" if log else None,
-            extra_env=settings,
-            command=RUN_SCRIPT,
+            extra_env=extra,
+            command=command,
         )
 
     try:
-        live = Live(sim, server, await start(), start)
+        live = Live(sim, server, await start(), start, webhook_url)
         try:
-            await wait_polling(sim, live.bot)
+            await (wait_webhook if webhook else wait_polling)(sim, live.bot)
             yield live
         finally:
             await live.bot.stop()
     finally:
         await server.stop()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (bound and released: a process must take it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def replied(sim: Simulator, chat: SimChat, message_id: int) -> Callable[[], list[JSON]]:

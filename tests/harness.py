@@ -166,6 +166,7 @@ async def harness(
     *,
     sim: Simulator | None = None,
     budget: TelegramBudget | None = None,
+    database: Path | str | None = None,
     **settings: Any,
 ) -> AsyncIterator[Harness]:
     sim = sim or Simulator()
@@ -174,7 +175,8 @@ async def harness(
     config = Settings(
         _env_file=None,
         bot_token=sim.token,
-        database_path=tmp_path / "bot.db",
+        database_path=database if isinstance(database, Path) else tmp_path / "bot.db",
+        database_url=database if isinstance(database, str) else None,
         admin_ids=[admin.id],
         **settings,
     )
@@ -192,5 +194,5 @@ async def harness(
         monotonic = runtime_of(app).budget.clock
         if isinstance(monotonic, VirtualClock) and monotonic.busy is None:
             # virtual time must not jump while a statement runs in sqlite's thread
-            monotonic.busy = runtime_of(app).storage.db._lock.locked
+            monotonic.busy = runtime_of(app).storage.db.busy
         yield Harness(sim, app, clock, admin)

@@ -219,7 +219,8 @@ async def test_a_second_instance_stops_the_first_with_one_line(tmp_path: Path) -
         return await start_bot(
             base_url=server.base_url,
             token=sim.token,
-            database_path=tmp_path / "x.db",
+            # a database each (two machines): on one database the second would not start
+            database_path=tmp_path / f"{name}.db",
             cwd=tmp_path,
             log_path=tmp_path / f"{name}.log",
             extra_env={"POLL_TIMEOUT": "5", "LOG_LEVEL": "WARNING"},

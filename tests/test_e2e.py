@@ -21,10 +21,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[Live, Cast]]:
+async def world(tmp_path: Path, database: Path | str) -> AsyncIterator[tuple[Live, Cast]]:
     sim = Simulator()
     cast = grid_cast(sim)
-    async with running(sim, tmp_path, admin=cast.admin, settings={"LOG_LEVEL": "DEBUG"}) as live:
+    settings = {"LOG_LEVEL": "DEBUG"}
+    async with running(
+        sim, tmp_path, database=database, admin=cast.admin, settings=settings
+    ) as live:
         yield live, cast
 
 
@@ -96,7 +99,9 @@ async def test_demo_runs_offline_and_exits_0() -> None:
     assert "附件：相册" in transcript
 
 
-async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path) -> None:
+async def test_a_ticket_through_every_status_in_the_real_process(
+    tmp_path: Path, database: Path | str
+) -> None:
     """Buttons and commands against the running process: new → accepted → resolved → (回访
     不满意) accepted → resolved → (满意) closed. (退回 and 重复 are walked in-process in
     tests/test_officer.py; here the group's 20-a-minute budget is the limit of one test.)"""
@@ -104,7 +109,9 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
     cast = grid_cast(sim)
     grid, resident, officer = cast.grid, cast.resident, cast.officer
     settings = {"TICK_INTERVAL": "0.3s", "FOLLOWUP_DELAY": "1s", "QUIET_HOURS": "off"}
-    async with running(sim, tmp_path, admin=cast.admin, settings=settings) as live:
+    async with running(
+        sim, tmp_path, database=database, admin=cast.admin, settings=settings
+    ) as live:
         await bind(sim, grid, cast.admin, "/bind 第一网格 通顺社区")
         report = sim.send_text(grid, resident, "#报修 3号楼楼道灯不亮")
         receipt = await reply_to(sim, grid, report["message_id"])
@@ -139,7 +146,9 @@ async def test_a_ticket_through_every_status_in_the_real_process(tmp_path: Path)
         assert await live.bot.stop() == 0
 
 
-async def test_a_rejected_token_ends_the_process_with_a_clear_message(tmp_path: Path) -> None:
+async def test_a_rejected_token_ends_the_process_with_a_clear_message(
+    tmp_path: Path, database: Path | str
+) -> None:
     sim = Simulator()
     server = await start_server(sim)
     wrong = "999999:WRONG-TOKEN-nobody-issued-this-one"
@@ -147,7 +156,7 @@ async def test_a_rejected_token_ends_the_process_with_a_clear_message(tmp_path: 
         bot = await start_bot(
             base_url=server.base_url,
             token=wrong,
-            database_path=tmp_path / "x.db",
+            database_path=database,
             cwd=tmp_path,
             log_path=tmp_path / "bot.log",
             extra_env={"LOG_LEVEL": "DEBUG"},

@@ -14,10 +14,12 @@ pytestmark = pytest.mark.e2e
 TEXTS = Texts("zh")
 
 
-async def test_an_untagged_problem_is_asked_about_and_opened(tmp_path: Path) -> None:
+async def test_an_untagged_problem_is_asked_about_and_opened(
+    tmp_path: Path, database: Path | str
+) -> None:
     sim = Simulator()
     cast = grid_cast(sim)
-    async with running(sim, tmp_path, admin=cast.admin, log=False) as live:
+    async with running(sim, tmp_path, database=database, admin=cast.admin, log=False) as live:
         assert "✅" in (await bind(sim, cast.grid, cast.admin, "/bind 第一网格 通顺社区"))["text"]
         chatter = sim.send_text(cast.grid, cast.resident, "收到，谢谢网格员")
         problem = sim.send_text(cast.grid, cast.resident, "电梯又停了，老人下不了楼 5号楼")

@@ -13,11 +13,14 @@ from tests.test_e2e_restart import settings
 pytestmark = pytest.mark.e2e
 
 
-async def test_updates_redelivered_after_kill_9_are_not_carried_out_again(tmp_path: Path) -> None:
+async def test_updates_redelivered_after_kill_9_are_not_carried_out_again(
+    tmp_path: Path, database: Path | str
+) -> None:
     sim = Simulator()
     cast = grid_cast(sim)
     grid, officer = cast.grid, cast.officer
-    async with running(sim, tmp_path, admin=cast.admin, settings=settings(tmp_path)) as live:
+    env = settings(tmp_path)
+    async with running(sim, tmp_path, database=database, admin=cast.admin, settings=env) as live:
         await bind(sim, grid, cast.admin, "/bind 第一网格 通顺社区")
         report = sim.send_text(grid, cast.resident, "#报修 5号楼水管漏水")
         await reply_to(sim, grid, report["message_id"], within=15)

@@ -43,14 +43,17 @@ def attempted(sim: Simulator, chat: SimChat, needle: str) -> bool:
     )
 
 
-async def test_kill_9_and_restart_delivers_everything_exactly_once(tmp_path: Path) -> None:
+async def test_kill_9_and_restart_delivers_everything_exactly_once(
+    tmp_path: Path, database: Path | str
+) -> None:
     sim = Simulator()
     cast = grid_cast(sim)
     grid, admin, resident = cast.grid, cast.admin, cast.resident
     office = sim.add_group("通顺社区督办群")
     sim.set_member(office, admin, "creator")
     sim.add_bot(office, by=admin, status="member")
-    async with running(sim, tmp_path, admin=admin, settings=settings(tmp_path)) as live:
+    env = settings(tmp_path)
+    async with running(sim, tmp_path, database=database, admin=admin, settings=env) as live:
         await bind(sim, grid, admin, "/bind 第一网格 通顺社区")
         await bind(sim, office, admin, "/supervise 通顺社区")
         done = sim.send_text(grid, resident, "#报修 5号楼水管漏水")

@@ -3,9 +3,7 @@ the 回访 rating and what 不满意 sets going, the reporter's "why", "+1", pho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -35,13 +33,6 @@ class NamedOfficers:
     async def officers_of(self, grid: GridInfo) -> list[tuple[int, str]]:
         self.asked += 1
         return await self.storage.officers.of_grid(grid.id)
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await Storage.open(tmp_path / "t.db")
-    yield opened
-    await opened.close()
 
 
 async def opened(storage: Storage) -> Ticket:

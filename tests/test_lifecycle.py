@@ -71,8 +71,8 @@ def test_where_each_action_leads() -> None:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await Storage.open(tmp_path / "t.db")
+async def storage(database: Path | str) -> AsyncIterator[Storage]:
+    opened = await Storage.open(database)
     await bind(opened)
     yield opened
     await opened.close()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
@@ -96,13 +94,6 @@ async def add_ticket(
             ),
         )
     return ticket.id
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await Storage.open(tmp_path / "x.db")
-    yield opened
-    await opened.close()
 
 
 @dataclass(frozen=True)
@@ -281,6 +272,7 @@ async def test_overdue_lists_are_per_grid_most_overdue_first(storage: Storage) -
     assert [t.resolution_due for t in three[ex.a.id]] == [at(20, 8), at(21, 22), at(24, 8)]
 
 
+@pytest.mark.sqlite_only
 async def test_every_query_reads_index_ranges_not_the_whole_table(storage: Storage) -> None:
     plans = await MetricsRepository(storage.db).query_plans()
     assert set(plans) == {

@@ -40,6 +40,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
+@pytest.mark.sqlite_only
 async def test_a_report_and_its_receipt_take_three_trips_to_sqlite(
     bot: Harness, trips: list[int]
 ) -> None:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from storage import GridTakenError, MediaItem, NewTicket, SchemaTooNewError, Storage, TicketChange
-from storage.db import Database, Migration, load_migrations, split_statements
+from storage.db import Migration, load_migrations, open_database, split_statements
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await Storage.open(tmp_path / "t.db")
-    yield opened
-    await opened.close()
 
 
 def draft(message_id: int = 10, **changes: object) -> NewTicket:
@@ -57,7 +49,7 @@ async def bind(storage: Storage, chat_id: int = -100, grid: str = "一网格") -
 async def test_migrations_are_numbered_and_recorded(tmp_path: Path) -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
-    db = await Database.open(tmp_path / "m.db")
+    db = await open_database(tmp_path / "m.db")
     try:
         assert await db.schema_version() == len(migrations)
         rows = await db.fetch_all("SELECT version, description FROM schema_migrations")
@@ -72,15 +64,15 @@ async def test_migrations_are_numbered_and_recorded(tmp_path: Path) -> None:
 
 
 async def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "new.db")
+    db = await open_database(tmp_path / "new.db")
     await db.migrate([*load_migrations(), Migration(99, "from the future", "SELECT 1;")])
     await db.close()
     with pytest.raises(SchemaTooNewError, match="schema version 99"):
-        await Database.open(tmp_path / "new.db")
+        await open_database(tmp_path / "new.db")
 
 
 async def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "fail.db")
+    db = await open_database(tmp_path / "fail.db")
     broken = Migration(len(load_migrations()) + 1, "broken", "CREATE TABLE half (x);\nNOT SQL;")
     with pytest.raises(sqlite3.OperationalError):
         await db.migrate([*load_migrations(), broken])
@@ -225,6 +217,7 @@ async def test_notice_claimed_once_per_interval(storage: Storage) -> None:
     assert await storage.notices.claim(-5, "hint", NOW + day, day)
 
 
+@pytest.mark.sqlite_only
 async def test_backup_and_integrity_check(storage: Storage, tmp_path: Path) -> None:
     await bind(storage)
     await storage.tickets.open(draft())
