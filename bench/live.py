@@ -11,7 +11,9 @@ simulator's monotonic clock when the request arrived, which is the moment a rece
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import math
 import os
 import re
@@ -32,7 +34,9 @@ from bot.launcher import (
     start_bot,
     wait_polling,
 )
-from bot.simulator import SimChat, Simulator, SimUser, start_server
+from bot.simulator import SimChat, SimServer, Simulator, SimUser, start_server
+
+logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 # A combined receipt links each report it acknowledges: t.me/c/<chat>/<message id>.
@@ -104,6 +108,36 @@ async def bot_process(
         await server.stop()
 
 
+@asynccontextmanager
+async def served(sim: Simulator) -> AsyncIterator[SimServer]:
+    """``sim`` served on 127.0.0.1 (a free port) until the block ends, whatever happens."""
+    server = await start_server(sim)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def wait_idle(
+    pids: Sequence[int], *, below: float = 0.05, every: float = 0.5, within: float = 60.0
+) -> float:
+    """Until the processes ``pids`` (with their children) together use less than ``below`` of
+    a CPU over ``every`` seconds — a bot that has just started trains its models and warms its
+    caches in the background, which must not count as the work measured next; seconds waited.
+    Gives up (with a warning) after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    before = sum(tree_cpu_seconds(p) for p in pids)
+    while loop.time() - started < within:
+        await asyncio.sleep(every)  # a sampling interval, not a synchronisation
+        now = sum(tree_cpu_seconds(p) for p in pids)
+        if now - before < below * every:
+            return loop.time() - started
+        before = now
+    logger.warning("the bots were still busy after %.0f s", within)
+    return loop.time() - started
+
+
 @dataclass
 class Town:
     admin: SimUser
@@ -161,6 +195,7 @@ class ReceiptLog:
         self.replies = 0
         self.combined_messages = 0
         self.combined_receipts = 0
+        self.doubled = 0  # acknowledgements of a message acknowledged before
 
     def expect(self, chat_id: int, message_id: int, at: float) -> None:
         self.injected[(chat_id, message_id)] = at
@@ -184,6 +219,8 @@ class ReceiptLog:
             if key in self.injected and key not in self.acknowledged:
                 self.acknowledged[key] = at
                 self.replies += 1
+            elif key in self.acknowledged:
+                self.doubled += 1
             return
         linked = [
             (chat_id, int(match.group(1)))
@@ -192,6 +229,7 @@ class ReceiptLog:
             and (match := _MESSAGE_LINK.match(str(entity.get("url", ""))))
         ]
         fresh = [k for k in linked if k in self.injected and k not in self.acknowledged]
+        self.doubled += sum(1 for k in linked if k in self.acknowledged)
         if fresh:
             self.combined_messages += 1
             self.combined_receipts += len(fresh)
@@ -252,6 +290,36 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
     # after the command: state is field 3, so utime (14) and stime (15) are at 11 and 12
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (``/proc``), those that ended included:
+    each process's own user + system time and its reaped children's (``cutime``, ``cstime``),
+    so a child that exits moves its time into its parent's count. NaN if ``pid`` is gone."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        # after the command: ppid is field 4 (index 1); utime, stime, cutime, cstime 14-17
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick
+    if pid not in used:
+        return math.nan
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo.extend(children.get(current, ()))
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:

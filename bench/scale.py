@@ -1,12 +1,16 @@
 """A large deployment's data: digests, /list, /show, the ledger and the bot's memory.
 
-    python -m bench.scale [--grids 1000] [--tickets 1000000] [--db PATH] [--samples 50]
+    python -m bench.scale [--grids 1000] [--tickets 1000000] [--samples 50]
+                          [--db PATH | --database-url URL | --postgres [--pg-setting NAME=VALUE]]
                           [--export-rows 100000] [--no-live] [--keep DIR]
 
 Fills a database as bench.digest_scale does (``bench.seed``: a year of tickets over ``--grids``
 bound grids, plus a supervisor chat per community and street; a million tickets take about two
 minutes; ``--db`` keeps the file and reuses it next time), then measures with the project's own
-code, in this process:
+code, in this process. The database is an SQLite file (a temporary one, or ``--db``), or
+PostgreSQL: ``--database-url`` (an existing database, seeded if it has no tickets and reused as
+it is otherwise) or ``--postgres`` (a throwaway server started here as ``bench.scale_out`` starts
+it, PostgreSQL's default settings unless ``--pg-setting``, stopped at the end):
 
 * every daily digest, ``bot.digest.build_daily_digests`` (median of 3; target ≤ 3 s);
 * ``/list`` in a grid: ``storage.tickets.find`` with the grid and the open statuses, page 1
@@ -16,7 +20,8 @@ code, in this process:
   ``--samples`` tickets (target ≤ 10 ms);
 * an xlsx ledger of about ``--export-rows`` rows (the most recent days), ``bot.export.write_ledger``
   (target ≤ 30 s);
-* the query plans of the /list and /show statements;
+* the query plans of the /list and /show statements (SQLite: ``EXPLAIN QUERY PLAN``;
+  PostgreSQL: ``EXPLAIN (ANALYZE, BUFFERS)``, which runs the statement);
 
 and then, unless ``--no-live``, the real ``linlitong run`` on that database against the simulator:
 one grid is re-bound to a simulated group, where the admin sends /list, /show and /digest, and
@@ -50,6 +55,7 @@ from bench.live import (
     percentile,
     work_folder,
 )
+from bench.pgserver import fresh_database, postgres_server
 from bot.categories import CategoryCatalog
 from bot.digest import build_daily_digests
 from bot.export import write_ledger
@@ -57,7 +63,7 @@ from bot.privacy import PUBLIC
 from bot.simulator import SimChat, Simulator, SimUser
 from bot.texts import Texts
 from bot.views import PAGE_SIZE, detail_text, list_text
-from storage import Storage, TicketFilter
+from storage import Storage, TicketFilter, is_url
 from storage.db import to_db_time
 from storage.tickets import _filter_sql  # the exact WHERE of find(), for its query plan
 from storage.vocabulary import OPEN_STATUSES
@@ -65,6 +71,7 @@ from storage.vocabulary import OPEN_STATUSES
 logger = logging.getLogger(__name__)
 
 OPEN = OPEN_STATUSES
+Target = Path | str  # an SQLite file, or a postgresql:// URL
 TARGETS = {"digests": 3.0, "list": 0.020, "show": 0.010, "export": 30.0, "rss": 200.0}
 CATALOG = CategoryCatalog.default()
 TEXTS = Texts("zh")
@@ -150,16 +157,19 @@ async def measure_shows(storage: Storage, samples: int) -> None:
     print(f"/show      {spread(timings)} over {len(ids)} tickets (target ≤ {ms(TARGETS['show'])})")
 
 
-async def print_plans(storage: Storage, grid_id: int) -> None:
-    """EXPLAIN QUERY PLAN of the statements /list and /show run."""
+async def print_plans(storage: Storage, grid_id: int, ticket_id: int) -> None:
+    """The plans of the statements /list and /show run: SQLite's EXPLAIN QUERY PLAN on one line
+    each, PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) indented below its name."""
+    statements: list[tuple[str, str, Sequence[Any]]] = []
     for scope in ("open", "overdue"):
         clauses, params = _filter_sql(scoped(scope, grid_id))
         sql_where = " WHERE " + " AND ".join(clauses)
         count = f"SELECT COUNT(*) FROM tickets t{sql_where}"  # noqa: S608 - find()'s own SQL
-        page = f"SELECT t.* FROM tickets t{sql_where} ORDER BY t.id DESC LIMIT ?"  # noqa: S608
-        for what, sql, args in (("count", count, params), ("page", page, [*params, PAGE_SIZE])):
-            rows = await storage.db.fetch_all("EXPLAIN QUERY PLAN " + sql, args)
-            print(f"plan       /list {scope} {what}: " + " | ".join(str(r[3]) for r in rows))
+        page = f"SELECT t.* FROM tickets t{sql_where} ORDER BY t.id DESC LIMIT ? OFFSET ?"  # noqa: S608
+        statements += [
+            (f"/list {scope} count", count, params),
+            (f"/list {scope} page", page, [*params, PAGE_SIZE, 0]),
+        ]
     for what, sql in (
         ("ticket", "SELECT * FROM tickets WHERE id = ?"),
         ("events", "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id"),
@@ -168,8 +178,17 @@ async def print_plans(storage: Storage, grid_id: int) -> None:
             "SELECT user_id, name FROM ticket_reporters WHERE ticket_id = ? ORDER BY added_at",
         ),
     ):
-        rows = await storage.db.fetch_all("EXPLAIN QUERY PLAN " + sql, (1,))
-        print(f"plan       /show {what}: " + " | ".join(str(r[3]) for r in rows))
+        statements.append((f"/show {what}", sql, (ticket_id,)))
+    postgres = storage.db.engine == "postgresql"
+    for name, sql, args in statements:
+        if postgres:
+            rows = await storage.db.fetch_all("EXPLAIN (ANALYZE, BUFFERS) " + sql, args)
+            print(f"plan       {name}:")
+            for row in rows:
+                print(f"             {row[0]}")
+        else:
+            rows = await storage.db.fetch_all("EXPLAIN QUERY PLAN " + sql, args)
+            print(f"plan       {name}: " + " | ".join(str(r[3]) for r in rows))
 
 
 async def measure_export(storage: Storage, rows: int, folder: Path) -> None:
@@ -192,21 +211,22 @@ async def measure_export(storage: Storage, rows: int, folder: Path) -> None:
     )
 
 
-async def in_process(args: argparse.Namespace, path: Path, folder: Path) -> None:
-    storage = await Storage.open(path)
+async def in_process(args: argparse.Namespace, target: Target, folder: Path) -> None:
+    storage = await Storage.open(target)
     try:
         seeded = await prepare(storage, grids=args.grids, tickets=args.tickets)
         if seeded:
             print(f"seeded     {args.grids} grids, {args.tickets} tickets in {seeded:.1f} s")
         grids = await storage.grids.grids()
         tickets = await storage.tickets.count()
-        print(f"database   {path}: {len(grids)} grids, {tickets} tickets")
+        print(f"database   {storage.db.name}: {len(grids)} grids, {tickets} tickets")
         step = max(1, len(grids) // args.samples)
         sample = [g.id for g in grids[::step]][: args.samples]
         await measure_digests(storage)
         await measure_lists(storage, sample)
         await measure_shows(storage, args.samples)
-        await print_plans(storage, sample[0])
+        newest = int(await storage.db.fetch_value("SELECT MAX(id) FROM tickets"))
+        await print_plans(storage, sample[0], newest)
         await measure_export(storage, args.export_rows, folder)
     finally:
         await storage.close()
@@ -229,8 +249,10 @@ async def settle_schedules(storage: Storage) -> None:
             " WHERE status IN ('new', 'accepted') AND escalation_level < 2 AND resolution_due <= ?",
             (horizon,),
         )
-        # a rerun on a kept database: its digests of that day must be queued again
+        # a rerun on a kept database: its digests of that day must be queued again, and the new
+        # simulator numbers its updates from 1 again (the last run's would be skipped as handled)
         await conn.execute("DELETE FROM outbox WHERE dedupe_key LIKE 'digest:%'")
+        await conn.execute("DELETE FROM handled_updates")
 
 
 async def rebind(storage: Storage, grid_id: int, chat_id: int, title: str) -> int:
@@ -256,14 +278,14 @@ async def rebind(storage: Storage, grid_id: int, chat_id: int, title: str) -> in
     )
 
 
-async def live(args: argparse.Namespace, path: Path, folder: Path) -> None:
+async def live(args: argparse.Namespace, target: Target, folder: Path) -> None:
     sim = Simulator()
     admin = sim.add_user("张书记")
     group = sim.add_group("北瑞小区一网格群")
     sim.set_member(group, admin, "creator")
     sim.add_bot(group, by=admin)
     sim.queue.drop_pending()
-    storage = await Storage.open(path)
+    storage = await Storage.open(target)
     try:
         await settle_schedules(storage)
         first_grid = (await storage.grids.grids())[0].id
@@ -282,6 +304,9 @@ async def live(args: argparse.Namespace, path: Path, folder: Path) -> None:
         "FOLLOWUP_REMIND": "3650d",
         "FOLLOWUP_CLOSE": "3650d",
     }
+    path = target if isinstance(target, Path) else folder / "unused.db"
+    if isinstance(target, str):
+        env_extra["DATABASE_URL"] = target
     log = folder / "bot.log"
     async with bot_process(
         sim, folder, log, admin=admin, database=path, settings=env_extra
@@ -341,19 +366,56 @@ async def scheduled_digests(sim: Simulator, ours: int, enough: int, within: floa
     return attempts()
 
 
+async def measure(args: argparse.Namespace, target: Target, folder: Path) -> None:
+    await in_process(args, target, folder)
+    if args.live:
+        await live(args, target, folder)
+
+
 async def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"machine: {machine()}")
-    path = args.db or folder / "scale.db"
-    await in_process(args, path, folder)
-    if args.live:
-        await live(args, path, folder)
+    if args.database_url is not None:
+        if not is_url(args.database_url):
+            raise SystemExit("--database-url: a postgresql://user@host:port/database URL")
+        await measure(args, args.database_url, folder)
+    elif args.postgres:
+        settings = dict(_setting(text) for text in args.pg_setting)
+        with (
+            postgres_server(None, settings) as server,
+            fresh_database(server, "linlitong_scale") as url,
+        ):
+            print(f"postgres   started here; settings {settings or 'PostgreSQL defaults'}")
+            await measure(args, url, folder)
+    else:
+        await measure(args, args.db or folder / "scale.db", folder)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"--pg-setting {text!r}: NAME=VALUE")
+    return name.strip(), value.strip()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--grids", type=int, default=1000)
     parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, help="reuse (or create and keep) this database file")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, help="reuse (or create and keep) this database file")
+    where.add_argument(
+        "--database-url", help="a PostgreSQL database: seeded if it has no tickets, else reused"
+    )
+    where.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL server, started here"
+    )
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --postgres: a server setting (repeatable), e.g. shared_buffers=1GB",
+    )
     parser.add_argument("--samples", type=int, default=50, help="grids for /list, tickets /show")
     parser.add_argument("--export-rows", type=int, default=100_000)
     parser.add_argument("--lead", type=float, default=8.0, help="bot seconds before DIGEST_TIME")
