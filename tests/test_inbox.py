@@ -11,7 +11,6 @@ per-chat claims the way two PostgreSQL sessions do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,10 +25,10 @@ from bot.simulator.models import SimChat, SimUser
 from storage import Storage
 from storage.vocabulary import EventKind
 from tests.harness import Harness, harness
+from tests.waiting import eventually
 
 JSON = dict[str, Any]
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-WAIT_S = 10.0
 
 
 def instance(
@@ -85,17 +84,6 @@ async def notes(storage: Storage, ticket_id: int) -> list[str]:
     """The ticket's progress notes, in the order they were written."""
     events = await storage.tickets.events(ticket_id)
     return [e.note for e in events if e.kind == EventKind.PROGRESS]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> bool:
-    """Ask ``check`` until it says yes (a worker polling in the background), up to WAIT_S."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while not await check():
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 # -- the repository and the claims ----------------------------------------------------------

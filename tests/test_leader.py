@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +23,7 @@ from bot.texts import Texts
 from storage import Storage
 from tests.e2e import WEBHOOK_SECRET, free_port, grid_cast, reply_to, running
 from tests.harness import harness
-
-WAIT_S = 10.0
+from tests.waiting import WAIT_S, eventually
 
 
 @asynccontextmanager
@@ -37,18 +36,6 @@ async def opened(database: Path | str, count: int) -> AsyncIterator[list[Storage
             stack.push_async_callback(storage.close)
             storages.append(storage)
         yield storages
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> bool:
-    """Ask ``check`` until it says yes, for up to WAIT_S seconds (a server-side session ends a
-    moment after its client closed the connection)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while not await check():
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 # -- the leader -------------------------------------------------------------------------------

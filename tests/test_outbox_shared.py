@@ -25,8 +25,7 @@ from bot.simulator.models import FaultPlan, SimChat
 from storage import OutboxDraft, Storage
 from storage.flood import FloodLedger
 from tests.harness import Harness, harness
-
-WAIT_S = 10.0  # real seconds: a bound for a condition (a closed session ending), not a pause
+from tests.waiting import WAIT_S, eventually
 
 
 @pytest.fixture
@@ -144,11 +143,11 @@ async def test_a_claimed_chat_waits_for_its_holder_and_a_dead_holder_lets_go(
             assert texts_in(sim, second, "c") == []
         finally:
             await dying.close()  # its session ends without letting go: PostgreSQL frees the lock
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while not await other.flush():  # the server ends the session a moment after the close
-            assert loop.time() < deadline, "the dead instance's claim was never freed"
-            await asyncio.sleep(0.05)
+
+        async def sent() -> bool:  # the server ends the session a moment after the close
+            return await other.flush() > 0
+
+        assert await eventually(sent), "the dead instance's claim was never freed"
         assert texts_in(sim, second, "c") == ["c0", "c1"]
 
 
