@@ -26,20 +26,18 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.live import (
-    Town,
+    bind_in_database,
     bot_process,
     build_town,
-    grid_names,
     machine,
     work_folder,
 )
 from bot.simulator import RateLimits, Simulator
-from storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -109,31 +107,11 @@ class Deliveries:
         )
 
 
-async def bind_in_database(path: Path, town: Town) -> None:
-    """Every group bound to its grid, as ``/bind`` would have left it (but without 1,000 sends)."""
-    storage = await Storage.open(path)
-    try:
-        now = datetime.now(UTC)
-        for index, chat in enumerate(town.groups):
-            grid, community, street = grid_names(index)
-            await storage.grids.bind_grid(
-                chat_id=chat.id,
-                title=chat.title or "",
-                grid=grid,
-                community=community,
-                street=street,
-                by=town.admin.id,
-                now=now,
-            )
-    finally:
-        await storage.close()
-
-
 async def run(args: argparse.Namespace, folder: Path) -> Deliveries:
     sim = Simulator(limits=RateLimits())
     town = build_town(sim, args.groups)
     database = folder / "bot.db"
-    await bind_in_database(database, town)
+    await bind_in_database(database, town.groups, town.admin.id)
     deliveries = Deliveries({chat.id for chat in town.groups})
     minimum = args.groups / RateLimits().global_per_second
     clock_start = DIGEST_AT - timedelta(seconds=args.lead)

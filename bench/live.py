@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from bot.launcher import (
     wait_polling,
 )
 from bot.simulator import SimChat, SimServer, Simulator, SimUser, start_server
+from storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -359,3 +361,24 @@ def machine() -> str:
                 break
     python = ".".join(str(p) for p in sys.version_info[:3])
     return f"{os.cpu_count()} CPUs, {model}, {memory} RAM, Python {python}"
+
+
+async def bind_in_database(target: Path | str, groups: Sequence[SimChat], admin_id: int) -> None:
+    """Every group bound to its grid (``grid_names``), as ``/bind`` would have left it, straight
+    in the database (SQLite path or PostgreSQL URL) rather than with a send per group."""
+    storage = await Storage.open(target)
+    try:
+        now = datetime.now(UTC)
+        for index, chat in enumerate(groups):
+            grid, community, street = grid_names(index)
+            await storage.grids.bind_grid(
+                chat_id=chat.id,
+                title=chat.title or "",
+                grid=grid,
+                community=community,
+                street=street,
+                by=admin_id,
+                now=now,
+            )
+    finally:
+        await storage.close()

@@ -54,7 +54,6 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -63,7 +62,7 @@ from aiohttp import web
 from bench.live import (
     MORNING,
     ReceiptLog,
-    grid_names,
+    bind_in_database,
     machine,
     percentile,
     served,
@@ -76,7 +75,6 @@ from bench.sampling import sampling, summary
 from bot.launcher import RUN_SCRIPT, BotProcess, start_bot, wait_polling, wait_webhook
 from bot.simulator import SimChat, Simulator, SimUser
 from bot.simulator.models import RateLimits
-from storage import Storage
 from tests.pg import PostgresServer, free_port
 
 logger = logging.getLogger(__name__)
@@ -137,26 +135,6 @@ def build_world(sim: Simulator, *, burst: int, steady: int) -> World:
     world = World(admin, residents, groups(WARMUP_GROUPS), groups(burst), groups(steady))
     sim.queue.drop_pending()
     return world
-
-
-async def bind_groups(target: Path | str, world: World) -> None:
-    """Every group bound as a grid, straight in the database (as /bind would bind it)."""
-    storage = await Storage.open(target)
-    try:
-        now = datetime.now(UTC)
-        for index, chat in enumerate(world.groups):
-            grid, community, street = grid_names(index)
-            await storage.grids.bind_grid(
-                chat_id=chat.id,
-                title=chat.title or "",
-                grid=grid,
-                community=community,
-                street=street,
-                by=world.admin.id,
-                now=now,
-            )
-    finally:
-        await storage.close()
 
 
 # -- the front: a load balancer sending each update to a random instance --------------------------
@@ -398,7 +376,7 @@ async def measure(
 ) -> Outcome:
     sim = Simulator(limits=RateLimits(), webhook_retry_delay=0.1)
     world = build_world(sim, burst=args.groups, steady=args.latency_groups)
-    await bind_groups(database, world)
+    await bind_in_database(database, world.groups, world.admin.id)
     async with AsyncExitStack() as stack:
         server = await stack.enter_async_context(served(sim))
         bots, front = await start_instances(
