@@ -49,6 +49,7 @@ from handlers import (
     reports,
     resident,
     views,
+    web,
 )
 from storage import Database, Storage, handling
 from storage.flood import ledger_for
@@ -140,6 +141,7 @@ def register_handlers(app: LinliApp) -> None:
     buttons.register(app)
     followup.register(app)
     reports.register(app)
+    web.register(app)  # before resident: `/start web` (its deep link) is web's
     resident.register(app)
     intake.register(app)
     offers.register(app)

@@ -1,4 +1,4 @@
-"""linlitong run | demo | export | db migrate|backup|check|copy | grid list.
+"""linlitong run | web | demo | export | db migrate|backup|check|copy | grid list.
 
 Each command reads only the settings it needs, when it runs: ``--help``, ``--version`` and
 ``demo`` work with a broken ``.env``, and a mistyped DIGEST_TIME does not stop a backup.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from bot.categories import CategoryError
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import DEFAULT_WEB_LISTEN, Settings, SettingsError, load_settings, split_listen
 from bot.logs import RedactTokenFilter, setup_logging
 from bot.texts import Language, Texts
 from storage import SchemaTooNewError, Storage, is_url
@@ -34,6 +34,7 @@ from storage.postgres import BackupUnavailableError, PostgresUnavailableError, s
 
 if TYPE_CHECKING:  # `linlitong db …` imports no telegram machinery
     from bot.app import AnotherPoller
+    from bot.web.server import SchemaBehind
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
@@ -41,6 +42,20 @@ EXIT_USAGE = EXIT_CONFIG  # argparse's own status for a usage error
 
 STORAGE_SETTINGS = frozenset({"database_path", "database_url"})
 EXPORT_SETTINGS = STORAGE_SETTINGS | {"categories_file", "timezone"}
+# `linlitong web`: the page's own settings and what it shares with the bot to read the same data
+WEB_SETTINGS = EXPORT_SETTINGS | {
+    "bot_token",
+    "bot_api_base_url",
+    "admin_ids",
+    "language",
+    "log_level",
+    "log_level_libraries",
+    "clock_speed",
+    "clock_start",
+    "web_listen",
+    "web_base_url",
+    "web_secret",
+}
 
 
 class CliError(Exception):
@@ -102,8 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", action="store_true", help=texts("cli.help.webhook"))
     run.set_defaults(handler=_cmd_run)
 
+    web = sub.add_parser("web", help=texts("cli.help.web"))
+    web.set_defaults(handler=_cmd_web)
+
     demo = sub.add_parser("demo", help=texts("cli.help.demo"))
     demo.add_argument("--keep-db", type=Path, help=texts("cli.help.keep_db"))
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const=DEFAULT_WEB_LISTEN,
+        metavar="HOST:PORT",
+        help=texts("cli.help.demo_web"),
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     db = _group(sub, "db", texts("cli.help.db"), texts)
@@ -299,12 +324,72 @@ def _redacted(exc: BaseException, token: str, limit: int = 160) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+def _cmd_web(args: argparse.Namespace) -> int:
+    """`linlitong web`: the staff page on the bot's database, until SIGINT/SIGTERM (exit 0)."""
+    settings = _settings(WEB_SETTINGS)
+    texts = Texts(settings.default_language)
+    if settings.bot_token is None:
+        raise CliError(texts("cli.web_no_token"), EXIT_CONFIG)
+    token = settings.token()
+    secrets = [token]
+    if settings.web_secret is not None:
+        secrets.append(settings.web_secret.get_secret_value())
+    setup_logging(settings.log_level, secrets=secrets, library_level=settings.log_level_libraries)
+
+    # imported late: the other commands need neither the web nor telegram machinery
+    from telegram.error import InvalidToken
+
+    from bot.web.server import SchemaBehind, check_schema, serve_web
+    from bot.webhook import ListenFailed
+
+    async def schema_ready(storage: Storage) -> int:
+        try:
+            await check_schema(storage)
+        except SchemaBehind as exc:
+            raise CliError(_schema_behind(exc, settings, texts)) from None
+        return 0
+
+    # The bot owns the schema: a missing, empty or older database stops here, in one line.
+    asyncio.run(_with_storage(settings, schema_ready, migrate=False, create=False))
+    try:
+        asyncio.run(serve_web(settings))
+    except SchemaBehind as exc:  # migrated away meanwhile
+        raise CliError(_schema_behind(exc, settings, texts)) from None
+    except ListenFailed as exc:
+        line = texts("cli.web_listen_failed", listen=exc.listen, error=exc.reason)
+        raise CliError(line, EXIT_CONFIG) from None
+    except InvalidToken:
+        base_url = settings.bot_api_base_url
+        raise CliError(texts("cli.token_rejected", base_url=base_url)) from None
+    return 0
+
+
+def _schema_behind(exc: SchemaBehind, settings: Settings, texts: Texts) -> str:
+    database = _database_name(settings)
+    if exc.current == 0:
+        setting = "DATABASE_URL" if settings.database_url is not None else "DATABASE_PATH"
+        return texts("cli.web_database_empty", database=database, setting=setting)
+    return texts("cli.web_schema_old", database=database, current=exc.current, known=exc.known)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     # The demo makes its own settings: a broken .env or environment does not stop it.
     setup_logging("WARNING")
     from bot.demo import play
+    from bot.webhook import ListenFailed
 
-    return asyncio.run(play(keep_db=args.keep_db))
+    texts = Texts("zh")
+    listen: str | None = args.web
+    if listen is not None:
+        try:
+            split_listen(listen)
+        except ValueError:
+            raise CliError(texts("cli.demo_web_listen", listen=listen), EXIT_USAGE) from None
+    try:
+        return asyncio.run(play(keep_db=args.keep_db, web_listen=listen))
+    except ListenFailed as exc:
+        line = texts("cli.demo_web_listen_failed", listen=exc.listen, error=exc.reason)
+        raise CliError(line, EXIT_CONFIG) from None
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:

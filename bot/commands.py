@@ -48,6 +48,7 @@ _OFFICER = tuple(
         "stats",
         "chart",
         "export",
+        "web",
     )
 )
 _ADMIN = tuple(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import re
 from collections.abc import Collection
@@ -51,6 +53,7 @@ ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
 # -- webhook mode: Telegram's rules for the URL and the secret ---------------------------------
 
 DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
 WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the only ports Telegram posts to
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _LISTEN = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]/]+)):(?P<port>\d{1,5})")
@@ -169,6 +172,11 @@ class Settings(BaseSettings):
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
     # how often a webhook instance looks for updates another instance kept but did not handle
     inbox_poll: Duration = timedelta(seconds=1)
+    # The staff web page (`linlitong web`): where it listens, the address its links use, and the
+    # key that signs its login links (unset: derived from BOT_TOKEN, so bot and page agree)
+    web_listen: str = DEFAULT_WEB_LISTEN
+    web_base_url: str | None = None
+    web_secret: SecretStr | None = None
 
     @field_validator("webhook_url", mode="before")
     @classmethod
@@ -197,6 +205,41 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             host, port = split_listen(value.strip() or DEFAULT_WEBHOOK_LISTEN)
             return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return value
+
+    @field_validator("web_listen", mode="before")
+    @classmethod
+    def _web_listen(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            host, port = split_listen(value.strip() or DEFAULT_WEB_LISTEN)
+            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return value
+
+    @field_validator("web_base_url", mode="before")
+    @classmethod
+    def _web_base_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().rstrip("/")
+            if not text:
+                return None
+            parts = urlsplit(text)
+            if parts.scheme not in ("https", "http") or not parts.hostname or parts.query:
+                raise ValueError("must be the page's public address, e.g. https://grid.example.cn")
+            return text
+        return value
+
+    @field_validator("web_secret", mode="before")
+    @classmethod
+    def _web_secret(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if len(text) < 32:
+                raise ValueError(
+                    "needs at least 32 characters; make one with `openssl rand -hex 32`"
+                )
+            return text
         return value
 
     @field_validator("inbox_poll")
@@ -289,6 +332,25 @@ class Settings(BaseSettings):
     def webhook_address(self) -> tuple[str, int]:
         """WEBHOOK_LISTEN as (host, port): where the webhook server listens."""
         return split_listen(self.webhook_listen)
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        """WEB_LISTEN as (host, port): where `linlitong web` listens."""
+        return split_listen(self.web_listen)
+
+    @property
+    def web_url(self) -> str:
+        """The page's public address without a trailing slash (WEB_BASE_URL, else WEB_LISTEN's)."""
+        if self.web_base_url is not None:
+            return self.web_base_url
+        host, port = self.web_address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def web_key(self) -> bytes:
+        """The key that signs login links: WEB_SECRET, else one derived from BOT_TOKEN."""
+        if self.web_secret is not None:
+            return self.web_secret.get_secret_value().encode()
+        return hmac.new(self.token().encode(), b"linlitong web login v1", hashlib.sha256).digest()
 
     @property
     def tz(self) -> ZoneInfo:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.callbacks import RatingPress, TicketPress, encode
 from bot.categories import CategoryCatalog
+from bot.clock import ScaledClock
 from bot.launcher import start_bot
 from bot.parsing.contacts import mask_sensitive
 from bot.simulator import Simulator, start_server
@@ -41,6 +42,7 @@ class Scene:
     names: dict[int, str]
     failures: list[str]
     shown: set[tuple[int, int]] = field(default_factory=set)
+    business_end: datetime | None = None  # the demo clock when the bot stopped (for --web)
 
     def say(self, chat: SimChat, who: str, text: str) -> None:
         print(f"[{chat.title}] {who}: {text}")
@@ -93,7 +95,8 @@ def _plain(html_text: str) -> str:
     return unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-async def play(keep_db: Path | None = None) -> int:
+async def play(keep_db: Path | None = None, web_listen: str | None = None) -> int:
+    """The scene; with ``web_listen``, the staff page stays up on its database afterwards."""
     with tempfile.TemporaryDirectory(prefix="linlitong-demo-") as tmp:
         db_path = keep_db or Path(tmp) / "demo.db"
         if db_path.exists():
@@ -101,9 +104,67 @@ async def play(keep_db: Path | None = None) -> int:
         sim = Simulator(bot_username="linlitong_demo_bot", bot_name="邻里通")
         server = await start_server(sim)
         try:
-            return await _play(sim, server.base_url, db_path, Path(tmp))
+            secretary = sim.add_user("张书记", language_code="zh")
+            scene = Scene(sim, {}, [])
+            code = await _play(scene, secretary, server.base_url, db_path, Path(tmp))
+            if web_listen is None or code != 0:
+                return code
+            # the page opens on the evening of the demo's day, however long the day ran on
+            evening = _demo_start().astimezone(DEMO_TZ).replace(hour=22, minute=30)
+            end = min(scene.business_end or evening, evening.astimezone(UTC))
+            return await serve_demo_page(sim, server.base_url, db_path, secretary, end, web_listen)
         finally:
             await server.stop()
+
+
+async def serve_demo_page(
+    sim: Simulator,
+    base_url: str,
+    db_path: Path,
+    secretary: SimUser,
+    end: datetime,
+    listen: str,
+    ready: asyncio.Event | None = None,
+) -> int:
+    """``linlitong web`` on the demo's database, logged in as 张书记 (a deployment admin), until
+    Ctrl-C. The page's clock goes on from where the demo's day stopped, at the wall's pace."""
+    # imported here: the plain demo needs none of the page's machinery
+    from bot.config import Settings
+    from bot.web import tokens
+    from bot.web.access import Grant, GrantKind, dump_grants
+    from bot.web.server import serve_web
+
+    settings = Settings(
+        _env_file=None,
+        bot_token=sim.token,
+        bot_api_base_url=base_url,
+        database_path=db_path,
+        admin_ids=[secretary.id],
+        timezone="Asia/Shanghai",
+        language="zh",
+        web_listen=listen,
+    )
+    clock = ScaledClock(1.0, end)
+    storage = await Storage.open(db_path, migrate=False, create=False)
+    try:
+        login_id = tokens.new_login_id()
+        now = clock.now()
+        # a demo's link lasts its whole run (a real one: 10 minutes); still single use
+        await storage.web.create_login(
+            login_id,
+            secretary.id,
+            secretary.first_name,
+            dump_grants([Grant(GrantKind.ADMIN)]),
+            now,
+            now + timedelta(days=1),
+        )
+    finally:
+        await storage.close()
+    link = tokens.login_url(settings.web_url, tokens.sign(login_id, settings.web_key()))
+    print(f"\n— The staff page (linlitong web) on the demo's database, as 张书记 —\n  {link}")
+    print("  Open the link in a browser (single use). Ctrl-C stops the page and the demo.")
+    await serve_web(settings, clock=clock, ready=ready)
+    return 0
 
 
 DAY_SPEED = 7200  # act two: one real second is two hours of the grid's day
@@ -134,8 +195,10 @@ def _settings(*, speed: float, start: datetime) -> dict[str, str]:
     return {**DEMO_SETTINGS, "CLOCK_SPEED": str(speed), "CLOCK_START": start.isoformat()}
 
 
-async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> int:
-    secretary = sim.add_user("张书记", language_code="zh")
+async def _play(
+    scene: Scene, secretary: SimUser, base_url: str, db_path: Path, workdir: Path
+) -> int:
+    sim = scene.sim
     launch = partial(
         start_bot,
         base_url=base_url,
@@ -148,7 +211,7 @@ async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> 
     start = _demo_start()
     started_at = time.monotonic()
     bot = await launch(extra_env=_settings(speed=1, start=start))
-    scene = Scene(sim, {}, [])
+    day_started: float | None = None
     try:
         if not await _wait_started(scene):
             return 1
@@ -156,11 +219,16 @@ async def _play(sim: Simulator, base_url: str, db_path: Path, workdir: Path) -> 
         await bot.stop(STOP_TIMEOUT)
         resume = start + timedelta(seconds=time.monotonic() - started_at)
         print("\n— 邻里通 restarts; the rest of the day plays at one hour per half second —")
+        day_started = time.monotonic()
         bot = await launch(extra_env=_settings(speed=DAY_SPEED, start=resume))
         if await _wait_started(scene):
             await _day(scene, cast)
     finally:
         await bot.stop(STOP_TIMEOUT)
+    if day_started is not None:
+        scene.business_end = resume + timedelta(
+            seconds=(time.monotonic() - day_started) * DAY_SPEED
+        )
     await _print_tickets(db_path)
     if scene.failures:
         print(

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.categories import CategoryCatalog
 from bot.links import message_link
 from bot.texts import STATUS_NAMES
-from bot.tickets import OPEN_STATUSES, Satisfaction
+from bot.tickets import OPEN_STATUSES, Satisfaction, Status
 from bot.xlsx import DATETIME_FORMAT, SheetWriter
 from storage import Database, Storage
 from storage.files import open_private
@@ -320,12 +320,18 @@ async def write_ledger(
     since: date | None = None,
     until: date | None = None,
     grid_ids: Sequence[int] | None = None,
+    statuses: Sequence[Status] | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    text: str | None = None,
     batch: int = DEFAULT_BATCH,
     hyperlink_max_rows: int = HYPERLINK_MAX_ROWS,
 ) -> int:
     """Write the ledger of the matching tickets to ``target``; returns how many rows it has.
 
     ``since``/``until`` are local days in ``tz``, both inclusive, on the ticket's opening time.
+    ``statuses``, ``category``, ``overdue`` (open past the resolution deadline at ``now``) and
+    ``text`` (in the body or the address) narrow it as the staff page's ticket table does.
     A path target appears only once complete; a stream is written to and left open.
     """
     if now.tzinfo is None:
@@ -339,6 +345,10 @@ async def write_ledger(
         community,
         *local_day_bounds(since, until, tz),
         grid_ids=None if grid_ids is None else tuple(grid_ids),
+        statuses=None if statuses is None else tuple(statuses),
+        category=category,
+        overdue_at=now if overdue else None,
+        text=text,
     )
 
     def convert(row: LedgerRow) -> list[LedgerValue]:

@@ -17,9 +17,11 @@ from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
 from storage.schedule import ScheduleRepository
 from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
 from storage.updates import HandledUpdates
+from storage.web import AuditEntry, WebLogin, WebRepository, WebSession
 
 __all__ = [
     "Acceptance",
+    "AuditEntry",
     "ChatBinding",
     "Database",
     "EventDraft",
@@ -53,6 +55,9 @@ __all__ = [
     "TicketRepository",
     "UnknownUnitError",
     "UpdateScope",
+    "WebLogin",
+    "WebRepository",
+    "WebSession",
     "handling",
     "is_url",
     "open_database",
@@ -75,6 +80,7 @@ class Storage:
         self.ledger = LedgerRepository(db)
         self.updates = HandledUpdates(db)
         self.inbox = InboxRepository(db)
+        self.web = WebRepository(db)
 
     @classmethod
     async def open(

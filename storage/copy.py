@@ -111,6 +111,9 @@ def _page(conn: Conn, table: str, columns: list[str], after: int) -> list[tuple[
 
 def _restart_identity(conn: Conn, table: str) -> None:
     """An identity column continues after the copied ids."""
+    sequence = conn.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
+    if sequence is None or sequence[0] is None:  # an id that is no identity (web_logins: text)
+        return
     highest = f"SELECT COALESCE(MAX(id), 0) + 1 FROM {_quoted(table)}"  # noqa: S608
     conn.execute(
         "SELECT setval(pg_get_serial_sequence(?, 'id'), (" + highest + "), false)", (table,)

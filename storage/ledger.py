@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.db import Database, Row, from_db_time, to_db_time
+from storage.vocabulary import Status
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,32 @@ WHERE t.id > ? AND t.id <= ?"""
 
 @dataclass(frozen=True)
 class LedgerFilter:
-    """Which tickets the ledger holds; ``since_utc`` is inclusive, ``until_utc`` exclusive."""
+    """Which tickets the ledger holds; ``since_utc`` is inclusive, ``until_utc`` exclusive.
+
+    The staff web page's ticket table (``storage.webviews``) filters with this same class, so
+    its ledger download holds exactly the table's rows.
+    """
 
     grid: str | None = None  # a grid name (grid names are unique only within a community)
     community: str | None = None
     since_utc: datetime | None = None
     until_utc: datetime | None = None
     grid_ids: tuple[int, ...] | None = None  # exactly these grids (a supervisor's scope)
+    statuses: tuple[Status, ...] | None = None  # any of these statuses
+    category: str | None = None  # a category key
+    overdue_at: datetime | None = None  # open and past the resolution deadline at this moment
+    text: str | None = None  # in the report's body or its estate, any case
+
+    def __post_init__(self) -> None:
+        # Statuses are spelled out in the SQL text (partial indexes match literals only):
+        # only the vocabulary's own members get there.
+        if self.statuses is not None:
+            object.__setattr__(self, "statuses", tuple(Status(s) for s in self.statuses))
+
+    @property
+    def needs_names(self) -> bool:
+        """Whether the clauses name the grid or community tables (``g``, ``m``)."""
+        return self.grid is not None or self.community is not None
 
     def sql(self) -> tuple[str, list[Any]]:
         """Extra ``AND`` clauses and their parameters, in that order."""
@@ -68,7 +88,34 @@ class LedgerFilter:
         if self.until_utc is not None:
             clauses.append("t.created_at < ?")
             params.append(to_db_time(self.until_utc))
+        if self.statuses is not None:
+            listed = ", ".join(f"'{status.value}'" for status in self.statuses)
+            clauses.append(f"t.status IN ({listed})" if listed else "0")
+        if self.category is not None:
+            clauses.append("t.category = ?")
+            params.append(self.category)
+        if self.overdue_at is not None:
+            # bot.tickets.is_overdue: open and past the resolution deadline
+            clauses.append("t.status IN ('new', 'accepted') AND t.resolution_due < ?")
+            params.append(to_db_time(self.overdue_at))
+        if self.text:
+            pattern = "%" + _like_escaped(self.text.lower()) + "%"
+            clauses.append(
+                "(" + " OR ".join(f"lower({c}) LIKE ? ESCAPE '\\'" for c in _SEARCHED) + ")"
+            )
+            params.extend(pattern for _ in _SEARCHED)
         return "".join(f" AND {c}" for c in clauses), params
+
+
+# What the text search reads: the report (without its tags, the address as the resident wrote
+# it) and the estate as read from it. Building, unit and room are bare numbers, which alone would
+# match nearly everything; each column searched costs a pass over a million texts (~0.4 s).
+_SEARCHED = ("t.body", "t.estate")
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '\\'``: its own % and _ are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)

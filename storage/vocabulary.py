@@ -75,3 +75,17 @@ class Satisfaction(StrEnum):
     BASIC = "basic"  # 基本满意
     UNSATISFIED = "unsatisfied"  # 不满意
     UNRATED = "unrated"  # 未评价
+
+
+@unique
+class AuditAction(StrEnum):
+    """What the staff web page records in its audit log (``web_audit.action``)."""
+
+    LOGIN = "login"  # a login link used: a session opened
+    LOGIN_REFUSED = "login_refused"  # a link unknown, used already, expired or forged
+    LOGOUT = "logout"
+    VIEW_TICKET = "view_ticket"
+    VIEW_PHOTO = "view_photo"
+    DOWNLOAD = "download"  # the ledger, as xlsx or csv
+    VIEW_AUDIT = "view_audit"
+    ACCESS_ENDED = "access_ended"  # a session whose grants no longer hold (role ended)

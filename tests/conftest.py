@@ -14,12 +14,22 @@ from tests import pg
 from tests.harness import Harness, harness
 
 BACKENDS = ("sqlite", "postgresql")
+CHROMIUM = Path("/usr/bin/chromium")  # what the `browser` tests drive (.ci/run installs it)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # python-telegram-bot 22 warns on every RetryAfter unless the timedelta behaviour is chosen;
     # `linlitong run` chooses it too (bot/cli.py)
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A `browser` test without Debian's Chromium: skipped, or failed when it is required."""
+    if item.get_closest_marker("browser") is None or CHROMIUM.exists():
+        return
+    if os.environ.get("LINLITONG_REQUIRE_BROWSER"):
+        pytest.fail(f"Chromium is required (LINLITONG_REQUIRE_BROWSER) but {CHROMIUM} is missing")
+    pytest.skip(f"{CHROMIUM} is not installed; .ci/run installs Debian's chromium")
 
 
 @pytest.fixture(autouse=True)

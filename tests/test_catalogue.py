@@ -165,9 +165,27 @@ def _sources() -> dict[str, str]:
     return {str(p.relative_to(ROOT)): p.read_text("utf-8") for p in SOURCES}
 
 
+# The staff web page's templates name their words as t("key") (bot/web/app.py: templates_for).
+TEMPLATES = sorted(ROOT.glob("bot/web/templates/*.html"))
+TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+(?:\.[a-z0-9_]+)+)["']""")
+
+
+def scan_templates(usage: Usage) -> None:
+    """Keys the templates call, and any Chinese written into a template instead of the catalogue."""
+    for path in TEMPLATES:
+        where = str(path.relative_to(ROOT))
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            for key in TEMPLATE_KEY.findall(line):
+                usage.called.setdefault(key, []).append(f"{where}:{number}")
+            if CJK.search(line):
+                usage.words.append(f"{where}:{number}: {line.strip()!r}")
+
+
 @pytest.fixture(scope="module")
 def usage() -> Usage:
-    return scan(_sources(), _sections())
+    found = scan(_sources(), _sections())
+    scan_templates(found)
+    return found
 
 
 def _expansions() -> set[str]:

@@ -391,13 +391,16 @@ def test_the_demo_plays_with_a_broken_env_and_shows_what_it_sends(broken_env: Pa
 # -- deployment files ----------------------------------------------------------------------------
 
 
-def test_the_systemd_unit_runs_linlitong_hardened() -> None:
+@pytest.mark.parametrize(
+    ("name", "command"), [("linlitong.service", "run"), ("linlitong-web.service", "web")]
+)
+def test_the_systemd_units_run_linlitong_hardened(name: str, command: str) -> None:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
-    unit.read(ROOT / "deploy" / "linlitong.service", encoding="utf-8")
+    assert unit.read(ROOT / "deploy" / name, encoding="utf-8")
     assert {"Unit", "Service", "Install"} <= set(unit.sections())
     service = unit["Service"]
-    assert service["ExecStart"].split()[-1] == "run"
+    assert service["ExecStart"].split()[-1] == command
     assert service["ExecStart"].split()[0].endswith("/bin/linlitong")
     assert service["User"] == "linlitong" and service["WorkingDirectory"] == "/opt/linlitong"
     assert service["Restart"] == "on-failure" and service["RestartPreventExitStatus"] == "2"

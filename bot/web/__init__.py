@@ -1,0 +1,1 @@
+"""The staff web page (`linlitong web`): login links, scope, and the read-only pages."""
