@@ -1316,7 +1316,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "web_page.chart_rate": {"zh": "解决率", "en": "Resolution rate"},
     "web_page.chart_axis_count": {"zh": "工单数", "en": "Tickets"},
     "web_page.chart_axis_rate": {"zh": "解决率", "en": "Rate"},
-    "web_page.chart_bar_new": {"zh": "{week} 当周新增 {count}", "en": "Week of {week}: {count} opened"},
+    "web_page.chart_bar_new": {
+        "zh": "{week} 当周新增 {count}",
+        "en": "Week of {week}: {count} opened",
+    },
     "web_page.chart_bar_resolved": {
         "zh": "{week} 当周办结 {count}",
         "en": "Week of {week}: {count} resolved",

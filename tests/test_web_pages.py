@@ -454,12 +454,12 @@ async def test_each_row_links_to_its_ticket_and_its_message(
 # -- the ledger ----------------------------------------------------------------------------------
 
 
-def ledger_folders() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("linlitong-ledger-*"))
-
-
-async def test_the_csv_holds_exactly_the_filtered_rows(bot: Harness, database: Path | str) -> None:
-    before = await asyncio.to_thread(ledger_folders)
+async def test_the_csv_holds_exactly_the_filtered_rows(
+    bot: Harness, database: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"  # TMPDIR of this test alone: what the downloads leave there
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     place = await town(bot)
     await seed_work(bot, place)
     ids = await grid_ids(bot)
@@ -487,7 +487,7 @@ async def test_the_csv_holds_exactly_the_filtered_rows(bot: Harness, database: P
         downloads = [a for a in await web.audit() if a[1] == AuditAction.DOWNLOAD]
         assert downloads[0] == (place.staff.id, AuditAction.DOWNLOAD, "csv")
         assert (place.staff.id, AuditAction.DOWNLOAD, "xlsx?status=open") in downloads
-    assert await asyncio.to_thread(ledger_folders) == before  # each removed once sent
+    assert await asyncio.to_thread(lambda: list(scratch.iterdir())) == []  # nothing left behind
 
 
 # -- one ticket -----------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ from bot.links import message_link
 from bot.privacy import Viewer
 from bot.receipts import contact_text
 from bot.texts import SYSTEM_ACTOR, Texts
-from bot.tickets import EventKind, Satisfaction, Status, is_overdue
+from bot.tickets import EventKind, Status, is_overdue
+from bot.views import ESCALATION_LEVELS, EVENT_KINDS, RATING_NAMES
 from bot.web.access import Scope
 from bot.web.app import WebRuntime, audit, current_scope, proxy_file, render, runtime_of
 from bot.web.format import Formatter
@@ -75,9 +76,7 @@ LEDGER_TYPES: Final[Mapping[str, str]] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-EVENT_KINDS: Final = frozenset(EventKind)
-RATING_NAMES: Final = frozenset(Satisfaction)
-ESCALATION_LEVELS: Final = frozenset({"1", "2"})
+# History rows whose note is bookkeeping (a file count, which reminder), as /show leaves them out
 _BOOKKEEPING: Final = (EventKind.OPENED, EventKind.MEDIA_ADDED, EventKind.REMINDED)
 
 
@@ -515,7 +514,11 @@ async def _ledger(request: Request, fmt: LedgerFormat) -> Response:
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
     target = f"{fmt}?{urlencode(query.filters_only())}".rstrip("?")
-    await audit(request, scope, AuditAction.DOWNLOAD, target)
+    try:
+        await audit(request, scope, AuditAction.DOWNLOAD, target)
+    except BaseException:
+        handle.close()  # not audited, not sent
+        raise
     logger.info("web: ledger of %d tickets for user %s", count, scope.user_id)
     size = os.fstat(handle.fileno()).st_size
     return StreamingResponse(
