@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import tempfile
 import time
 import unicodedata
@@ -129,13 +130,28 @@ async def serve_demo_page(
     """``linlitong web`` on the demo's database, logged in as 张书记 (a deployment admin), until
     Ctrl-C. The page's clock goes on from where the demo's day stopped, at the wall's pace."""
     # imported here: the plain demo needs none of the page's machinery
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
     from bot.config import Settings
     from bot.web import tokens
     from bot.web.access import Grant, GrantKind, dump_grants
     from bot.web.server import serve_web
 
-    settings = Settings(
-        _env_file=None,
+    class DemoSettings(Settings):
+        """Only what is given here: neither the environment nor a .env reaches the demo."""
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    settings = DemoSettings(
         bot_token=sim.token,
         bot_api_base_url=base_url,
         database_path=db_path,
@@ -161,9 +177,16 @@ async def serve_demo_page(
     finally:
         await storage.close()
     link = tokens.login_url(settings.web_url, tokens.sign(login_id, settings.web_key()))
-    print(f"\n— The staff page (linlitong web) on the demo's database, as 张书记 —\n  {link}")
-    print("  Open the link in a browser (single use). Ctrl-C stops the page and the demo.")
-    await serve_web(settings, clock=clock, ready=ready)
+    listening = ready or asyncio.Event()
+    serving = asyncio.create_task(serve_web(settings, clock=clock, ready=listening))
+    waiting = asyncio.create_task(listening.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if not serving.done():  # the link only once the page answers
+        print(f"\n— The staff page (linlitong web) on the demo's database, as 张书记 —\n  {link}")
+        print("  Open the link in a browser (single use). Ctrl-C stops the page and the demo.")
+        sys.stdout.flush()
+    await serving
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import http.server
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
@@ -414,3 +416,51 @@ def test_the_license_is_the_one_pyproject_names() -> None:
     assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text("utf-8")
     assert license_text.startswith("MIT License")
     assert "Copyright (c) 2026 LinliTong contributors" in license_text
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+async def test_the_demo_leaves_the_web_page_up_with_a_login_link(broken_env: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "demo",
+        "--web",
+        f"127.0.0.1:{port}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "TICK_INTERVAL": "often"},  # a broken .env changes nothing
+        cwd=broken_env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    transcript: list[str] = []
+    link = ""
+    try:
+        while not link:
+            line = (await asyncio.wait_for(process.stdout.readline(), 180)).decode()
+            assert line, "the demo ended without a link:\n" + "".join(transcript)
+            transcript.append(line)
+            if f"http://127.0.0.1:{port}/login?t=" in line:
+                link = line.strip()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            token = link.split("?t=", 1)[1]
+            assert (await client.get(f"/login?t={token}")).status_code == 200  # spends nothing
+            login = await client.post("/login", data={"t": token})
+            assert login.status_code == 303 and "linlitong_session" in client.cookies
+            table = await client.get("/tickets")
+            assert table.status_code == 200
+            assert table.text.count("<tr data-id=") == 5  # the demo's five tickets
+            async with httpx.AsyncClient(base_url=client.base_url) as stranger:
+                again = await stranger.post("/login", data={"t": token})
+            assert again.status_code == 410  # single use, the demo's link too
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 60)
+        errors = (await process.stderr.read()).decode()
+    assert code == 0, errors
+    assert "Traceback" not in errors, errors
