@@ -11,6 +11,7 @@ the bot's own code counts (bot.metrics, storage.metrics). Both engines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import itertools
@@ -45,6 +46,7 @@ from storage import Storage, Ticket
 from storage.vocabulary import AuditAction
 from storage.webviews import WebViews
 from tests.harness import Harness
+from tests.waiting import eventually
 
 SITE = "http://127.0.0.1:8080"
 LINK = re.compile(r"https?://\S+?/login\?t=([A-Za-z0-9_.%-]+)")
@@ -669,6 +671,32 @@ async def test_a_snapshot_serves_a_minute_then_is_taken_again(
     bot.clock.advance(timedelta(minutes=11))  # too old to show: the page waits for a new one
     newest = await cache.snapshot(bot.storage.db, tz, bot.clock.now())
     assert newest.taken_at == bot.clock.now()
+
+
+async def test_the_running_page_takes_the_figures_before_anyone_asks(
+    bot: Harness, database: Path | str
+) -> None:
+    place = await town(bot)
+    await bot.report(place.grid1, place.resident, "#报修 3号楼楼道灯不亮")
+    cache = OverviewCache()
+    tz = runtime_of(bot.app).settings.tz
+
+    async def taken() -> bool:
+        return cache._latest is not None
+
+    keeping = asyncio.create_task(cache.keep_fresh(bot.storage.db, tz, bot.clock))
+    try:
+        assert await eventually(taken)
+        kept = cache._latest
+        assert kept is not None and sum(c.new for c in kept.today.values()) == 1
+        # the first visitor gets the figures already there: nothing is taken for her
+        assert await cache.snapshot(bot.storage.db, tz, bot.clock.now()) is kept
+        assert cache._taking is not None and cache._taking.done()
+    finally:
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+    assert keeping.cancelled()
 
 
 def test_the_charts_weeks_run_from_monday_and_the_last_ends_now() -> None:

@@ -14,12 +14,15 @@ connection of their own (a page's own queries never wait behind them), and each 
 grids of its scope in Python: a few milliseconds for any scope. A snapshot serves for
 ``fresh_for`` (the page says when it was taken); an older one, up to ``stale_for``, is still
 shown while a new one is gathered; past that, or on another local day, the page waits for a new
-one. Only pages that are looked at cost anything: nothing is gathered while nobody asks.
+one. ``linlitong web`` also runs :meth:`OverviewCache.keep_fresh`, which takes a snapshot at
+start and every ``fresh_for``, so visitors find the figures there; without it (tests, the bench)
+only pages that are looked at cost anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +31,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.digest import local_day
 from bot.metrics import (
     CategoryDayCounts,
@@ -272,6 +276,16 @@ class OverviewCache:
                 self._start(db, tz, now)  # shown meanwhile; the next page gets the new one
                 return latest
         return await asyncio.shield(self._start(db, tz, now))
+
+    async def keep_fresh(self, db: Database, tz: ZoneInfo, clock: Clock) -> None:
+        """Take a snapshot now and again every ``fresh_for`` while the page runs (``linlitong
+        web`` starts this), so that no visitor waits for the figures: not the first after the
+        start, nor one after a quiet hour. A failure is logged and tried again next time;
+        cancelling this cancels a snapshot being taken."""
+        while True:
+            with contextlib.suppress(Exception):  # _take logged it
+                await self._start(db, tz, clock.now())
+            await asyncio.sleep(self.fresh_for.total_seconds())
 
     def _start(self, db: Database, tz: ZoneInfo, now: datetime) -> asyncio.Task[Snapshot]:
         """The snapshot being taken, or a new one started (never two at once)."""

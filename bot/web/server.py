@@ -26,6 +26,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
 from bot.web.app import build_web_app, web_runtime
+from bot.web.overview import OverviewCache
 from bot.webhook import listen_socket
 from storage import Storage
 from storage.db import load_migrations
@@ -125,7 +126,9 @@ async def _serve_on(
         await _initialise(web_bot)
     try:
         web = web_runtime(settings, storage, web_bot, clock)
-        await _serve(build_web_app(web), sock, storage, clock, ready)
+        app = build_web_app(web)
+        app.state.overview = OverviewCache()  # bot.web.pages reads it; kept fresh by _serve
+        await _serve(app, sock, storage, clock, ready)
     finally:
         if own:
             await web_bot.shutdown()
@@ -158,6 +161,10 @@ async def _serve(
     server = _Server(_config(app))
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     forgetting = asyncio.create_task(_forget_expired(storage, clock), name="web-forget")
+    cache: OverviewCache = app.state.overview
+    figures = asyncio.create_task(
+        cache.keep_fresh(storage.db, app.state.web.settings.tz, clock), name="web-figures"
+    )
     try:
         started = asyncio.create_task(server.serving.wait())
         await asyncio.wait({serving, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -176,8 +183,9 @@ async def _serve(
         for signum in signals:
             loop.remove_signal_handler(signum)
         forgetting.cancel()
+        figures.cancel()
         server.should_exit = True
-        await asyncio.gather(serving, forgetting, return_exceptions=True)
+        await asyncio.gather(serving, forgetting, figures, return_exceptions=True)
     serving.result()
     logger.info("staff web page stopped")
 
