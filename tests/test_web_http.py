@@ -185,6 +185,33 @@ async def test_the_link_page_consumes_nothing_and_its_button_logs_in_once(
         assert (await site.audit())[-1] == (None, AuditAction.LOGIN_REFUSED, "unusable")
 
 
+async def test_a_login_posted_from_another_site_is_refused_and_spends_nothing(
+    bot: Harness, database: Path | str
+) -> None:
+    """Login CSRF: another site's form posting a link of the attacker's own."""
+    people = await cast(bot)
+    async with page(bot, database) as site:
+        path = await site.link(people.officer)
+        token = path.split("t=", 1)[1]
+        for headers in (
+            {"sec-fetch-site": "cross-site"},
+            {"sec-fetch-site": "same-site"},
+            {"origin": "https://evil.example"},
+            {"origin": "null"},
+        ):
+            refused = await site.client.post("/login", data={"t": token}, headers=headers)
+            assert refused.status_code == 403, headers
+            assert "set-cookie" not in refused.headers
+        assert [a for _, a, _ in await site.audit()] == [AuditAction.LOGIN_REFUSED] * 4
+        # the person's own press: the browser says same-origin, or sends this site's Origin
+        mine = await site.client.post(
+            "/login",
+            data={"t": token},
+            headers={"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:8080"},
+        )
+        assert mine.status_code == 303 and COOKIE in mine.headers["set-cookie"]
+
+
 async def test_behind_https_the_cookie_is_secure(bot: Harness, database: Path | str) -> None:
     people = await cast(bot)
     async with page(bot, database, web_base_url="https://grid.example.cn/desk") as site:

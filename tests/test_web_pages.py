@@ -598,6 +598,50 @@ async def test_what_residents_write_is_shown_as_text(bot: Harness, database: Pat
         assert ids_in((await admin.get("/tickets?q=<script>")).text) == [ticket.id]
 
 
+async def test_odd_query_strings_are_polite_pages_within_the_scope(
+    bot: Harness, database: Path | str
+) -> None:
+    place = await town(bot)
+    made = await seed_work(bot, place)
+    theirs = (await grid_ids(bot))["第三网格"]
+    huge = "9" * 25
+    odd = [
+        "/?community=²",  # str.isdigit() says yes, int() says no
+        "/?community=abc",
+        "/tickets?page=²",
+        "/tickets?page=-1",
+        f"/tickets?page={huge}",
+        "/tickets?grid=²",
+        "/tickets?grid=abc",
+        "/tickets?from=2026-13-45",
+        "/tickets?from=0001-01-01",  # its UTC bounds overflow a datetime
+        "/tickets?to=9999-12-31",
+        "/ledger.csv?to=9999-12-31",
+        "/ledger.xlsx?from=0001-01-01",
+        "/tickets?sort=evil&dir=evil",
+        "/tickets?q=" + "x" * 5000,
+        "/tickets?q=a%00b",
+        f"/tickets/{huge}",  # beyond a 64-bit id
+        f"/tickets/{made['lamp'].id}/media/{huge}",
+    ]
+    async with site(bot, database) as web:
+        officer = await web.as_user(place.officer)
+        admin = await web.as_user(bot.admin)
+        for client in (officer, admin):
+            for path in odd:
+                answer = await client.get(path)
+                assert answer.status_code in (200, 404), (path, answer.status_code)
+        assert (await admin.get("/audit?before=²")).status_code == 200
+        # the calendar's last whole days still filter
+        everything = ids_in((await admin.get("/tickets?from=0001-01-02&to=9999-12-30")).text)
+        assert sorted(everything) == sorted(t.id for t in made.values())
+        # another grid's id in the filter widens nothing
+        mine = ids_in((await officer.get("/tickets")).text)
+        assert ids_in((await officer.get(f"/tickets?grid={theirs}")).text) == mine
+        ledger = (await officer.get(f"/ledger.csv?grid={theirs}")).text
+        assert "第三网格" not in ledger and "和平里" not in ledger
+
+
 async def test_the_pages_speak_english_when_told(bot: Harness, database: Path | str) -> None:
     place = await town(bot)
     made = await seed_work(bot, place)

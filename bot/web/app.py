@@ -283,6 +283,11 @@ async def login(request: Request) -> Response:
             headers=retry,
             minutes=minutes,
         )
+    if cross_site(request, web):
+        # login CSRF: another site posting the attacker's own link would log the visitor
+        # in as the attacker; the link is left unspent
+        await _audit_refusal(web, now, "cross-site", address)
+        return _refused(request, 403)
     form = await request.form()
     token = form.get("t")
     login_id = tokens.verify(token, web.settings.web_key()) if isinstance(token, str) else None
@@ -315,6 +320,21 @@ async def login(request: Request) -> Response:
 async def _audit_refusal(web: WebRuntime, now: datetime, reason: str, address: str) -> None:
     logger.info("web: login refused (%s) from %s", reason, address)
     await web.storage.web.audit(now, None, "", AuditAction.LOGIN_REFUSED, reason, address)
+
+
+def cross_site(request: Request, web: WebRuntime) -> bool:
+    """Whether a form was posted from another site. Browsers say so in Sec-Fetch-Site; older
+    ones send an Origin, which must be the page's public address (WEB_BASE_URL) or the address
+    the request was made to. A request without either (curl, a script) is not a browser's."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    public = urlsplit(web.settings.web_url)
+    asked = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin not in (f"{public.scheme}://{public.netloc}", asked)
 
 
 def _refused(request: Request, status_code: int) -> HTMLResponse:
@@ -399,7 +419,7 @@ async def audit_log(request: Request) -> Response:
 
 
 def _positive_int(text: str | None) -> int | None:
-    if text is None or not text.isdigit() or len(text) > 18:
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text) or None
 

@@ -55,6 +55,9 @@ PAGE_LINKS: Final = 2  # page links shown on each side of the current one
 PREVIEW: Final = 60  # characters of a report in the table
 TEXT_MAX: Final = 100  # characters of a text search
 NOTE_MAX: Final = 2000  # characters of a history note shown
+FIRST_DAY: Final = date(1, 1, 2)  # the days a filter may name: their UTC bounds fit a datetime
+LAST_DAY: Final = date(9999, 12, 30)
+MAX_ID: Final = 2**63 - 1  # a row id beyond this is in no table (and overflows SQLite's integer)
 # The direction each sort starts in: newest, most urgent, lifecycle, grid.
 SORT_START: Final[Mapping[str, bool]] = {
     "created": True,
@@ -308,18 +311,22 @@ def _dir(descending: bool) -> str:
 
 
 def _int(text: str | None) -> int | None:
-    if text is None or not text.isdigit() or len(text) > 12:
+    # ASCII only: str.isdigit() also says yes to "²", which int() refuses
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 12:
         return None
     return int(text)
 
 
 def _day(text: str | None) -> date | None:
+    """A day of the query string; None if malformed or at the calendar's very ends (a day's
+    UTC bounds there lie outside what a datetime holds)."""
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 @dataclass(frozen=True)
@@ -562,7 +569,7 @@ class Photo:
 async def _ticket_in_scope(request: Request, scope: Scope, ticket_id: int) -> Ticket:
     """The ticket if the scope sees its grid; the 404 of a missing page otherwise."""
     web = runtime_of(request)
-    ticket = await web.storage.tickets.get(ticket_id)
+    ticket = None if ticket_id > MAX_ID else await web.storage.tickets.get(ticket_id)
     if ticket is None or not scope.sees(ticket.grid_id):
         raise HTTPException(404)
     return ticket
@@ -667,7 +674,8 @@ async def ticket_media(request: Request) -> Response:
     ticket = await _ticket_in_scope(request, scope, int(request.path_params["ticket_id"]))
     web = runtime_of(request)
     media_id = int(request.path_params["media_id"])
-    item = await WebViews(web.storage.db).media_item(ticket.id, media_id)
+    views = WebViews(web.storage.db)
+    item = None if media_id > MAX_ID else await views.media_item(ticket.id, media_id)
     if item is None:
         raise HTTPException(404)
     await audit(request, scope, AuditAction.VIEW_PHOTO, f"{ticket.id}/{media_id}")
