@@ -14,7 +14,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
@@ -199,19 +206,14 @@ class Settings(BaseSettings):
             return text
         return value
 
-    @field_validator("webhook_listen", mode="before")
+    @field_validator("webhook_listen", "web_listen", mode="before")
     @classmethod
-    def _webhook_listen(cls, value: Any) -> Any:
+    def _listen(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            host, port = split_listen(value.strip() or DEFAULT_WEBHOOK_LISTEN)
-            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        return value
-
-    @field_validator("web_listen", mode="before")
-    @classmethod
-    def _web_listen(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            host, port = split_listen(value.strip() or DEFAULT_WEB_LISTEN)
+            default = (
+                DEFAULT_WEB_LISTEN if info.field_name == "web_listen" else DEFAULT_WEBHOOK_LISTEN
+            )
+            host, port = split_listen(value.strip() or default)
             return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         return value
 

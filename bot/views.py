@@ -159,16 +159,17 @@ def _event_line(event: TicketEvent, texts: Texts, tz: ZoneInfo, clean: Callable[
         line += texts("show.event_actor", name=escape(texts("actor.system")))
     elif event.actor_name:
         line += texts("show.event_actor", name=escape(event.actor_name))
-    note = _event_note(event, texts, clean)
+    note = event_note(event, texts, lambda text: clean(_cut(text, 200)))
     if note:
         line += texts("show.event_note", note=note)
     return line
 
 
-def _event_note(event: TicketEvent, texts: Texts, clean: Callable[[str], str]) -> str:
+def event_note(event: TicketEvent, texts: Texts, clean: Callable[[str], str]) -> str:
     """What a history row says beyond its kind, in the reader's words: people's notes as they
-    wrote them (masked for the viewer); the codes the bot stores (a rating, an escalation
-    level) translated; bookkeeping (a file count, which reminder) left out."""
+    wrote them (``clean`` cuts and masks them for the reader); the codes the bot stores (a
+    rating, an escalation level) translated; bookkeeping (a file count, which reminder) left
+    out. /show and the web page's ticket history both tell it so."""
     if event.kind in _BOOKKEEPING or not event.note:
         return ""
     if event.kind in (EventKind.RATED, EventKind.CLOSED) and event.note in RATING_NAMES:
@@ -177,8 +178,8 @@ def _event_note(event: TicketEvent, texts: Texts, clean: Callable[[str], str]) -
         level, _, reason = event.note.partition(" ")
         if level in ESCALATION_LEVELS:
             word = texts(f"escalation.level.{level}")
-            return f"{word} {clean(_cut(reason, 200))}".strip()
-    return clean(_cut(event.note, 200))
+            return f"{word} {clean(reason)}".strip()
+    return clean(event.note)
 
 
 # Every kind of history row, each named by ``event.<kind>`` in the catalogue.

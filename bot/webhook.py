@@ -136,7 +136,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn's server, told when it is serving, leaving the signals to its owner."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -145,7 +145,7 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        yield  # the owner's loop handles SIGINT/SIGTERM and calls WebhookServer.stop
+        yield  # the owner's loop handles SIGINT/SIGTERM (WebhookServer.stop, serve_web)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -165,7 +165,7 @@ class WebhookServer:
             server_header=False,
             timeout_graceful_shutdown=grace,
         )
-        self._server = _Server(config)
+        self._server = QuietServer(config)
         self._task: asyncio.Task[None] | None = None
 
     @property

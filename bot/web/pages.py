@@ -37,7 +37,7 @@ from bot.privacy import Viewer
 from bot.receipts import contact_text
 from bot.texts import SYSTEM_ACTOR, Texts
 from bot.tickets import EventKind, Status, is_overdue
-from bot.views import ESCALATION_LEVELS, EVENT_KINDS, RATING_NAMES
+from bot.views import ESCALATION_LEVELS, EVENT_KINDS, event_note
 from bot.web.access import Scope
 from bot.web.app import WebRuntime, audit, current_scope, proxy_file, render, runtime_of
 from bot.web.format import Formatter
@@ -80,7 +80,6 @@ LEDGER_TYPES: Final[Mapping[str, str]] = {
     "csv": "text/csv; charset=utf-8",
 }
 # History rows whose note is bookkeeping (a file count, which reminder), as /show leaves them out
-_BOOKKEEPING: Final = (EventKind.OPENED, EventKind.MEDIA_ADDED, EventKind.REMINDED)
 
 
 def routes() -> list[Route]:
@@ -649,22 +648,13 @@ def _history_line(event: TicketEvent, texts: Texts, viewer: Viewer, ticket: Tick
             before=texts.status(event.from_status),
             after=texts.status(event.to_status),
         )
-    return HistoryLine(event.at, what, who, _event_note(event, texts, viewer, ticket), change)
-
-
-def _event_note(event: TicketEvent, texts: Texts, viewer: Viewer, ticket: Ticket) -> str:
-    """What a history row says beyond its kind (as ``bot.views`` tells it in /show): people's
-    notes as written, the codes the bot stores translated, bookkeeping left out."""
-    if event.kind in _BOOKKEEPING or not event.note:
-        return ""
-    if event.kind in (EventKind.RATED, EventKind.CLOSED) and event.note in RATING_NAMES:
-        return texts(f"rating.{event.note}")
-    if event.kind == EventKind.ESCALATED:
-        level, _, reason = event.note.partition(" ")
-        if level in ESCALATION_LEVELS:
-            word = texts(f"escalation.level.{level}")
-            return f"{word} {viewer.shows(ticket, reason[:NOTE_MAX])}".strip()
-    return viewer.shows(ticket, event.note[:NOTE_MAX])
+    return HistoryLine(
+        event.at,
+        what,
+        who,
+        event_note(event, texts, lambda text: viewer.shows(ticket, text[:NOTE_MAX])),
+        change,
+    )
 
 
 async def ticket_media(request: Request) -> Response:

@@ -11,11 +11,9 @@ browser's address comes from X-Forwarded-For, trusted from 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 
 import uvicorn
@@ -27,7 +25,7 @@ from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
 from bot.web.app import build_web_app, web_runtime
 from bot.web.overview import OverviewCache
-from bot.webhook import listen_socket
+from bot.webhook import QuietServer, listen_socket
 from storage import Storage
 from storage.db import load_migrations
 
@@ -158,7 +156,7 @@ async def _serve(
     signals = (signal.SIGINT, signal.SIGTERM)
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
-    server = _Server(_config(app))
+    server = QuietServer(_config(app))
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="web")
     forgetting = asyncio.create_task(_forget_expired(storage, clock), name="web-forget")
     cache: OverviewCache = app.state.overview
@@ -201,22 +199,6 @@ def _config(app: Starlette) -> uvicorn.Config:
         forwarded_allow_ips=TRUSTED_PROXY,
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, told when it is serving, leaving the signals to us."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.serving = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # serve_web's loop handles SIGINT/SIGTERM
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.serving.set()
 
 
 async def _forget_expired(storage: Storage, clock: Clock) -> None:
