@@ -632,20 +632,32 @@ def untouched(
     postgres_server.drop_database(name)
 
 
+async def refusing_web(
+    tmp_path: Path,
+    database: Path | str,
+    *,
+    log_name: str = "web.log",
+    env: dict[str, str] | None = None,
+) -> tuple[BotProcess, int]:
+    """`linlitong web` expected to stop at start-up (Telegram is never asked: the database and
+    the settings are checked first): the process and its exit status."""
+    web = await start_bot(
+        base_url="http://127.0.0.1:9/bot",
+        token="123456:not-asked-at-all-0123456789",
+        database_path=database,
+        cwd=tmp_path,
+        log_path=tmp_path / log_name,
+        extra_env=env or {"WEB_LISTEN": f"127.0.0.1:{free_port()}"},
+        command=WEB_COMMAND,
+    )
+    return web, await web.wait(timeout=60)
+
+
 @pytest.mark.e2e
 async def test_linlitong_web_without_the_bots_database_is_one_line_and_exit_1(
     tmp_path: Path, untouched: Path | str
 ) -> None:
-    web = await start_bot(
-        base_url="http://127.0.0.1:9/bot",  # never asked: the database is checked first
-        token="123456:not-asked-at-all-0123456789",
-        database_path=untouched,
-        cwd=tmp_path,
-        log_path=tmp_path / "web.log",
-        extra_env={"WEB_LISTEN": f"127.0.0.1:{free_port()}"},
-        command=WEB_COMMAND,
-    )
-    code = await web.wait(timeout=60)
+    web, code = await refusing_web(tmp_path, untouched)
     lines = web.log().strip().splitlines()
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("linlitong: ") and "Traceback" not in lines[0]
@@ -664,16 +676,7 @@ async def test_linlitong_web_on_an_older_schema_asks_for_a_migration(
         await older.db.migrate(load_migrations(older.db.engine)[:-1])
     finally:
         await older.close()
-    web = await start_bot(
-        base_url="http://127.0.0.1:9/bot",
-        token="123456:not-asked-at-all-0123456789",
-        database_path=untouched,
-        cwd=tmp_path,
-        log_path=tmp_path / "web.log",
-        extra_env={"WEB_LISTEN": f"127.0.0.1:{free_port()}"},
-        command=WEB_COMMAND,
-    )
-    code = await web.wait(timeout=60)
+    web, code = await refusing_web(tmp_path, untouched)
     lines = web.log().strip().splitlines()
     assert code == 1 and len(lines) == 1, lines
     assert "linlitong db migrate" in lines[0] and "Traceback" not in lines[0]
@@ -689,22 +692,17 @@ async def test_linlitong_web_config_errors_are_one_line_and_exit_2(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = f"127.0.0.1:{taken.getsockname()[1]}"
-        token = "123456:not-asked-at-all-0123456789"
         for settings, needle, mentioned in (
             ({"BOT_TOKEN": ""}, "BOT_TOKEN", 0),
             ({}, "WEB_LISTEN", 0),
             ({"DIGEST_TIME": "25:00"}, "WEB_LISTEN", 1),  # the bot's setting: only mentioned
         ):
-            web = await start_bot(
-                base_url="http://127.0.0.1:9/bot",
-                token=token,
-                database_path=database,
-                cwd=tmp_path,
-                log_path=tmp_path / f"web-{needle}-{mentioned}.log",
-                extra_env={"WEB_LISTEN": busy, "LOG_LEVEL": "ERROR", **settings},
-                command=WEB_COMMAND,
+            web, code = await refusing_web(
+                tmp_path,
+                database,
+                log_name=f"web-{needle}-{mentioned}.log",
+                env={"WEB_LISTEN": busy, "LOG_LEVEL": "ERROR", **settings},
             )
-            code = await web.wait(timeout=60)
             log = web.log()
             own = [line for line in log.splitlines() if line.startswith("linlitong: ")]
             assert code == 2 and len(own) == 1 + mentioned and needle in own[-1], log
