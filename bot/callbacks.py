@@ -9,6 +9,9 @@ Version 1, ``|``-separated, at most 64 bytes (Telegram's limit; ``encode`` refus
     v1|fb|12|s           回访 rating of ticket 12: s 满意, b 基本满意, u 不满意
     v1|of|5|0            登记提示 (offer) 5: register the message as a ticket of its first
                          likely category (0, 1 or 2: the offer row keeps the categories)
+    v1|cr|visit|7        关爱走访: record a visit to person 7 (the button on a reminder); the
+                         forms' steps: cr|grid|<grid id>, cr|tier|<n>, cr|visitor|<n>,
+                         cr|way|<n>, cr|outcome|<n>, cr|skip|0, cr|cancel|0 (private chats only)
 
 ``parse`` accepts only what ``encode`` produces (it re-encodes and compares, so ``012`` or a
 full-width digit is not a number here). Anything else is ``Invalid``, or ``Outdated`` when it
@@ -49,6 +52,7 @@ _ACTIONS: tuple[str, ...] = get_args(TicketAction)
 _RATINGS: tuple[str, ...] = get_args(Rating)
 _NUMBER = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
 _CHOICE = re.compile(r"[0-9]", re.ASCII)
+_COUNT = re.compile(r"0|[1-9][0-9]{0,11}", re.ASCII)
 _CATEGORY_SCOPE = re.compile(r"c\.[A-Za-z0-9_-]{1,40}", re.ASCII)
 _OTHER_VERSION = re.compile(r"v[0-9]{1,3}\|", re.ASCII)
 _OLD_TICKET = re.compile(r"tk:(?:take|done|merge):\d{1,12}(?::\d{1,12})?", re.ASCII)
@@ -122,9 +126,33 @@ class OfferPress:
             raise ValueError(f"offer choice out of range: {self.choice}")
 
 
-Press = TicketPress | PagePress | RatingPress | OfferPress
-PRESSES = (TicketPress, PagePress, RatingPress, OfferPress)
-PressKind = type[TicketPress] | type[PagePress] | type[RatingPress] | type[OfferPress]
+CareStep = Literal["visit", "grid", "tier", "visitor", "way", "outcome", "skip", "cancel"]
+_CARE_STEPS: tuple[str, ...] = get_args(CareStep)
+
+
+@dataclass(frozen=True)
+class CarePress:
+    """关爱走访, in a private chat: ``visit`` a person (a reminder's button), or one step of a
+    form (``/care add``, ``/visit``): the grid, the n-th tier / visitor / way / outcome offered,
+    skip a question, cancel the form."""
+
+    step: CareStep
+    value: int = 0
+
+    def __post_init__(self) -> None:
+        if self.step not in _CARE_STEPS:
+            raise ValueError(f"unknown care step {self.step!r}")
+        if self.step in ("visit", "grid"):
+            _check_id(self.value, "care id")
+        elif not 0 <= self.value <= MAX_PAGE:
+            raise ValueError(f"care choice out of range: {self.value}")
+
+
+Press = TicketPress | PagePress | RatingPress | OfferPress | CarePress
+PRESSES = (TicketPress, PagePress, RatingPress, OfferPress, CarePress)
+PressKind = (
+    type[TicketPress] | type[PagePress] | type[RatingPress] | type[OfferPress] | type[CarePress]
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,7 @@ class Invalid:
     data: str
 
 
-Parsed = TicketPress | PagePress | RatingPress | OfferPress | Outdated | Invalid
+Parsed = TicketPress | PagePress | RatingPress | OfferPress | CarePress | Outdated | Invalid
 
 
 def encode(press: Press) -> str:
@@ -154,6 +182,8 @@ def encode(press: Press) -> str:
         parts = ["ls", press.scope, str(press.page)]
     elif isinstance(press, OfferPress):
         parts = ["of", str(press.offer_id), str(press.choice)]
+    elif isinstance(press, CarePress):
+        parts = ["cr", press.step, str(press.value)]
     else:
         parts = ["fb", str(press.ticket_id), press.rating]
     data = SEP.join([VERSION, *parts])
@@ -191,6 +221,8 @@ def _parse_v1(parts: list[str]) -> Press | None:
                 return RatingPress(_id(ticket), _rating(rating))
             case ["of", offer, choice] if _CHOICE.fullmatch(choice):
                 return OfferPress(_id(offer), int(choice))
+            case ["cr", step, value] if step in _CARE_STEPS and _COUNT.fullmatch(value):
+                return CarePress(_care_step(step), int(value))
     except ValueError:
         return None
     return None
@@ -210,6 +242,13 @@ def _action(text: str) -> TicketAction:
     if text == "merge":
         return "merge"
     raise ValueError(f"unknown ticket action {text!r}")
+
+
+def _care_step(text: str) -> CareStep:
+    for step in get_args(CareStep):
+        if step == text:
+            return step  # type: ignore[no-any-return]
+    raise ValueError(f"unknown care step {text!r}")
 
 
 def _rating(text: str) -> Rating:

@@ -1,4 +1,5 @@
-"""Ticket categories: the defaults from DESIGN.md, optionally overridden by CATEGORIES_FILE."""
+"""Ticket categories (the defaults from DESIGN.md) and the 关爱走访 tiers, optionally overridden
+by CATEGORIES_FILE."""
 
 from __future__ import annotations
 
@@ -120,6 +121,30 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class CareTier:
+    """A 关爱走访 tier: a visit at least ``every`` period, on time until ``grace`` after it fell
+    due; ``aliases`` are other words for the tier in commands (高危 for 高风险)."""
+
+    name: str
+    every: timedelta
+    grace: timedelta
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+# Chinese practice: at least weekly for 高风险 (80+ living alone, serious illness), monthly for
+# 重点, quarterly for 一般; the grace window is how late a visit may be and still count on time.
+DEFAULT_TIERS: tuple[CareTier, ...] = (
+    CareTier("高风险", parse_duration("7d"), parse_duration("2d"), ("高危", "高风险户")),
+    CareTier("重点", parse_duration("30d"), parse_duration("5d"), ("重点户", "重点关注")),
+    CareTier("一般", parse_duration("90d"), parse_duration("10d"), ("一般户", "普通")),
+)
+
+
 class CategoryError(ValueError):
     """The categories file is unreadable or describes an impossible catalogue."""
 
@@ -129,8 +154,10 @@ class CategoryCatalog:
     """The categories in force, and the lookup from a tag word to its category."""
 
     categories: tuple[Category, ...]
+    tiers: tuple[CareTier, ...] = DEFAULT_TIERS
     _by_word: Mapping[str, Category] = field(init=False, repr=False, compare=False)
     _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
+    _tier_by_word: Mapping[str, CareTier] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_word: dict[str, Category] = {}
@@ -144,6 +171,22 @@ class CategoryCatalog:
                 by_word[word.casefold()] = category
         object.__setattr__(self, "_by_word", by_word)
         object.__setattr__(self, "_by_key", {c.key: c for c in self.categories})
+        tier_words: dict[str, CareTier] = {}
+        for tier in self.tiers:
+            for word in tier.words:
+                taken = tier_words.get(word.casefold())
+                if taken is not None and taken.name != tier.name:
+                    raise CategoryError(
+                        f"care tier word {word!r} is used by both {taken.name} and {tier.name}"
+                    )
+                tier_words[word.casefold()] = tier
+        if not self.tiers:
+            raise CategoryError("no care tiers left")
+        object.__setattr__(self, "_tier_by_word", tier_words)
+
+    def tier(self, word: str) -> CareTier | None:
+        """The 关爱走访 tier named ``word`` (its name or an alias), or None."""
+        return self._tier_by_word.get(word.strip().casefold())
 
     def __iter__(self) -> Iterator[Category]:
         return iter(self.categories)
@@ -189,7 +232,10 @@ class CategoryCatalog:
             merged[key] = _category_from_spec(key, spec, source, _DEFAULT_BY_KEY.get(key))
         if not merged:
             raise CategoryError(f"{source}: no categories left")
-        return cls(tuple(merged.values()))
+        unknown = set(data) - {"replace_defaults", "categories", "care"}
+        if unknown:
+            raise CategoryError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}")
+        return cls(tuple(merged.values()), _tiers_from(data.get("care", {}), source))
 
 
 _FIELDS = frozenset({"tag", "aliases", "response", "resolution", "urgent", "keywords"})
@@ -241,6 +287,52 @@ def _category_from_spec(
 
 
 _KEYWORD_MAX = 20
+
+_TIER_FIELDS = frozenset({"every", "grace", "aliases"})
+
+
+def _tiers_from(care: Any, source: str) -> tuple[CareTier, ...]:
+    """``[care]``: ``replace_defaults`` (drop the three default tiers) and ``[care.tiers.<name>]``
+    tables (every, grace, aliases); a name present replaces that default tier, a new one adds."""
+    if not isinstance(care, Mapping):
+        raise CategoryError(f"{source}: [care] must be a table")
+    unknown = set(care) - {"replace_defaults", "tiers"}
+    if unknown:
+        raise CategoryError(f"{source}: [care]: unknown field(s) {', '.join(sorted(unknown))}")
+    replace = care.get("replace_defaults", False)
+    if not isinstance(replace, bool):
+        raise CategoryError(f"{source}: [care] replace_defaults must be true or false")
+    table = care.get("tiers", {})
+    if not isinstance(table, Mapping):
+        raise CategoryError(f"{source}: [care.tiers] must be a table")
+    merged: dict[str, CareTier] = {} if replace else {t.name: t for t in DEFAULT_TIERS}
+    for name, spec in table.items():
+        where = f"{source}: [care.tiers.{name}]"
+        if not _is_tag_word(name):
+            raise CategoryError(f"{where}: a tier's name must be one word of letters or digits")
+        if not isinstance(spec, Mapping):
+            raise CategoryError(f"{where} must be a table")
+        extra = set(spec) - _TIER_FIELDS
+        if extra:
+            raise CategoryError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
+        try:
+            every = parse_duration(spec["every"])
+            grace = parse_duration(spec.get("grace", "0s"))
+        except KeyError as exc:
+            raise CategoryError(f"{where}: {exc.args[0]} is required") from exc
+        except (TypeError, ValueError) as exc:
+            raise CategoryError(f"{where}: {exc}") from exc
+        if every <= timedelta(0) or grace < timedelta(0):
+            raise CategoryError(f"{where}: every must be longer than zero, grace not negative")
+        aliases = spec.get("aliases", [])
+        if not isinstance(aliases, list) or not all(
+            isinstance(a, str) and _is_tag_word(a) for a in aliases
+        ):
+            raise CategoryError(f"{where}: aliases must be a list of words")
+        merged[name] = CareTier(name, every, grace, tuple(aliases))
+    if not merged:
+        raise CategoryError(f"{source}: no care tiers left")
+    return tuple(merged.values())
 
 
 _DEFAULT_BY_KEY: dict[str, Category] = {c.key: c for c in DEFAULT_CATEGORIES}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.care import Desk
 from bot.categories import CategoryCatalog
 from bot.clock import Clock
 from bot.config import Settings
@@ -68,6 +69,11 @@ class Runtime:
             return self.texts
         language: Language = "zh" if language_code.lower().split("-")[0] == "zh" else "en"
         return self.texts if language == self.texts.language else Texts(language)
+
+    @property
+    def care_desk(self) -> Desk:
+        """What the 关爱走访 rules (bot.care) need of the running bot."""
+        return Desk(self.storage, self.catalog, self.texts, self.settings.tz)
 
     @property
     def roles(self) -> RoleBook:

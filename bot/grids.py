@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage import ChatBinding, GridTakenError, Storage, UnknownUnitError
+from storage import ChatBinding, GridInfo, GridTakenError, Storage, UnknownUnitError
 
 NAME_LIMIT = 40
 
@@ -68,3 +68,18 @@ async def bind_supervisor(
         )
     except UnknownUnitError:
         return None
+
+
+async def office_chats(
+    storage: Storage, grid: GridInfo, level: int
+) -> tuple[list[int], int | None]:
+    """Where an escalation of ``level`` goes. Level 1: the community's office chats; level 2:
+    the street's. A community without a chat of its own escalates to its street at once, so
+    nothing overdue goes unseen. Returns the chats and which office they belong to (None: no
+    chat at all)."""
+    chats = await storage.grids.supervisor_chats(grid.community_id, grid.street_id)
+    community = [c.chat_id for c in chats if c.community_id is not None]
+    street = [c.chat_id for c in chats if c.community_id is None]
+    if level == 1 and community:
+        return community, 1
+    return (street, 2) if street else ([], None)

@@ -11,8 +11,11 @@ def message_link(chat_id: int, message_id: int, username: str | None = None) -> 
     """``https://t.me/...`` for a group message, or None where Telegram has no link.
 
     A public group links by its username; a private supergroup (id -100XXXXXXXXXX) by
-    ``t.me/c/XXXXXXXXXX/<message id>``; basic groups and private chats have no message links.
+    ``t.me/c/XXXXXXXXXX/<message id>``; basic groups and private chats have no message links,
+    and a ticket the bot opened itself (a 关爱走访 visit's, message id ≤ 0) has no message.
     """
+    if message_id <= 0:
+        return None
     if username:
         return f"https://t.me/{username}/{message_id}"
     if chat_id < _SUPERGROUP_PREFIX:

@@ -327,7 +327,7 @@ class OutboxSender:
         message: Message = await self._bot.send_message(
             chat_id,
             fit(text),
-            reply_parameters=ReplyParameters(ticket.message_id, allow_sending_without_reply=True),
+            reply_parameters=_reply_parameters({"reply_to": ticket.message_id}),
             reply_markup=receipt_keyboard(ticket, runtime.texts, facts.duplicates),
             message_thread_id=ticket.thread_id,
         )
@@ -375,7 +375,7 @@ class OutboxSender:
 
 def _reply_parameters(payload: dict[str, Any]) -> ReplyParameters | None:
     reply_to = payload.get("reply_to")
-    if not isinstance(reply_to, int):
+    if not isinstance(reply_to, int) or reply_to <= 0:  # ≤ 0: a ticket of no message (关爱走访)
         return None
     return ReplyParameters(reply_to, allow_sending_without_reply=True)
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from telegram.ext import ContextTypes
 
-from bot import offers, tickets
+from bot import care, offers, tickets
 from bot.callbacks import RatingPress, encode
 from bot.context import Runtime, runtime_of
+from bot.grids import office_chats
 from bot.links import mention, message_link
 from bot.parsing.contacts import mask_sensitive
 from bot.texts import SYSTEM_ACTOR
@@ -43,6 +44,8 @@ class TickReport:
     followup_reminders: int = 0
     closed_unrated: int = 0
     digests: int = 0
+    care_reminders: int = 0
+    care_escalations: int = 0
 
     @property
     def total(self) -> int:
@@ -53,6 +56,8 @@ class TickReport:
             + self.followup_reminders
             + self.closed_unrated
             + self.digests
+            + self.care_reminders
+            + self.care_escalations
         )
 
 
@@ -148,6 +153,11 @@ class Ticker:
             self._grids[grid_id] = await self.runtime.storage.grids.grid(grid_id)
         return self._grids[grid_id]
 
+    async def may_see_roster(self, user_id: int, grid_id: int) -> bool:
+        """Whether a visitor still works the grid (the roster is theirs to read)."""
+        grid = await self.grid(grid_id)
+        return grid is not None and (await self.runtime.roles.role(user_id, grid)).works_tickets
+
     def tag(self, ticket: Ticket) -> str:
         category = self.runtime.catalog.get(ticket.category)
         return escape(category.tag if category else ticket.category)
@@ -167,6 +177,10 @@ async def tick(runtime: Runtime) -> TickReport:
         report.followup_reminders = await _followup_reminders(ticker)
     report.closed_unrated = await _close_unrated(ticker)
     report.digests = await _digests(ticker)
+    visits = await care.tick(
+        runtime.care_desk, ticker.now, quiet=ticker.quiet, may_see=ticker.may_see_roster
+    )
+    report.care_reminders, report.care_escalations = visits.reminders, visits.escalations
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
     await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     await runtime.storage.inbox.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
@@ -266,7 +280,7 @@ async def escalate(
     grid = await ticker.grid(ticket.grid_id)
     if grid is None:
         return Escalation(moved=False)
-    chats, office = await _supervisor_chats(runtime, grid, level)
+    chats, office = await office_chats(runtime.storage, grid, level)
     if office is None:
         logger.debug("ticket %s: no office chat to escalate to", ticket.id)
         return Escalation(moved=False)
@@ -332,20 +346,6 @@ async def escalate_by_hand(
     if current.escalation_level != ticket.escalation_level:
         return HandEscalation(ByHand.REFUSED, current)
     return HandEscalation(ByHand.NO_OFFICE, current)
-
-
-async def _supervisor_chats(
-    runtime: Runtime, grid: GridInfo, level: int
-) -> tuple[list[int], int | None]:
-    """Level 1: the community's office chats; level 2: the street's. A community without a
-    chat of its own escalates to its street at once, so nothing overdue goes unseen.
-    Returns the chats and which office they belong to (None: no chat at all)."""
-    chats = await runtime.storage.grids.supervisor_chats(grid.community_id, grid.street_id)
-    community = [c.chat_id for c in chats if c.community_id is not None]
-    street = [c.chat_id for c in chats if c.community_id is None]
-    if level == 1 and community:
-        return community, 1
-    return (street, 2) if street else ([], None)
 
 
 async def _escalation_text(

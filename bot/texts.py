@@ -1461,6 +1461,59 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "共 {count} 个网格，这里列出前 {ends} 名和后 {ends} 名；选择社区可查看其全部网格。",
         "en": "{count} grids: the first {ends} and the last {ends} are listed; choose a community to see all of its grids.",
     },
+    # -- 关爱走访: the rules' own words (bot.care: tickets, reminders, office alarms) ----------
+    "care.ticket_body": {
+        "zh": "关爱走访发现需跟进的情况（关爱 {person}），详情请网格员私聊本机器人 /care show {person}",
+        "en": "A care visit found something to follow up (care {person}); officers: /care show {person} in private",
+    },
+    "care.reporter": {"zh": "关爱走访", "en": "Care visit"},
+    "care.press_private": {
+        "zh": "关爱走访只在与本机器人的私聊中办理。",
+        "en": "Care visits are handled in a private chat with the bot.",
+    },
+    "care.not_yours": {
+        "zh": "您不是这位关爱对象所在网格的工作人员，无法记录走访。",
+        "en": "You do not work this person's grid, so you cannot record a visit.",
+    },
+    "care.never": {"zh": "尚无走访记录", "en": "no visit yet"},
+    "care.button_visit": {"zh": "📝 记录走访", "en": "📝 Record a visit"},
+    "care.remind": {
+        "zh": "🧓 <b>关爱走访提醒</b>：关爱 {id} {name}（{tier}）今天该走访了\n"
+        "地址：{address}\n应访：{due}，按期截止：{until}\n上次走访：{last}\n"
+        "走访后点下方按钮，或发送 /visit {id} 正常",
+        "en": "🧓 <b>Care visit due</b>: care {id} {name} ({tier}) is due for a visit today\n"
+        "Address: {address}\nDue: {due}, on time until {until}\nLast visit: {last}\n"
+        "Press the button after the visit, or send /visit {id} 正常",
+    },
+    "care.remind_round": {
+        "zh": "🧓 <b>专项走访</b>：关爱 {id} {name}（{tier}）请在 {until} 前走访\n"
+        "地址：{address}\n上次走访：{last}\n走访后点下方按钮，或发送 /visit {id} 正常",
+        "en": "🧓 <b>Extra round</b>: please visit care {id} {name} ({tier}) before {until}\n"
+        "Address: {address}\nLast visit: {last}\n"
+        "Press the button after the visit, or send /visit {id} 正常",
+    },
+    "care.remind_nobody": {
+        "zh": "🧓 关爱 {id} 的走访今天到期，但走访人已不在岗。请网格员私聊本机器人 /care edit {id} 指定走访人。",
+        "en": "🧓 The visit of care {id} is due today, but its visitor no longer works this grid. Officers: /care edit {id} in private to name a visitor.",
+    },
+    "care.alarm": {
+        "zh": "🚨 <b>{reason}</b>\n{community} · {grid} · 关爱 {id}：{name}（{tier}）\n"
+        "地址：{address}\n走访人：{visitor}\n紧急联系人：{contact}\n上次走访：{last}",
+        "en": "🚨 <b>{reason}</b>\n{community} · {grid} · care {id}: {name} ({tier})\n"
+        "Address: {address}\nVisitor: {visitor}\nEmergency contact: {contact}\nLast visit: {last}",
+    },
+    "care.alarm_missed": {
+        "zh": "关爱走访逾期未访（按期截止 {since}）",
+        "en": "Care visit missed (on time until {since})",
+    },
+    "care.alarm_street": {
+        "zh": "关爱走访逾期未访，社区督办后仍未走访（按期截止 {since}）",
+        "en": "Care visit still missed after the community was told (on time until {since})",
+    },
+    "care.alarm_unseen": {
+        "zh": "关爱走访连续 {times} 次未见到本人",
+        "en": "Care visit: the person was not seen {times} times in a row",
+    },
 }
 
 

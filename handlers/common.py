@@ -22,7 +22,16 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
 from bot import callbacks
-from bot.callbacks import OfferPress, Outdated, PagePress, Parsed, Press, RatingPress, TicketPress
+from bot.callbacks import (
+    CarePress,
+    OfferPress,
+    Outdated,
+    PagePress,
+    Parsed,
+    Press,
+    RatingPress,
+    TicketPress,
+)
 from bot.context import LinliContext, Runtime
 from bot.fit import fit, fit_plain, plain
 from bot.keyboards import receipt_keyboard
@@ -35,7 +44,7 @@ from storage import GridInfo, Offer
 
 logger = logging.getLogger(__name__)
 
-P = TypeVar("P", TicketPress, PagePress, RatingPress, OfferPress)
+P = TypeVar("P", TicketPress, PagePress, RatingPress, OfferPress, CarePress)
 
 _NUMBER = re.compile(r"^(?:no\.?|#|＃|工单)?(\d{1,12})号?$", re.IGNORECASE)
 
@@ -194,7 +203,9 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
       the presser's own and he works at least one grid;
     * a rating: the presser reported the ticket (or joined it with +1);
     * a 登记提示 (offer): the message must be that offer's question and the choice one of its
-      categories; the presser wrote the message it asks about, or works tickets in its grid.
+      categories; the presser wrote the message it asks about, or works tickets in its grid;
+    * 关爱走访: only in the presser's own private chat with the bot; to record a visit, the
+      presser works tickets in the person's grid (the roster is staff's only).
 
     Roles come from ``bot.roles`` (chat admins via getChatAdministrators, which works when the
     bot is a plain member, named officers, office-chat staff, ADMIN_IDS).
@@ -208,7 +219,23 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
         return await _authorize_page(context.runtime, query, message)
     if isinstance(press, OfferPress):
         return await _authorize_offer(context.runtime, query, message, press)
+    if isinstance(press, CarePress):
+        return await _authorize_care(context.runtime, query, message, press)
     return await _authorize_rating(context.runtime, query, message, press)
+
+
+async def _authorize_care(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: CarePress
+) -> Decision:
+    if message.chat.id != query.from_user.id:  # the roster is read in private only
+        return Decision("care.press_private")
+    if press.step != "visit":
+        return Decision()
+    person = await runtime.storage.care.get(press.value)
+    grid = None if person is None else await runtime.storage.grids.grid(person.grid_id)
+    if grid is None or not (await runtime.roles.role(query.from_user.id, grid)).works_tickets:
+        return Decision("care.not_yours")
+    return Decision()
 
 
 def _carries(message: MaybeInaccessibleMessage, data: str | None) -> bool:
@@ -416,8 +443,8 @@ async def refresh_receipt(
 
 async def post_to_reporter(context: LinliContext, ticket: Ticket, text: str) -> Message | None:
     """Post in the ticket's group as a reply to the resident's report, so she is notified."""
-    if ticket.chat_id > 0 and ticket.source == "patrol":
-        return None
+    if (ticket.chat_id > 0 and ticket.source == "patrol") or ticket.message_id <= 0:
+        return None  # nobody to tell: an officer's own finding, or a ticket the bot opened
     try:
         return await context.bot.send_message(
             ticket.chat_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.care import CareRepository
 from storage.db import Database, SchemaTooNewError, UpdateScope, handling, is_url, open_database
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
 from storage.inbox import InboxItem, InboxRepository
@@ -22,6 +23,7 @@ from storage.web import AuditEntry, WebLogin, WebRepository, WebSession
 __all__ = [
     "Acceptance",
     "AuditEntry",
+    "CareRepository",
     "ChatBinding",
     "Database",
     "EventDraft",
@@ -81,6 +83,7 @@ class Storage:
         self.updates = HandledUpdates(db)
         self.inbox = InboxRepository(db)
         self.web = WebRepository(db)
+        self.care = CareRepository(db)
 
     @classmethod
     async def open(

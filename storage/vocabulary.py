@@ -89,3 +89,69 @@ class AuditAction(StrEnum):
     DOWNLOAD = "download"  # the ledger, as xlsx or csv
     VIEW_AUDIT = "view_audit"
     ACCESS_ENDED = "access_ended"  # a session whose grants no longer hold (role ended)
+
+
+# -- 关爱走访 (bot.care) ------------------------------------------------------------------------
+
+
+@unique
+class CareStatus(StrEnum):
+    """Where a person on the roster stands (``care_people.status``)."""
+
+    ACTIVE = "active"  # visited on the tier's cadence
+    PAUSED = "paused"  # 暂停 (in hospital, away): nothing falls due
+    ENDED = "ended"  # 结束 (moved, passed away): kept for the record
+
+
+@unique
+class DueKind(StrEnum):
+    """What one row of ``care_dues`` owes."""
+
+    CYCLE = "cycle"  # the next regular visit of the tier's cadence
+    ROUND = "round"  # an extra round (heat wave, holiday) with its own deadline
+
+
+@unique
+class DueStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"  # a visit settled it (on time if at or before its window's end)
+    CANCELLED = "cancelled"  # paused, ended, or re-planned by an edit: counted nowhere
+
+
+@unique
+class VisitWay(StrEnum):
+    """How a visit was made (Chinese practice accepts several)."""
+
+    HOME = "home"  # 上门
+    CALL = "call"  # 电话/视频
+    PROXY = "proxy"  # 亲属邻里代看
+    VOLUNTEER = "volunteer"  # 志愿者结对
+    DEVICE = "device"  # 智能设备
+
+
+@unique
+class VisitOutcome(StrEnum):
+    NORMAL = "normal"  # 正常
+    CONCERN = "concern"  # 异常需跟进: opens a 求助 ticket at once
+    UNSEEN = "unseen"  # 未见到: settles nothing; twice in a row goes to the office
+    REFUSED = "refused"  # 拒访: the visitor went; the person declined
+
+    @property
+    def settles(self) -> bool:
+        """Whether a visit with this outcome settles what was due (the person was reached)."""
+        return self is not VisitOutcome.UNSEEN
+
+
+@unique
+class CareEventKind(StrEnum):
+    """The kind of one roster history row (``care_events.kind``)."""
+
+    ADDED = "added"
+    EDITED = "edited"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    ENDED = "ended"
+    VISITED = "visited"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    ROUND = "round"  # an extra round made the person due

@@ -177,7 +177,7 @@ async def test_next_escalation(storage: Storage, level: int, expected: int | Non
 
 def test_the_rules_import_no_telegram() -> None:
     code = (
-        "import sys, bot.tickets, bot.followup\n"
+        "import sys, bot.tickets, bot.followup, bot.care, bot.parsing.care, bot.grids\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'telegram')\n"
         "assert not loaded, loaded\n"
     )

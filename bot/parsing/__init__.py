@@ -19,6 +19,7 @@ One module per part, each with its decisions on the ambiguous cases in its docst
 * ``contacts``  phones, landlines, ID numbers, masking
 * ``report``    ``parse_report``: all of the above for one message
 * ``text``      the scan copy and what the parts share
+* ``care``      关爱走访's one-line forms (/care add, /visit) and the words for outcomes and ways
 """
 
 from __future__ import annotations
