@@ -37,7 +37,7 @@ from bot.ratelimit import TelegramBudget, retry_after_seconds
 from bot.receipts import location_text, receipt_text
 from bot.tickets import DUPLICATE_WINDOW
 from storage import Ticket
-from storage.outbox import Claimed, OutboxItem, ReceiptFacts
+from storage.outbox import CLAIM_ROWS, Claimed, OutboxItem, ReceiptFacts
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 IDLE_POLL = 1.0
 CLAIM_PAGE = 200  # chats claimed at a time
-CLAIM_ROWS = 50  # rows read per chat claimed (a group takes 20 a minute)
 
 
 class OutboxSender:
@@ -61,18 +60,35 @@ class OutboxSender:
         self._turnstile = asyncio.Lock()
         self._line_asleep = False  # the chat at the turnstile sleeps on the budget (not booking)
         self._naps = 0  # times the chat at the turnstile slept on the budget
+        # Whether a drain that ends must wake the dispatcher: rows may have been queued for its
+        # chat while it sent. A wake naming a chat that is draining marks that chat; a wake
+        # naming none (a job, a handler that queued something) counts for every chat draining.
+        self._queued_while_busy: set[int] = set()
+        self._wakes = 0  # wakes naming no chat, so far
+        self._wakes_at_start: dict[int, int] = {}  # each drain's chat: _wakes when it started
+        self._running = False  # run() is sending: transactions may hand it their rows
+        self._releases: set[asyncio.Task[None]] = set()
+        self._claiming = 0  # reads of what is due under way (their chats are not known yet)
 
-    def wake(self) -> None:
-        """Something was queued: look now rather than at the next poll."""
+    def wake(self, chat_id: int | None = None) -> None:
+        """Something was queued (for ``chat_id``, if given): look now rather than at the next
+        poll."""
+        if chat_id is None:
+            self._wakes += 1
+        elif chat_id in self._busy:
+            self._queued_while_busy.add(chat_id)
         self._wake.set()
 
     async def run(self) -> None:
         """Forever: start a drain for each chat with messages due, then sleep until woken or the
         next poll. Drains run on their own, so a chat whose messages become due while others
         wait for the budget joins the line at once. One failure never ends it."""
+        db = self._runtime.storage.db
         resumed = await self._runtime.storage.outbox.retry_now(self._runtime.clock.now())
         if resumed:
             logger.info("outbox: %s messages left by the last run are due now", resumed)
+        self._running = True
+        db.outbox_adopter = self
         try:
             while True:
                 try:
@@ -82,9 +98,13 @@ class OutboxSender:
                 except Exception:
                     logger.exception("outbox: reading what is due failed; trying again shortly")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL)
+                    async with asyncio.timeout(IDLE_POLL):  # (no task of its own, as wait_for)
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
+            self._running = False
+            if db.outbox_adopter is self:
+                db.outbox_adopter = None
             for task in self._drains:
                 task.cancel()
             await asyncio.gather(*self._drains, return_exceptions=True)
@@ -96,24 +116,65 @@ class OutboxSender:
             claimed = await self._claim(started)
             for chat_id, queue in claimed.rows.items():
                 started.add(chat_id)
-                self._busy.add(chat_id)  # before the task runs: the next read must skip it
-                task = asyncio.create_task(self._drain(chat_id, queue), name=f"outbox-{chat_id}")
-                self._drains.add(task)
-                task.add_done_callback(self._drained)
+                self._start_drain(chat_id, queue)
             started.update(claimed.refused)  # another instance is sending to them
             if claimed.chats < CLAIM_PAGE:
                 return  # that was all; a full page means more chats may be waiting behind it
 
-    def _drained(self, task: asyncio.Task[int]) -> None:
+    def reserve(self, chat_id: int) -> bool:
+        """A transaction queueing a row for ``chat_id`` may claim the chat for this sender
+        (:class:`storage.outbox.Adopter`): not while the chat is draining here, nor while a
+        read of what is due may be claiming it."""
+        if not self._running or self._claiming or chat_id in self._busy:
+            return False
+        self._busy.add(chat_id)  # until adopt: neither the dispatcher nor another reserve
+        return True
+
+    def adopt(self, chat_id: int, rows: list[OutboxItem] | None, *, queued: bool) -> None:
+        """The reserved chat's due rows, read under its claim by the transaction that queued
+        one: drained at once, as the dispatcher's would be. None: not claimed after all."""
+        if rows is None or not self._running:
+            self._busy.discard(chat_id)
+            if rows is not None:  # claimed, but stopping: let go, as a drain would
+                self._release_later(chat_id)
+            if queued:
+                self.wake(chat_id)
+            return
+        self._start_drain(chat_id, rows)
+
+    def _release_later(self, chat_id: int) -> None:
+        task = asyncio.create_task(self._runtime.storage.outbox.release_chat(chat_id))
+        self._releases.add(task)  # (kept until done: the loop holds tasks weakly)
+        task.add_done_callback(self._releases.discard)
+
+    def _start_drain(self, chat_id: int, queue: list[OutboxItem]) -> None:
+        """Drain a claimed chat in a task of its own."""
+        self._busy.add(chat_id)  # before the task runs: the next read must skip it
+        self._queued_while_busy.discard(chat_id)
+        if len(queue) >= CLAIM_ROWS:  # more may be due than were read: look again at its end
+            self._queued_while_busy.add(chat_id)
+        self._wakes_at_start[chat_id] = self._wakes
+        task = asyncio.create_task(self._drain(chat_id, queue), name=f"outbox-{chat_id}")
+        self._drains.add(task)
+        task.add_done_callback(lambda done: self._drained(chat_id, done))
+
+    def _drained(self, chat_id: int, task: asyncio.Task[int]) -> None:
         self._drains.discard(task)
+        # something queued while the chat was draining, for it or for no chat in particular
+        behind = chat_id in self._queued_while_busy or self._wakes_at_start.get(chat_id) != (
+            self._wakes
+        )
+        self._queued_while_busy.discard(chat_id)
+        self._wakes_at_start.pop(chat_id, None)
         if task.cancelled():
             return
         if (error := task.exception()) is not None:
             logger.error("outbox: sending failed", exc_info=error)
-        elif task.result():
-            # Rows queued for that chat while it was sending are due now. A drain that sent
+        elif task.result() and (behind or self.budget.shared):
+            # Rows queued for that chat while it was sending are due now (shared by instances:
+            # perhaps by another one, which could not claim the chat). A drain that sent
             # nothing (its chat is blocked or its minute spent) waits for the next poll instead.
-            self.wake()
+            self._wake.set()
 
     async def _claim(self, skip: set[int] | None = None) -> Claimed:
         """Claim the chats with messages due, leaving out those being drained here, and read
@@ -121,9 +182,16 @@ class OutboxSender:
         lets go of it."""
         storage = self._runtime.storage
         exclude = sorted(self._busy | (skip or set()))
-        return await storage.outbox.claim_due(
-            self._runtime.clock.now(), chats=CLAIM_PAGE, rows_per_chat=CLAIM_ROWS, exclude=exclude
-        )
+        self._claiming += 1
+        try:
+            return await storage.outbox.claim_due(
+                self._runtime.clock.now(),
+                chats=CLAIM_PAGE,
+                rows_per_chat=CLAIM_ROWS,
+                exclude=exclude,
+            )
+        finally:
+            self._claiming -= 1
 
     async def flush(self) -> int:
         """Send everything due that the limits allow right now, waiting for every chat; returns

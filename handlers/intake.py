@@ -131,8 +131,9 @@ async def take_report(message: Message, context: LinliContext) -> None:
     now = runtime.clock.now()
     result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now)
     if result.created:
+        # the receipt was queued with the ticket, and handed to the running sender there
+        # (storage.outbox.Adopter): nothing to wake
         logger.info("ticket %s opened in chat %s", result.ticket.id, result.ticket.chat_id)
-        runtime.wake_sender()  # the receipt was queued with the ticket
 
 
 async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from storage.outbox import Adopter
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +220,9 @@ class Database:
         # handled_updates; with the highest one found there, a new update needs no read
         # (HandledUpdates.seen). Raised before the write, so it is never below a record.
         self.handled_above = 0
+        # The running sender of this process, which takes a chat's rows in the transaction
+        # that queues them (storage.outbox.Adopter); None: rows wait for the sender's read.
+        self.outbox_adopter: Adopter | None = None
 
     @property
     def busy(self) -> Callable[[], bool]:

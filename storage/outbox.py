@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from storage.db import (
     AsyncConn,
@@ -97,6 +97,8 @@ class OutboxItem:
         )
 
 
+CLAIM_ROWS = 50  # rows read per chat claimed (a group takes 20 a minute)
+
 _QUEUE = (
     "INSERT INTO outbox (chat_id, kind, text, payload, attachment, ticket_id, dedupe_key,"
     " created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -140,6 +142,42 @@ def _with_tickets(conn: Conn, rows: list[Row]) -> list[OutboxItem]:
         ).fetchall()
         tickets = {t.id: t for t in map(Ticket.from_row, found)}
     return [OutboxItem.from_row(r, tickets.get(r["ticket_id"])) for r in rows]
+
+
+class Adopter(Protocol):
+    """Who sends a chat's rows as soon as they are queued (the running sender), so that a
+    receipt queued with its ticket needs no read of its own: the opening transaction claims the
+    chat and reads its due rows, and hands them over after its COMMIT.
+
+    ``reserve`` (on the event loop, before the transaction) says whether the transaction may
+    claim the chat for it — never a chat it is draining or may be claiming by itself — and
+    holds the chat until ``adopt``. ``adopt`` (after the transaction, whatever became of it)
+    gets the chat's due rows read under the claim, or None: nothing claimed (another instance
+    holds it, nothing was queued, or the transaction failed) — the reservation is let go, and
+    ``queued`` says whether a row was queued after all (then it is sent as any row, after a
+    wake). A row queued for a chat that was not reserved is announced by ``wake``."""
+
+    def reserve(self, chat_id: int) -> bool: ...
+
+    def adopt(self, chat_id: int, rows: list[OutboxItem] | None, *, queued: bool) -> None: ...
+
+    def wake(self, chat_id: int | None = None) -> None: ...
+
+
+def claim_chat_in(
+    conn: Conn, db: Database, chat_id: int, now: datetime, rows: int
+) -> list[OutboxItem] | None:
+    """Claim one chat's outbox (:meth:`Database.claim_outbox_in`) and read its due rows under
+    the claim, receipts with their tickets (as :meth:`OutboxRepository.claim_due` does for
+    the chats it finds); None if another instance holds the chat."""
+    if not db.claim_outbox_in(conn, [chat_id]):
+        return None
+    found = conn.execute(
+        "SELECT o.* FROM outbox o WHERE o.chat_id = ? AND o.status = 'pending'"
+        " AND o.not_before <= ? ORDER BY o.id LIMIT ?",
+        (chat_id, to_db_time(now), rows),
+    ).fetchall()
+    return _with_tickets(conn, found)
 
 
 @dataclass(frozen=True)
@@ -188,7 +226,7 @@ class OutboxRepository:
         now: datetime,
         *,
         chats: int = 200,
-        rows_per_chat: int = 50,
+        rows_per_chat: int = CLAIM_ROWS,
         exclude: Sequence[int] = (),
     ) -> Claimed:
         """Claim the chats with messages due (oldest first, up to ``chats``, none of

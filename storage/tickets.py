@@ -10,7 +10,15 @@ from typing import Any
 
 from storage.db import AsyncConn, Conn, Database, first, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
-from storage.outbox import OutboxDraft, ReceiptFacts, queue, queue_in
+from storage.outbox import (
+    CLAIM_ROWS,
+    OutboxDraft,
+    OutboxItem,
+    ReceiptFacts,
+    claim_chat_in,
+    queue,
+    queue_in,
+)
 from storage.vocabulary import OPEN_STATUSES, EventKind, Status
 
 
@@ -84,7 +92,36 @@ class TicketRepository:
         has a ticket already. The receipt's row carries what the receipt says besides the
         ticket (:class:`~storage.outbox.ReceiptFacts`): its files, and the open tickets of the
         same place and category since ``duplicates_since`` (none without it)."""
-        return await self._db.atomic(lambda conn: open_in(conn, draft, receipt, duplicates_since))
+        db = self._db
+        adopter = db.outbox_adopter if receipt else None
+        if adopter is None:
+            return await db.atomic(lambda conn: open_in(conn, draft, receipt, duplicates_since))
+        # The running sender takes the receipt from here: the chat claimed and its due rows
+        # read in this transaction, no read of the sender's own (storage.outbox.Adopter).
+        chat_id = draft.chat_id
+        claim = adopter.reserve(chat_id)
+
+        def open_and_claim(conn: Conn) -> tuple[Ticket, bool, list[OutboxItem] | None]:
+            ticket, created = open_in(conn, draft, receipt, duplicates_since)
+            rows = None
+            if claim and created:
+                rows = claim_chat_in(conn, db, chat_id, draft.created_at, CLAIM_ROWS)
+            return ticket, created, rows
+
+        try:
+            ticket, created, rows = await db.atomic(open_and_claim)
+        except BaseException:
+            if claim:
+                try:
+                    await db.release_outbox(chat_id)  # a claim dies with its rolled-back work
+                finally:
+                    adopter.adopt(chat_id, None, queued=False)
+            raise
+        if claim:
+            adopter.adopt(chat_id, rows, queued=created)
+        elif created:
+            adopter.wake(chat_id)
+        return ticket, created
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))

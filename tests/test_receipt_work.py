@@ -18,6 +18,7 @@ import aiosqlite
 import pytest
 
 from bot.clock import VirtualClock
+from bot.context import runtime_of
 from bot.ratelimit import TelegramBudget
 from bot.simulator import Simulator
 from storage import OutboxDraft, Storage, handling
@@ -65,6 +66,37 @@ async def test_a_report_and_its_receipt_take_three_trips_to_sqlite(
         assert "已登记" in bot.reply_text(chat, report)
         ticket = await bot.storage.tickets.by_message(chat.id, report["message_id"])
         assert ticket is not None and ticket.receipt_message_id is not None
+
+
+@pytest.mark.sqlite_only
+async def test_the_running_sender_takes_each_receipt_from_the_transaction_that_queued_it(
+    bot: Harness, trips: list[int]
+) -> None:
+    resident = bot.sim.add_user("王阿姨")
+    chats = await bot.bound_groups(10, resident)
+    sender = runtime_of(bot.app).sender
+    running = asyncio.create_task(sender.run())
+    try:
+        await bot.sim.wait_for(lambda: bot.storage.db.outbox_adopter is sender)
+        reports = [
+            bot.sim.send_text(chat, resident, f"#报修 {n}号楼楼道灯不亮")
+            for n, chat in enumerate(chats, start=1)
+        ]
+        trips[0] = 0
+        await bot.process()
+        pairs = list(zip(chats, reports, strict=True))
+        await bot.sim.wait_for(lambda: all(bot.replies(c, r) for c, r in pairs), timeout=30)
+        # per report: the chat's binding; one transaction (ticket, receipt row, the chat claimed
+        # for the sender and its due rows read); the receipt marked sent — no read of what is
+        # due (at most an idle look or two of the dispatcher meanwhile)
+        assert 3 * len(reports) <= trips[0] <= 3 * len(reports) + 2
+        for chat, report in pairs:
+            assert len(bot.replies(chat, report)) == 1
+            assert "已登记" in bot.reply_text(chat, report)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert bot.storage.db.outbox_adopter is None  # a stopped sender takes nothing
 
 
 async def test_the_report_s_update_is_recorded_with_its_ticket(bot: Harness) -> None:

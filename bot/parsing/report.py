@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 
 from bot.categories import CategoryCatalog
@@ -32,8 +34,31 @@ class ParsedReport:
         return self.category is not None
 
 
+# The last messages read, per catalogue: one group message is read by the intake and again by
+# the offers' hearing (is it tagged?), and the same text again on a redelivery. A reading is
+# immutable and depends on nothing but the text and the catalogue (compared by identity: the
+# catalogue is loaded once per process).
+_RECENT = 32
+_recent: OrderedDict[tuple[int, str], tuple[CategoryCatalog, ParsedReport]] = OrderedDict()
+
+
 def parse_report(text: str, catalog: CategoryCatalog) -> ParsedReport:
     """``text`` read with the tags and words of ``catalog`` (the categories in force)."""
+    key = (id(catalog), text)
+    found = _recent.get(key)
+    if found is not None and found[0] is catalog:
+        with suppress(KeyError):  # (another thread may have dropped it meanwhile)
+            _recent.move_to_end(key)
+        return found[1]
+    parsed = _parse(text, catalog)
+    _recent[key] = (catalog, parsed)
+    while len(_recent) > _RECENT:
+        with suppress(KeyError):
+            _recent.popitem(last=False)
+    return parsed
+
+
+def _parse(text: str, catalog: CategoryCatalog) -> ParsedReport:
     scan = scan_copy(text)
     hits = tags_in_scan(scan, catalog)
     decider = next((h for h in hits if h.category is not None), None)
