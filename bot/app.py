@@ -39,6 +39,7 @@ from bot.webhook import BadUpdate, Deliver, Healthy, WebhookServer, build_app, l
 from handlers import (
     admin,
     buttons,
+    care,
     errors,
     followup,
     intake,
@@ -141,6 +142,7 @@ def register_handlers(app: LinliApp) -> None:
     buttons.register(app)
     followup.register(app)
     reports.register(app)
+    care.register(app)  # /care and /visit, their forms (private chats)
     web.register(app)  # before resident: `/start web` (its deep link) is web's
     resident.register(app)
     intake.register(app)

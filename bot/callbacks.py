@@ -11,7 +11,8 @@ Version 1, ``|``-separated, at most 64 bytes (Telegram's limit; ``encode`` refus
                          likely category (0, 1 or 2: the offer row keeps the categories)
     v1|cr|visit|7        关爱走访: record a visit to person 7 (the button on a reminder); the
                          forms' steps: cr|grid|<grid id>, cr|tier|<n>, cr|visitor|<n>,
-                         cr|way|<n>, cr|outcome|<n>, cr|skip|0, cr|cancel|0 (private chats only)
+                         cr|way|<n>, cr|outcome|<n>, cr|field|<n> (/care edit: which field),
+                         cr|skip|0, cr|cancel|0 (private chats only)
 
 ``parse`` accepts only what ``encode`` produces (it re-encodes and compares, so ``012`` or a
 full-width digit is not a number here). Anything else is ``Invalid``, or ``Outdated`` when it
@@ -126,15 +127,15 @@ class OfferPress:
             raise ValueError(f"offer choice out of range: {self.choice}")
 
 
-CareStep = Literal["visit", "grid", "tier", "visitor", "way", "outcome", "skip", "cancel"]
+CareStep = Literal["visit", "grid", "tier", "visitor", "way", "outcome", "field", "skip", "cancel"]
 _CARE_STEPS: tuple[str, ...] = get_args(CareStep)
 
 
 @dataclass(frozen=True)
 class CarePress:
     """关爱走访, in a private chat: ``visit`` a person (a reminder's button), or one step of a
-    form (``/care add``, ``/visit``): the grid, the n-th tier / visitor / way / outcome offered,
-    skip a question, cancel the form."""
+    form (``/care add``, ``/care edit``, ``/visit``): the grid, the n-th tier / visitor / way /
+    outcome / field (to edit) offered, skip a question, cancel the form."""
 
     step: CareStep
     value: int = 0

@@ -51,6 +51,8 @@ _OFFICER = tuple(
         "web",
     )
 )
+# 关爱走访: the roster and its visits are kept in private chats only (handlers/care.py)
+_CARE = (MenuCommand("care"), MenuCommand("visit"))
 _ADMIN = tuple(
     MenuCommand(name) for name in ("bind", "supervise", "unbind", "officer", "unofficer")
 )
@@ -59,7 +61,7 @@ _ADMIN = tuple(
 # Named officers who are not group admins see the resident menu in groups; every officer
 # command works for them all the same, and all are listed in private chats and in /help.
 MENUS: Final[dict[str, tuple[MenuCommand, ...]]] = {
-    "private": (_START, _HELP, _MY, _STATUS, *_OFFICER),
+    "private": (_START, _HELP, _MY, _STATUS, *_OFFICER, *_CARE),
     "groups": (_HELP, _MY, _STATUS, _METOO),
     "group_admins": (_HELP, *_OFFICER, _OFFERS, _MY, _STATUS, *_ADMIN),
 }

@@ -26,6 +26,11 @@ PRESENT = frozenset(
 )
 
 
+# With no grid found for someone in private, at most this many grid groups are asked for their
+# administrators (getChatAdministrators, cached): beyond, only named officers and the cache count.
+ASK_GROUPS = 30
+
+
 class Role(IntEnum):
     """Ordered: a higher role may do what a lower one may."""
 
@@ -136,8 +141,11 @@ class RoleBook:
     async def workable_grids(self, user_id: int) -> list[GridInfo] | None:
         """Grids a user may work from a private chat; None means every grid (an admin).
 
-        Grid-chat administrators are recognised from the cache filled when they act in their
-        group; named officers and supervisor-chat members are always recognised.
+        Named officers and supervisor-chat members are always recognised; grid-chat
+        administrators from the cache filled when they act in their group, and — when that
+        finds no grid at all and at most ``ASK_GROUPS`` grid groups are bound — by asking each
+        group for its administrators (each answer cached for everyone), so an officer who has
+        not written in his group lately is not refused in private.
         """
         if self.is_admin(user_id):
             return None
@@ -152,7 +160,7 @@ class RoleBook:
                 supervised.add(("community", binding.community_id))
             elif binding.street_id is not None:  # a street's office: every community in it
                 supervised.add(("street", binding.street_id))
-        return [
+        found = [
             g
             for g in grids
             if g.id in named
@@ -160,3 +168,7 @@ class RoleBook:
             or ("community", g.community_id) in supervised
             or (g.street_id is not None and ("street", g.street_id) in supervised)
         ]
+        bound = [g for g in grids if g.chat_id is not None]
+        if found or len(bound) > ASK_GROUPS:
+            return found
+        return [g for g in bound if g.chat_id and user_id in await self.chat_admins(g.chat_id)]

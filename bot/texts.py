@@ -1514,6 +1514,301 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "关爱走访连续 {times} 次未见到本人",
         "en": "Care visit: the person was not seen {times} times in a row",
     },
+    # -- 关爱走访 in Telegram: /care and /visit, their forms (handlers/care.py); the two menu
+    # lines are menu.* because bot/commands.py names a command's line menu.<command> ----------
+    "menu.care": {
+        "zh": "关爱走访名册：/care [add|show|edit|pause|resume|end|round]",
+        "en": "Care roster: /care [add|show|edit|pause|resume|end|round]",
+    },
+    "menu.visit": {"zh": "记录关爱走访：/visit 编号 [结果]", "en": "Record a care visit: /visit N"},
+    "care_cmd.private_only": {
+        "zh": "关爱走访请私聊机器人办理。",
+        "en": "Care visits are handled in a private chat with the bot.",
+    },
+    "care_cmd.usage": {
+        "zh": "🧓 <b>关爱走访</b>\n/care 我负责的关爱对象（逾期在前）\n"
+        "/care add 登记（按提示填写），或 /care add 曹大爷 3号楼2单元101 高风险\n"
+        "/care show 编号 · /care edit 编号 · /care pause 编号 住院 · /care resume 编号 · "
+        "/care end 编号 原因\n/care round 高温 高风险 [3d] 发起专项走访\n"
+        "/visit 编号 记录走访，或 /visit 7 正常 精神不错",
+        "en": "🧓 <b>Care visits</b>\n/care the people you look after (overdue first)\n"
+        "/care add to add someone (guided), or /care add 曹大爷 3号楼2单元101 高风险\n"
+        "/care show N · /care edit N · /care pause N reason · /care resume N · "
+        "/care end N reason\n/care round 高温 高风险 [3d] an extra round\n"
+        "/visit N to record a visit, or /visit 7 正常 精神不错",
+    },
+    "care_cmd.need_number": {
+        "zh": "请写明关爱对象的编号，例如 {usage}",
+        "en": "Please give the person's number, e.g. {usage}",
+    },
+    "care_cmd.no_person": {
+        "zh": "没有找到关爱 {id}，或您不负责其所在网格。发送 /care 查看您负责的关爱对象。",
+        "en": "No care {id} that you may see: it does not exist or is not in a grid you work. Send /care for your list.",
+    },
+    "care_cmd.staff_only": {
+        "zh": "关爱走访名册只对网格员和社区工作人员开放。如需帮助，请在网格群里发 #求助。",
+        "en": "The care roster is for grid officers and community staff only. For help, post #求助 in your grid's group.",
+    },
+    "care_cmd.list_empty": {
+        "zh": "名册上还没有关爱对象。发送 /care add 登记。",
+        "en": "Nobody is on the care roster yet. Send /care add to add someone.",
+    },
+    "care_cmd.list_head": {
+        "zh": "🧓 <b>关爱名册</b>：{count} 人，逾期 {overdue} 人",
+        "en": "🧓 <b>Care roster</b>: {count} people, {overdue} overdue",
+    },
+    "care_cmd.list_line": {
+        "zh": "关爱 {id} · {name} · {tier} · {when}",
+        "en": "care {id} · {name} · {tier} · {when}",
+    },
+    "care_cmd.list_more": {
+        "zh": "……另有 {more} 人未列出（逾期的已在前面）",
+        "en": "… and {more} more not listed (the overdue ones come first)",
+    },
+    "care_cmd.list_foot": {
+        "zh": "/care show 编号 查看详情 · /visit 编号 记录走访",
+        "en": "/care show N for details · /visit N to record a visit",
+    },
+    "care_cmd.when_none": {"zh": "无待访", "en": "nothing due"},
+    "care_cmd.when_overdue": {"zh": "⚠️ 逾期 {days}天", "en": "⚠️ {days}d overdue"},
+    "care_cmd.when_due": {
+        "zh": "待访，{date.month}月{date.day}日前",
+        "en": "due, by {date:%b} {date.day}",
+    },
+    "care_cmd.when_next": {
+        "zh": "下次 {date.month}月{date.day}日",
+        "en": "next {date:%b} {date.day}",
+    },
+    "care_cmd.status_active": {"zh": "在册", "en": "active"},
+    "care_cmd.status_paused": {"zh": "暂停", "en": "paused"},
+    "care_cmd.status_ended": {"zh": "已结束", "en": "ended"},
+    "care_cmd.status_with_note": {"zh": "{status}（{note}）", "en": "{status} ({note})"},
+    "care_cmd.none": {"zh": "无", "en": "none"},
+    "care_cmd.show_head": {
+        "zh": "🧓 <b>关爱 {id}</b> · {name}（{tier}，{status}）",
+        "en": "🧓 <b>Care {id}</b> · {name} ({tier}, {status})",
+    },
+    "care_cmd.show_grid": {"zh": "网格：{community} · {grid}", "en": "Grid: {community} · {grid}"},
+    "care_cmd.show_visitor": {"zh": "走访人：{visitor}", "en": "Visitor: {visitor}"},
+    "care_cmd.show_address": {"zh": "地址：{address}", "en": "Address: {address}"},
+    "care_cmd.show_contact": {"zh": "紧急联系人：{contact}", "en": "Emergency contact: {contact}"},
+    "care_cmd.show_notes": {"zh": "备注：{notes}", "en": "Notes: {notes}"},
+    "care_cmd.show_dues": {"zh": "<b>待访</b>", "en": "<b>Owed</b>"},
+    "care_cmd.show_due": {
+        "zh": "· {kind}：{due} 起，按期截止 {until}{late}",
+        "en": "· {kind}: from {due}, on time until {until}{late}",
+    },
+    "care_cmd.show_due_late": {"zh": "（{when}）", "en": " ({when})"},
+    "care_cmd.show_no_dues": {"zh": "待访：无", "en": "Owed: nothing"},
+    "care_cmd.due_cycle": {"zh": "常规走访", "en": "regular visit"},
+    "care_cmd.due_round": {"zh": "专项走访", "en": "extra round"},
+    "care_cmd.show_visits": {"zh": "<b>最近走访</b>", "en": "<b>Latest visits</b>"},
+    "care_cmd.show_no_visits": {"zh": "最近走访：尚无", "en": "Latest visits: none yet"},
+    "care_cmd.show_visit": {
+        "zh": "· {at} {way} · {outcome}（{visitor}）{note}{photos}{ticket}",
+        "en": "· {at} {way} · {outcome} ({visitor}){note}{photos}{ticket}",
+    },
+    "care_cmd.note_suffix": {"zh": "：{note}", "en": ": {note}"},
+    "care_cmd.photos_suffix": {"zh": "（照片 {count} 张）", "en": " ({count} photos)"},
+    "care_cmd.ticket_suffix": {"zh": "（工单 {id}）", "en": " (ticket {id})"},
+    "care_cmd.show_events": {"zh": "<b>最近记录</b>", "en": "<b>History</b>"},
+    "care_cmd.show_event": {
+        "zh": "· {at} {what}（{actor}）{note}",
+        "en": "· {at} {what} ({actor}){note}",
+    },
+    "care_cmd.event_added": {"zh": "登记", "en": "added"},
+    "care_cmd.event_edited": {"zh": "修改", "en": "edited"},
+    "care_cmd.event_paused": {"zh": "暂停", "en": "paused"},
+    "care_cmd.event_resumed": {"zh": "恢复", "en": "resumed"},
+    "care_cmd.event_ended": {"zh": "结束", "en": "ended"},
+    "care_cmd.event_visited": {"zh": "走访", "en": "visited"},
+    "care_cmd.event_reminded": {"zh": "提醒走访人", "en": "visitor reminded"},
+    "care_cmd.event_escalated": {"zh": "逾期上报", "en": "missed, escalated"},
+    "care_cmd.event_round": {"zh": "专项走访", "en": "extra round"},
+    "care_cmd.field_name": {"zh": "称呼", "en": "name"},
+    "care_cmd.field_address": {"zh": "地址", "en": "address"},
+    "care_cmd.field_tier": {"zh": "等级", "en": "tier"},
+    "care_cmd.field_visitor": {"zh": "走访人", "en": "visitor"},
+    "care_cmd.field_contact": {"zh": "紧急联系人", "en": "emergency contact"},
+    "care_cmd.field_notes": {"zh": "备注", "en": "notes"},
+    "care_cmd.way_home": {"zh": "上门", "en": "home visit"},
+    "care_cmd.way_call": {"zh": "电话/视频", "en": "call/video"},
+    "care_cmd.way_proxy": {"zh": "亲属邻里代看", "en": "by family/neighbour"},
+    "care_cmd.way_volunteer": {"zh": "志愿者结对", "en": "paired volunteer"},
+    "care_cmd.way_device": {"zh": "智能设备", "en": "smart device"},
+    "care_cmd.outcome_normal": {"zh": "正常", "en": "normal"},
+    "care_cmd.outcome_concern": {"zh": "异常需跟进", "en": "needs follow-up"},
+    "care_cmd.outcome_unseen": {"zh": "未见到", "en": "not seen"},
+    "care_cmd.outcome_refused": {"zh": "拒访", "en": "declined"},
+    "care_cmd.too_long": {
+        "zh": "太长了（最多 {limit} 字），请精简后再发。",
+        "en": "That is too long (at most {limit} characters); please shorten it.",
+    },
+    "care_cmd.pause_refused": {
+        "zh": "关爱 {id} 当前为「{status}」，不能暂停。",
+        "en": "Care {id} is {status}; it cannot be paused.",
+    },
+    "care_cmd.paused": {
+        "zh": "⏸ 关爱 {id} 已暂停{reason}，暂停期间不提醒走访。恢复时发送 /care resume {id}",
+        "en": "⏸ Care {id} is paused{reason}: no visit falls due meanwhile. Send /care resume {id} to resume.",
+    },
+    "care_cmd.reason_suffix": {"zh": "（{reason}）", "en": " ({reason})"},
+    "care_cmd.resume_refused": {
+        "zh": "关爱 {id} 当前为「{status}」，不在暂停中。",
+        "en": "Care {id} is {status}, not paused.",
+    },
+    "care_cmd.resumed": {
+        "zh": "▶️ 关爱 {id} 已恢复，{when}。",
+        "en": "▶️ Care {id} is back on the roster: {when}.",
+    },
+    "care_cmd.end_reason": {
+        "zh": "请写明结束原因，例如 /care end {id} 搬去女儿家",
+        "en": "Please give a reason, e.g. /care end {id} moved to her daughter's",
+    },
+    "care_cmd.end_refused": {"zh": "关爱 {id} 已经结束了。", "en": "Care {id} has already ended."},
+    "care_cmd.ended": {
+        "zh": "关爱 {id} 已结束（{reason}），不再提醒走访，记录保留。",
+        "en": "Care {id} has ended ({reason}): no more visits fall due; the record is kept.",
+    },
+    "care_cmd.round_usage": {
+        "zh": "请写明专项走访的名称和等级，例如 /care round 高温 高风险 3d（等级：{tiers}；期限可不写，默认为该等级的宽限期）",
+        "en": "Please give the round's name and tier, e.g. /care round 高温 高风险 3d (tiers: {tiers}; the deadline is optional, the tier's grace by default)",
+    },
+    "care_cmd.round_bad_deadline": {
+        "zh": "期限最长 {days} 天，例如 3d 或 12h。",
+        "en": "The deadline is at most {days} days, e.g. 3d or 12h.",
+    },
+    "care_cmd.round_default": {"zh": "专项走访", "en": "Extra round"},
+    "care_cmd.round_started": {
+        "zh": "✅ 已发起专项走访「{name}」：{tier} {count} 人，{deadline} 前完成。走访人会收到提醒（免打扰时段除外）。",
+        "en": "✅ Extra round “{name}” started: {count} people of {tier}, to be visited by {deadline}. Their visitors will be reminded (outside quiet hours).",
+    },
+    "care_cmd.round_nobody": {
+        "zh": "已发起专项走访「{name}」，但您的网格里没有在册的{tier}对象（{count} 人）。",
+        "en": "Extra round “{name}” started, but your grids have nobody of {tier} on the roster ({count} people).",
+    },
+    "care_cmd.edit_ended": {
+        "zh": "关爱 {id} 已结束，不能修改。",
+        "en": "Care {id} has ended and cannot be changed.",
+    },
+    "care_cmd.unknown_field": {
+        "zh": "不认识「{word}」。可修改：称呼、地址、等级、走访人、联系人、备注，例如 /care edit {id} 地址 3号楼2单元102，或只发 /care edit {id} 按提示选择。",
+        "en": "“{word}” is not a field. Fields: 称呼 (name), 地址 (address), 等级 (tier), 走访人 (visitor), 联系人 (contact), 备注 (notes), e.g. /care edit {id} 地址 3号楼2单元102, or just /care edit {id}.",
+    },
+    "care_cmd.unknown_tier": {
+        "zh": "没有「{word}」这个等级。可选：{tiers}",
+        "en": "There is no tier “{word}”. Tiers: {tiers}",
+    },
+    "care_cmd.visit_usage": {
+        "zh": "用法：/visit 编号 [方式] 结果 [情况]，例如 /visit 7 正常 精神不错；或只发 /visit 7 按提示填写。",
+        "en": "Usage: /visit N [way] outcome [note], e.g. /visit 7 正常 精神不错; or just /visit 7 and answer the questions.",
+    },
+    "care_cmd.visit_inactive": {
+        "zh": "关爱 {id} 当前为「{status}」，不需要走访，未记录。",
+        "en": "Care {id} is {status}: no visit is owed; nothing was recorded.",
+    },
+    "care_cmd.button_cancel": {"zh": "✖️ 取消", "en": "✖️ Cancel"},
+    "care_cmd.button_skip": {"zh": "跳过", "en": "Skip"},
+    "care_cmd.button_done": {"zh": "✅ 完成", "en": "✅ Done"},
+    "care_cmd.button_me": {"zh": "我自己", "en": "Me"},
+    "care_cmd.who": {"zh": "关爱 {id} · {name}", "en": "care {id} · {name}"},
+    "care_cmd.ask_grid": {
+        "zh": "登记到哪个网格？（也可直接输入网格名称）",
+        "en": "Which grid? (or type the grid's name)",
+    },
+    "care_cmd.ask_name": {
+        "zh": "请输入关爱对象的称呼（如 曹大爷）：",
+        "en": "The person's name (e.g. 曹大爷):",
+    },
+    "care_cmd.ask_address": {
+        "zh": "{name} 的地址（如 3号楼2单元101）：",
+        "en": "{name}'s address (e.g. 3号楼2单元101):",
+    },
+    "care_cmd.ask_tier": {"zh": "{name} 的关爱等级：", "en": "{name}'s tier:"},
+    "care_cmd.ask_new_tier": {"zh": "{who}：改为哪个等级？", "en": "{who}: which tier now?"},
+    "care_cmd.ask_visitor": {
+        "zh": "由谁负责走访？（跳过 = 我自己）",
+        "en": "Who visits? (Skip = me)",
+    },
+    "care_cmd.ask_new_visitor": {"zh": "{who}：改由谁走访？", "en": "{who}: who visits now?"},
+    "care_cmd.ask_contact": {
+        "zh": "紧急联系人（如 女儿 13812345678），没有可点 跳过：",
+        "en": "Emergency contact (e.g. 女儿 13812345678), or Skip:",
+    },
+    "care_cmd.ask_notes": {
+        "zh": "备注（身体状况、注意事项），没有可点 跳过：",
+        "en": "Notes (health, things to know), or Skip:",
+    },
+    "care_cmd.ask_field": {"zh": "{who}：要修改哪一项？", "en": "{who}: what should change?"},
+    "care_cmd.ask_value": {"zh": "{who}：新的{field}是？", "en": "{who}: the new {field}?"},
+    "care_cmd.ask_way": {"zh": "{who}：走访方式？", "en": "{who}: how was the visit made?"},
+    "care_cmd.ask_outcome": {"zh": "{who}：走访结果？", "en": "{who}: the outcome?"},
+    "care_cmd.ask_note": {
+        "zh": "走访情况（写几句），没有可点 跳过：",
+        "en": "A few words on the visit, or Skip:",
+    },
+    "care_cmd.ask_photos": {
+        "zh": "可发送现场照片（一张或多张），发完点 完成；没有可点 跳过。",
+        "en": "Send photos if you have any, then press Done; or Skip.",
+    },
+    "care_cmd.photos_got": {
+        "zh": "已收到照片，可继续发送；发完点 完成。",
+        "en": "Photo received; send more, then press Done.",
+    },
+    "care_cmd.photos_hint": {
+        "zh": "请发送照片，或点 完成 / 跳过。",
+        "en": "Send a photo, or press Done / Skip.",
+    },
+    "care_cmd.need_text": {
+        "zh": "请输入文字，或点 取消。",
+        "en": "Please type an answer, or press Cancel.",
+    },
+    "care_cmd.press_a_button": {
+        "zh": "请点上面的按钮选择，或点 取消。",
+        "en": "Please choose with the buttons above, or press Cancel.",
+    },
+    "care_cmd.expired": {
+        "zh": "表单已过期，请重新发送 /care add（或 /visit 编号、/care edit 编号）。",
+        "en": "This form has expired; please send /care add (or /visit N, /care edit N) again.",
+    },
+    "care_cmd.cancelled": {"zh": "已取消，未保存。", "en": "Cancelled; nothing was saved."},
+    "care_cmd.no_form": {
+        "zh": "当前没有正在填写的表单。",
+        "en": "There is no form open.",
+    },
+    "care_cmd.timed_out": {
+        "zh": "表单 {minutes} 分钟无操作，已取消，未保存。需要时请重新发送 /care add 或 /visit 编号。",
+        "en": "The form had no answer for {minutes} minutes and was cancelled; nothing was saved. Send /care add or /visit N again when ready.",
+    },
+    "care_cmd.added": {
+        "zh": "✅ 已登记 关爱 {id}：{name}（{tier}），走访人 {visitor}\n{when}",
+        "en": "✅ Added care {id}: {name} ({tier}), visitor {visitor}\n{when}",
+    },
+    "care_cmd.edited": {
+        "zh": "✅ 已修改 关爱 {id} 的{field}。{when}",
+        "en": "✅ Care {id}: {field} changed. {when}",
+    },
+    "care_cmd.visited_before": {
+        "zh": "这次走访已记录过（关爱 {id}），未重复记录。",
+        "en": "This visit was recorded before (care {id}); nothing was recorded twice.",
+    },
+    "care_cmd.visited": {
+        "zh": "✅ 已记录 关爱 {id} 的走访：{way} · {outcome}{photos}",
+        "en": "✅ Visit to care {id} recorded: {way} · {outcome}{photos}",
+    },
+    "care_cmd.visited_ticket": {
+        "zh": "已开工单 {ticket}（群内回执不含姓名）",
+        "en": "Ticket {ticket} opened (its receipt in the group names nobody)",
+    },
+    "care_cmd.visited_unseen": {
+        "zh": "连续第 {times} 次未见到本人。",
+        "en": "Not seen {times} times in a row.",
+    },
+    "care_cmd.visited_escalated": {"zh": "已报社区。", "en": "The community office was told."},
+    "care_cmd.next_visit": {
+        "zh": "下次走访 {date.month}月{date.day}日",
+        "en": "next visit {date:%b} {date.day}",
+    },
 }
 
 

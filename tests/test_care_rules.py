@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,7 +67,11 @@ def test_one_line_visit_reads_number_outcome_way_and_note() -> None:
     assert person_number("#12") == 12 and person_number("十二") is None
 
 
-def test_tiers_from_the_categories_file() -> None:
+def test_tiers_from_the_categories_file(tmp_path: Path) -> None:
+    written = tmp_path / "categories.toml"
+    written.write_text('[care.tiers."高风险"]\nevery = "3d"\ngrace = "12h"\n', encoding="utf-8")
+    loaded = CategoryCatalog.load(written).tier("高危")
+    assert loaded is not None and loaded.every == 3 * DAY and loaded.grace == DAY / 2
     default = {t.name: t for t in CATALOG.tiers}
     assert default["高风险"].every == 7 * DAY and default["高风险"].grace == 2 * DAY
     assert default["重点"].every == 30 * DAY and default["一般"].every == 90 * DAY
