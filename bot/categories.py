@@ -293,7 +293,8 @@ _TIER_FIELDS = frozenset({"every", "grace", "aliases"})
 
 def _tiers_from(care: Any, source: str) -> tuple[CareTier, ...]:
     """``[care]``: ``replace_defaults`` (drop the three default tiers) and ``[care.tiers.<name>]``
-    tables (every, grace, aliases); a name present replaces that default tier, a new one adds."""
+    tables (every, grace, aliases); a name present replaces that default tier (keeping its
+    aliases unless the table gives some), a new one adds."""
     if not isinstance(care, Mapping):
         raise CategoryError(f"{source}: [care] must be a table")
     unknown = set(care) - {"replace_defaults", "tiers"}
@@ -324,7 +325,8 @@ def _tiers_from(care: Any, source: str) -> tuple[CareTier, ...]:
             raise CategoryError(f"{where}: {exc}") from exc
         if every <= timedelta(0) or grace < timedelta(0):
             raise CategoryError(f"{where}: every must be longer than zero, grace not negative")
-        aliases = spec.get("aliases", [])
+        default = next((t for t in DEFAULT_TIERS if t.name == name), None)
+        aliases = spec.get("aliases", list(default.aliases) if default else [])
         if not isinstance(aliases, list) or not all(
             isinstance(a, str) and _is_tag_word(a) for a in aliases
         ):

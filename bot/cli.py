@@ -153,6 +153,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--community", help=texts("cli.help.community"))
     export.add_argument("--since", help=texts("cli.help.since"))
     export.add_argument("--until", help=texts("cli.help.until"))
+    export.add_argument(
+        "--what",
+        choices=("tickets", "care", "all"),
+        default="tickets",
+        help=texts("care_fig.cli_help_what"),
+    )
     export.set_defaults(handler=_cmd_export)
     return parser
 
@@ -526,7 +532,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from bot.categories import CategoryCatalog
     from bot.clock import SystemClock
-    from bot.export import LedgerFormat, write_ledger
+    from bot.export import LedgerFormat, LedgerPart, care_path, export_ledger
 
     settings = _settings(EXPORT_SETTINGS)
     texts = Texts(settings.default_language)
@@ -548,27 +554,42 @@ def _cmd_export(args: argparse.Namespace) -> int:
     _existing_folder(output, texts)
     catalog = CategoryCatalog.load(settings.categories_file)
 
+    what: LedgerPart = args.what
+    # A CSV holds one table: with --what all, the care visits go to a file of their own.
+    parts: list[tuple[LedgerPart, Path]] = [(what, output)]
+    if what == "all" and fmt == "csv":
+        parts = [("tickets", output), ("care", care_path(output))]
+
     async def action(storage: Storage) -> int:
-        try:
-            count = await write_ledger(
-                storage,
-                fmt,
-                output,
-                catalog=catalog,
-                tz=settings.tz,
-                now=SystemClock().now(),
-                grid=args.grid,
-                community=args.community,
-                since=since,
-                until=until,
-            )
-        except OSError as exc:
-            raise CliError(
-                texts("cli.cannot_write", path=output, error=_reason(exc, texts))
-            ) from None
-        print(texts("cli.exported", count=count, path=output))
-        if count == 0:
-            _complain(texts("cli.export_empty"))
+        now = SystemClock().now()
+        for part, path in parts:
+            try:
+                written = await export_ledger(
+                    storage,
+                    fmt,
+                    path,
+                    catalog=catalog,
+                    tz=settings.tz,
+                    now=now,
+                    what=part,
+                    grid=args.grid,
+                    community=args.community,
+                    since=since,
+                    until=until,
+                )
+            except OSError as exc:
+                raise CliError(
+                    texts("cli.cannot_write", path=path, error=_reason(exc, texts))
+                ) from None
+            if part != "care":
+                print(texts("cli.exported", count=written.tickets, path=path))
+                if written.tickets == 0:
+                    _complain(texts("cli.export_empty"))
+            if written.care:
+                people, visits = written.people, written.visits
+                print(texts("care_fig.cli_exported", people=people, visits=visits, path=path))
+                if people == 0:
+                    _complain(texts("care_fig.cli_empty"))
         return 0
 
     return asyncio.run(_with_storage(settings, action))

@@ -7,6 +7,14 @@ the scheduler queues the ``DigestMessage`` rows in the outbox and ``bot.outbox``
 One run of ``build_daily_digests`` reads the whole deployment with a fixed number of grouped
 queries (bindings, grids, rates per grid, day counts per grid and category, the overdue lists of
 all grids in one windowed query), whatever the number of grids; the rest is Python on the rows.
+
+关爱走访 in the digests: where the grids keep a roster (anyone not ended on it, or a visit that
+fell due in the period), the supervisor digests and ``/stats`` add 探访按期率 over the same
+period as the three rates (``storage.care.CareRepository.counts``), with its numerator and
+denominator ("无到期走访" when nothing fell due). On Mondays (``CARE_WEEKDAY``, the day the
+supervisor chats also get the weekly chart) a community's digest lists its people whose visit
+is past its window, by name (an office chat is staff) and a street's counts them. A grid's
+digest goes to the residents' group: it says nothing of care at all.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from bot.metrics import (
     Medians,
     MetricsRepository,
     Period,
+    Rate,
     Rates,
     format_duration,
     rank,
@@ -35,6 +44,7 @@ from bot.metrics import (
 from bot.parsing.contacts import mask_sensitive
 from bot.texts import Texts
 from storage import ChatBinding, GridInfo, OfferCounts, Storage, Ticket
+from storage.care import CareCounts, DueWithPerson
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +52,9 @@ RATE_DAYS = 7  # the rates in every digest cover the last 7 × 24 hours
 OVERDUE_LISTED = 10  # overdue tickets listed by name in a grid digest; the rest are counted
 BODY_PREVIEW = 30  # characters of a (masked) body in a digest line
 DIGEST_KIND = "digest"  # outbox kind
+CARE_WEEKDAY = 0  # Monday: the supervisor digests' weekly list of overdue care visits
+CARE_OVERDUE_LISTED = 30  # overdue care visits listed by name in a community digest
+CARE_OVERDUE_READ = 5000  # overdue care dues read at most for one run (one statement)
 
 Level = Literal["community", "street"]
 
@@ -54,6 +67,27 @@ class DigestMessage:
     text: str
     kind: str
     dedupe_key: str
+
+
+@dataclass(frozen=True)
+class OverdueVisit:
+    """A person whose visit is past its window, as the office's weekly list shows them."""
+
+    person_id: int
+    name: str
+    tier: str
+    grid: str
+    visitor: str
+    late: timedelta  # since the window's end
+
+
+@dataclass(frozen=True)
+class CareFigures:
+    """关爱走访 in a supervisor digest or ``/stats``: 探访按期率's counts over the period and,
+    on the weekly day, the overdue visits (None: not the day)."""
+
+    counts: CareCounts
+    overdue: Sequence[OverdueVisit] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +143,83 @@ def _total(counts: Iterable[CategoryDayCounts]) -> CategoryDayCounts:
     for part in counts:
         total = total + part
     return total
+
+
+# -- 关爱走访's figures ---------------------------------------------------------------------------
+
+
+def care_rate(counts: CareCounts, texts: Texts) -> str:
+    """``85.7%（6/7）``, or 无到期走访 when no visit fell due (never a percentage of nothing)."""
+    if counts.fell_due == 0:
+        return texts("care_fig.no_dues")
+    return Rate(counts.on_time, counts.fell_due).format(texts.language)
+
+
+def care_shown(people: int, counts: CareCounts) -> bool:
+    """Whether figures speak of care: the grids keep a roster, or a visit fell due in them."""
+    return people > 0 or counts.fell_due > 0
+
+
+def overdue_visits(
+    items: Iterable[DueWithPerson], grids: Mapping[int, GridInfo], now: datetime
+) -> list[OverdueVisit]:
+    """One line per person (their longest overdue due first: ``items`` come in window order)."""
+    seen: set[int] = set()
+    found = []
+    for item in items:
+        person = item.person
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        grid = grids.get(person.grid_id)
+        found.append(
+            OverdueVisit(
+                person.id,
+                person.name,
+                person.tier,
+                grid.name if grid is not None else "",
+                person.visitor_name,
+                now - item.due.window_end,
+            )
+        )
+    return found
+
+
+def care_lines(
+    care: CareFigures, texts: Texts, *, names: bool, listed: int = CARE_OVERDUE_LISTED
+) -> list[str]:
+    """The rate, and on the weekly day the overdue visits: by name (``names``: a community's
+    office) or only counted (a street's)."""
+    lines = [texts("care_fig.rate", rate=care_rate(care.counts, texts))]
+    overdue = care.overdue
+    if overdue is None:
+        return lines
+    if not overdue:
+        lines.append(texts("care_fig.overdue_none"))
+        return lines
+    if not names:
+        lines.append(texts("care_fig.overdue_count", count=len(overdue)))
+        return lines
+    lines.append(texts("care_fig.overdue_header", count=len(overdue)))
+    lines += [_care_overdue_line(visit, texts) for visit in overdue[:listed]]
+    if len(overdue) > listed:
+        lines.append(texts("care_fig.overdue_more", count=len(overdue) - listed))
+    return lines
+
+
+def _care_overdue_line(visit: OverdueVisit, texts: Texts) -> str:
+    # An office chat is staff: names are allowed; a number typed into a name is still masked.
+    days = visit.late.days
+    late = texts("care_fig.late_days", days=days) if days else texts("care_fig.late_under_day")
+    return texts(
+        "care_fig.overdue_line",
+        id=visit.person_id,
+        name=escape(mask_sensitive(visit.name)),
+        tier=escape(visit.tier),
+        grid=escape(visit.grid),
+        visitor=escape(mask_sensitive(visit.visitor) or "-"),
+        late=late,
+    )
 
 
 # -- the grid digest ------------------------------------------------------------------------------
@@ -208,10 +319,13 @@ def supervisor_digest_text(
     texts: Texts,
     rate_days: int = RATE_DAYS,
     offers: OfferCounts | None = None,
+    care: CareFigures | None = None,
 ) -> str:
     """A supervisor chat's 日报: the community's grids (or the street's communities) ranked by
     the three rates over the last ``rate_days`` days, each with numerator and denominator, and
-    the total (counts summed); with ``offers`` (any), how many 登记提示 were made and taken up."""
+    the total (counts summed); with ``offers`` (any), how many 登记提示 were made and taken up;
+    with ``care``, 探访按期率 and (its weekly day) the overdue visits: listed by name for a
+    community, counted for a street."""
     title = "digest.community_title" if level == "community" else "digest.street_title"
     lines = [texts(title, name=escape(name), days=rate_days, date=day_text(day, texts))]
     if not standings:
@@ -232,6 +346,8 @@ def supervisor_digest_text(
     ]
     if offers:
         lines.append(_offers_line(offers, texts))
+    if care is not None:
+        lines += ["", *care_lines(care, texts, names=level == "community")]
     return "\n".join(lines)
 
 
@@ -264,10 +380,12 @@ def stats_text(
     texts: Texts,
     standings: Sequence[Standing] = (),
     offers: OfferCounts | None = None,
+    care: CareCounts | None = None,
 ) -> str:
     """``/stats [days]``: the three rates and the median response and resolution times for one
     grid or several together; with several, each grid ranked below; with ``offers`` (any), how
-    many 登记提示 (untagged problems asked about) were made and turned into tickets."""
+    many 登记提示 (untagged problems asked about) were made and turned into tickets; with
+    ``care``, 探访按期率 (numbers only: /stats may be asked in a grid's group)."""
     lines = [texts("stats.title", scope=escape(scope), days=days), *rate_lines(rates, texts)]
     lines.append(
         texts(
@@ -285,10 +403,14 @@ def stats_text(
     )
     if offers:
         lines.append(_offers_line(offers, texts))
+    if care is not None:
+        lines.append(texts("care_fig.rate", rate=care_rate(care, texts)))
     if len(standings) > 1:
         lines += ["", texts("stats.breakdown")]
         lines += [_rank_line(i, s, texts) for i, s in enumerate(ranked(standings), start=1)]
     lines += ["", f"<i>{texts('stats.footnote')}</i>"]
+    if care is not None:
+        lines.append(f"<i>{texts('care_fig.footnote')}</i>")
     return "\n".join(lines)
 
 
@@ -301,13 +423,15 @@ async def build_stats_text(
     texts: Texts,
     now: datetime,
 ) -> str:
-    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (four statements)."""
+    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (six statements)."""
     metrics = MetricsRepository(storage.db)
     period = Period.last(days, now)
     ids = [g.id for g in grids]
     by_grid = await rates_by_grid(metrics, period, ids)
     medians = await metrics.medians(period.start, period.end, ids)
     offers = await storage.offers.counts(period.start, period.end, ids)
+    care = sum((await storage.care.counts(period.start, period.end, ids)).values(), CareCounts())
+    people = sum((await storage.care.people_by_grid(ids)).values())
     standings = [Standing(g.name, by_grid[g.id]) for g in grids]
     return stats_text(
         scope=scope,
@@ -317,6 +441,7 @@ async def build_stats_text(
         texts=texts,
         standings=standings,
         offers=sum(offers.values(), OfferCounts()),
+        care=care if care_shown(people, care) else None,
     )
 
 
@@ -331,6 +456,9 @@ class _DayData:
     counts: dict[int, dict[str, CategoryDayCounts]]
     overdue: dict[int, list[Ticket]]
     offers: dict[int, OfferCounts]
+    care: dict[int, CareCounts]
+    care_people: dict[int, int]
+    care_overdue: list[DueWithPerson] | None  # the weekly day's overdue care dues, else None
 
     def rates_of(self, grid_id: int) -> Rates:
         return self.rates.get(grid_id) or Rates.empty()
@@ -340,6 +468,16 @@ class _DayData:
 
     def offers_of(self, grid_ids: Iterable[int]) -> OfferCounts:
         return sum((self.offers.get(g, OfferCounts()) for g in grid_ids), OfferCounts())
+
+    def care_of(self, grid_ids: Collection[int], now: datetime) -> CareFigures | None:
+        """The grids' care figures, or None where they keep no roster."""
+        counts = sum((self.care.get(g, CareCounts()) for g in grid_ids), CareCounts())
+        if not care_shown(sum(self.care_people.get(g, 0) for g in grid_ids), counts):
+            return None
+        if self.care_overdue is None:
+            return CareFigures(counts)
+        mine = [item for item in self.care_overdue if item.due.grid_id in grid_ids]
+        return CareFigures(counts, overdue_visits(mine, self.grids, now))
 
 
 async def build_daily_digests(
@@ -397,7 +535,8 @@ async def _gather(
     listed: int,
     whole: bool,
 ) -> _DayData:
-    """Everything the digests of ``bindings`` show, in seven statements whatever their number."""
+    """Everything the digests of ``bindings`` show, in at most ten statements whatever their
+    number (the overdue care visits only on CARE_WEEKDAY, and only for supervisor chats)."""
     metrics = MetricsRepository(storage.db)
     day, day_start, day_end = local_day(now, tz)
     grids = {g.id: g for g in await storage.grids.grids()}
@@ -409,7 +548,13 @@ async def _gather(
     overdue = await metrics.overdue_by_grid(now, listed, grid_chats)
     period = Period.last(rate_days, now)
     offers = await storage.offers.counts(period.start, period.end, shown)
-    return _DayData(day, grids, rates, counts, overdue, offers)
+    grid_list = None if shown is None else sorted(shown)
+    care = await storage.care.counts(period.start, period.end, grid_list)
+    care_people = await storage.care.people_by_grid(grid_list)
+    care_overdue = None
+    if day.weekday() == CARE_WEEKDAY and any(not b.is_grid for b in bindings):
+        care_overdue = await storage.care.overdue(now, grid_list, limit=CARE_OVERDUE_READ)
+    return _DayData(day, grids, rates, counts, overdue, offers, care, care_people, care_overdue)
 
 
 def _grids_shown(bindings: Iterable[ChatBinding], grids: Iterable[GridInfo]) -> set[int]:
@@ -466,6 +611,7 @@ def _digest_for(
             texts=texts,
             rate_days=days,
             offers=data.offers_of(members),
+            care=data.care_of(set(members), now),
         )
     street_grids = [g for g in data.grids.values() if g.street_id == binding.street_id]
     return supervisor_digest_text(
@@ -476,6 +622,7 @@ def _digest_for(
         texts=texts,
         rate_days=days,
         offers=data.offers_of(g.id for g in street_grids),
+        care=data.care_of({g.id for g in street_grids}, now),
     )
 
 

@@ -3,6 +3,14 @@
 Rows stream from ``storage.ledger`` a page at a time; a worker thread turns each page into
 spreadsheet rows while the event loop reads the next. A 100,000-ticket export never holds more
 than two pages and never keeps the event loop waiting for more than a few tens of milliseconds.
+
+关爱走访 (``what="care"``, or the second sheet of ``what="all"``): one row per visit of each
+person on the roster of the grids (a person never visited: one row, its visit columns empty),
+from ``storage.care.CareRepository.ledger``; the emergency contact's number masked, times in
+TIMEZONE. The roster is small beside the tickets: it is read at once, then written in the worker
+thread like a page. As CSV it is a file of its own (``care_path``: ``台账_关爱走访.csv`` beside
+``台账.csv``), since a CSV holds one table. Only people who may see the roster get it: the
+officers, staff and admins of its grids (/export, the web page, the command line).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import io
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter, sleep
@@ -22,16 +31,20 @@ from zoneinfo import ZoneInfo
 
 from bot.categories import CategoryCatalog
 from bot.links import message_link
+from bot.parsing.contacts import mask_sensitive
 from bot.texts import STATUS_NAMES
 from bot.tickets import OPEN_STATUSES, Satisfaction, Status
-from bot.xlsx import DATETIME_FORMAT, SheetWriter
-from storage import Database, Storage
+from bot.xlsx import DATETIME_FORMAT, Sheet, SheetWriter
+from storage import Database, GridInfo, GridRepository, Storage
+from storage.care import CarePerson, CareRepository, CareVisit
 from storage.files import open_private
 from storage.ledger import DEFAULT_BATCH, LedgerFilter, LedgerRepository, LedgerRow
+from storage.vocabulary import CareStatus, VisitOutcome, VisitWay
 
 logger = logging.getLogger(__name__)
 
 LedgerFormat = Literal["xlsx", "csv"]
+LedgerPart = Literal["tickets", "care", "all"]  # what a ledger holds: `export --what`
 LedgerValue = str | int | datetime | None
 
 LEDGER_COLUMNS: Final[tuple[str, ...]] = (
@@ -81,6 +94,45 @@ ZIP64_MIN_ROWS: Final = 50_000
 # A cell a spreadsheet would run as a formula (CSV injection); residents write the bodies.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = "1F4E78"
+
+CARE_SHEET_TITLE: Final = "关爱走访"
+CARE_COLUMNS: Final[tuple[str, ...]] = (
+    "编号",
+    "网格",
+    "社区",
+    "称呼",
+    "地址",
+    "等级",
+    "状态",
+    "走访人",
+    "紧急联系人",
+    "走访时间",
+    "方式",
+    "结果",
+    "备注",
+    "关联工单",
+)
+CARE_WIDTHS: Final[tuple[float, ...]] = (7, 12, 14, 10, 28, 8, 12, 10, 22, 17, 12, 11, 40, 9)
+CARE_STATUS_NAMES: Final[dict[str, str]] = {
+    CareStatus.ACTIVE: "在册",
+    CareStatus.PAUSED: "暂停",
+    CareStatus.ENDED: "结束",
+}
+VISIT_WAY_NAMES: Final[dict[str, str]] = {
+    VisitWay.HOME: "上门",
+    VisitWay.CALL: "电话/视频",
+    VisitWay.PROXY: "亲属邻里代看",
+    VisitWay.VOLUNTEER: "志愿者结对",
+    VisitWay.DEVICE: "智能设备",
+}
+VISIT_OUTCOME_NAMES: Final[dict[str, str]] = {
+    VisitOutcome.NORMAL: "正常",
+    VisitOutcome.CONCERN: "异常需跟进",
+    VisitOutcome.UNSEEN: "未见到",
+    VisitOutcome.REFUSED: "拒访",
+}
+TICKETS_SHEET: Final = Sheet(SHEET_TITLE, LEDGER_COLUMNS, COLUMN_WIDTHS, LINK_COLUMN)
+CARE_SHEET: Final = Sheet(CARE_SHEET_TITLE, CARE_COLUMNS, CARE_WIDTHS)
 
 
 # -- one ticket, one row --------------------------------------------------------------------
@@ -151,6 +203,109 @@ def ledger_filename(fmt: LedgerFormat, now: datetime, tz: ZoneInfo) -> str:
     return f"台账_{now.astimezone(tz):%Y%m%d_%H%M}.{fmt}"
 
 
+def care_filename(fmt: LedgerFormat, now: datetime, tz: ZoneInfo) -> str:
+    """``关爱走访_20261126_1030.csv``: the care ledger on its own."""
+    return f"{CARE_SHEET_TITLE}_{now.astimezone(tz):%Y%m%d_%H%M}.{fmt}"
+
+
+def care_path(path: Path) -> Path:
+    """Where a CSV ledger's 关爱走访 goes: ``台账_关爱走访.csv`` beside ``台账.csv``."""
+    return path.with_name(f"{path.stem}_{CARE_SHEET_TITLE}{path.suffix}")
+
+
+# -- 关爱走访: one visit, one row ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CareLine:
+    """One row of the care sheet: a person and one of their visits (None: never visited)."""
+
+    person: CarePerson
+    visit: CareVisit | None
+    grid: GridInfo | None
+
+
+def care_values(line: CareLine, tz: ZoneInfo) -> list[LedgerValue]:
+    """The row in CARE_COLUMNS order. 走访人 is who made the visit, or for a person never
+    visited the visitor named on the roster; the emergency contact's number is masked."""
+    person, visit, grid = line.person, line.visit, line.grid
+    status = CARE_STATUS_NAMES.get(person.status, person.status)
+    if person.status_note:
+        status = f"{status}（{person.status_note}）"
+    values: list[LedgerValue] = [
+        person.id,
+        grid.name if grid is not None else "",
+        grid.community_name if grid is not None else "",
+        person.name,
+        person.address,
+        person.tier,
+        status,
+        (visit.visitor_name if visit is not None else person.visitor_name) or "",
+        mask_sensitive(person.contact),
+    ]
+    if visit is None:
+        return [*values, None, "", "", "", None]
+    return [
+        *values,
+        visit.visited_at.astimezone(tz),
+        VISIT_WAY_NAMES.get(visit.way, visit.way),
+        VISIT_OUTCOME_NAMES.get(visit.outcome, visit.outcome),
+        visit.note,
+        visit.ticket_id,
+    ]
+
+
+@dataclass(frozen=True)
+class CareLedger:
+    """What the care sheet holds: its rows, how many people and visits."""
+
+    lines: list[CareLine]
+    people: int
+    visits: int
+
+
+async def read_care(
+    db: Database,
+    *,
+    tz: ZoneInfo,
+    grid_ids: Sequence[int] | None = None,
+    grid: str | None = None,
+    community: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> CareLedger:
+    """The people of the grids (``grid_ids`` and the names, as the tickets are filtered) with
+    their visits on the local days ``since``…``until`` (both inclusive)."""
+    grids = {g.id: g for g in await GridRepository(db).grids()}
+    chosen: set[int] | None = None if grid_ids is None else set(grid_ids)
+    if grid is not None or community is not None:
+        named = {
+            g.id
+            for g in grids.values()
+            if (grid is None or g.name == grid)
+            and (community is None or g.community_name == community)
+        }
+        chosen = named if chosen is None else chosen & named
+    if chosen is not None and not chosen:
+        return CareLedger([], 0, 0)
+    start, end = local_day_bounds(since, until, tz)
+    lines: list[CareLine] = []
+    people = visits = 0
+    for person, all_visits in await CareRepository(db).ledger(
+        None if chosen is None else sorted(chosen)
+    ):
+        kept = [
+            v
+            for v in all_visits
+            if (start is None or v.visited_at >= start) and (end is None or v.visited_at < end)
+        ]
+        people += 1
+        visits += len(kept)
+        where = grids.get(person.grid_id)
+        lines += [CareLine(person, v, where) for v in kept] or [CareLine(person, None, where)]
+    return CareLedger(lines, people, visits)
+
+
 # -- writing --------------------------------------------------------------------------------
 
 
@@ -175,12 +330,18 @@ class _GilBreaks:
             self._last = perf_counter()
 
 
+Convert = Callable[[Any], list[LedgerValue]]
+
+
 class _Sink(Protocol):
-    """A ledger file being written; its methods run in a worker thread, one at a time."""
+    """A ledger file being written; its methods run in a worker thread, one at a time.
+    ``write`` takes rows of the current sheet, ``next_sheet`` moves to the next one."""
 
     rows: int
 
-    def write(self, page: Sequence[LedgerRow]) -> None: ...
+    def write(self, page: Sequence[Any]) -> None: ...
+
+    def next_sheet(self) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -217,44 +378,51 @@ class _Target:
 
 
 class _XlsxSink:
-    """The ledger as xlsx: rows go straight into the file through bot.xlsx's streaming writer."""
+    """The ledger as xlsx: rows go straight into the file through bot.xlsx's streaming writer,
+    one sheet after the other (each with its own conversion)."""
 
     def __init__(
         self,
         target: _Target,
-        convert: Callable[[LedgerRow], list[LedgerValue]],
+        sheets: Sequence[tuple[Sheet, Convert]],
         *,
-        hyperlinks: bool,
         zip64: bool,
         created: datetime,
     ) -> None:
         self.rows = 0
         self._target = target
-        self._convert = convert
+        self._converts = [convert for _, convert in sheets]
+        self._convert = self._converts[0]
         self._pause = _GilBreaks()
         self._handle = target.open()
+        first, *more = (sheet for sheet, _ in sheets)
         try:
             self._sheet = SheetWriter(
                 self._handle,
-                title=SHEET_TITLE,
-                header=LEDGER_COLUMNS,
-                widths=COLUMN_WIDTHS,
+                title=first.title,
+                header=first.header,
+                widths=first.widths,
                 header_fill=_HEADER_FILL,
-                # A link is text unless this ledger is small enough for real hyperlinks.
-                link_column=LINK_COLUMN if hyperlinks else None,
+                link_column=first.link_column,
                 created=created,
                 zip64=zip64,
+                more=more,
             )
         except BaseException:
             target.discard(self._handle)
             raise
 
-    def write(self, page: Sequence[LedgerRow]) -> None:
+    def write(self, page: Sequence[Any]) -> None:
         append, convert, pause = self._sheet.append, self._convert, self._pause
         for row in page:
             append(convert(row))
             pause()
         self.rows += len(page)
+
+    def next_sheet(self) -> None:
+        self._sheet.next_sheet()
+        self._converts.pop(0)
+        self._convert = self._converts[0]
 
     def finish(self) -> None:
         self._sheet.close()
@@ -266,7 +434,9 @@ class _XlsxSink:
 
 
 class _CsvSink:
-    def __init__(self, target: _Target, convert: Callable[[LedgerRow], list[LedgerValue]]) -> None:
+    def __init__(
+        self, target: _Target, convert: Convert, header: Sequence[str] = LEDGER_COLUMNS
+    ) -> None:
         self.rows = 0
         self._target = target
         self._convert = convert
@@ -275,9 +445,12 @@ class _CsvSink:
         # utf-8-sig writes the BOM Excel needs to read the file as UTF-8 (else Chinese breaks).
         self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._text)
-        self._writer.writerow(LEDGER_COLUMNS)
+        self._writer.writerow(header)
 
-    def write(self, page: Sequence[LedgerRow]) -> None:
+    def next_sheet(self) -> None:
+        raise ValueError("a CSV holds one table")
+
+    def write(self, page: Sequence[Any]) -> None:
         writerow, convert, pause = self._writer.writerow, self._convert, self._pause
         for row in page:
             writerow([_csv_text(v) for v in convert(row)])
@@ -307,6 +480,16 @@ def _csv_text(value: LedgerValue) -> str | int:
     return value
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a ledger file holds: tickets, and (``care``) the people and visits of 关爱走访."""
+
+    tickets: int = 0
+    care: bool = False  # whether the 关爱走访 sheet (or file) was written
+    people: int = 0
+    visits: int = 0
+
+
 async def write_ledger(
     storage_or_db: Storage | Database,
     fmt: LedgerFormat,
@@ -334,11 +517,98 @@ async def write_ledger(
     ``text`` (in the body or the address) narrow it as the staff page's ticket table does.
     A path target appears only once complete; a stream is written to and left open.
     """
+    written = await export_ledger(
+        storage_or_db,
+        fmt,
+        target,
+        catalog=catalog,
+        tz=tz,
+        now=now,
+        grid=grid,
+        community=community,
+        since=since,
+        until=until,
+        grid_ids=grid_ids,
+        statuses=statuses,
+        category=category,
+        overdue=overdue,
+        text=text,
+        batch=batch,
+        hyperlink_max_rows=hyperlink_max_rows,
+    )
+    return written.tickets
+
+
+async def export_ledger(
+    storage_or_db: Storage | Database,
+    fmt: LedgerFormat,
+    target: Path | BinaryIO,
+    *,
+    catalog: CategoryCatalog,
+    tz: ZoneInfo,
+    now: datetime,
+    what: LedgerPart = "tickets",
+    empty_care: bool = True,
+    grid: str | None = None,
+    community: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    grid_ids: Sequence[int] | None = None,
+    statuses: Sequence[Status] | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    text: str | None = None,
+    batch: int = DEFAULT_BATCH,
+    hyperlink_max_rows: int = HYPERLINK_MAX_ROWS,
+) -> Written:
+    """Write the ledger to ``target``: the tickets (as :func:`write_ledger`), the people and
+    visits of 关爱走访 (``what="care"``), or both as two sheets of one xlsx (``"all"``; CSV
+    holds one table: write each part to its own file). The grids (``grid_ids``, ``grid``,
+    ``community``) narrow both parts, ``since``/``until`` also the visits (local days of the
+    visit); the other filters concern tickets only. ``empty_care`` False: the 关爱走访 sheet
+    of ``"all"`` only when somebody of the grids is on the roster.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"unknown ledger format {fmt!r}")
+    if what not in ("tickets", "care", "all"):
+        raise ValueError(f"unknown ledger part {what!r}")
+    if fmt == "csv" and what == "all":
+        raise ValueError("a CSV holds one table: write the tickets and the care visits apart")
     db = storage_or_db.db if isinstance(storage_or_db, Storage) else storage_or_db
+    care: CareLedger | None = None
+    if what != "tickets":
+        care = await read_care(
+            db,
+            tz=tz,
+            grid_ids=grid_ids,
+            grid=grid,
+            community=community,
+            since=since,
+            until=until,
+        )
+        if what == "all" and not empty_care and not care.people:
+            care = None
+
+    def convert_care(line: CareLine) -> list[LedgerValue]:
+        return care_values(line, tz)
+
+    if what == "care":
+        assert care is not None
+        sink: _Sink
+        if fmt == "xlsx":
+            sink = await asyncio.to_thread(
+                _XlsxSink, _Target(target), [(CARE_SHEET, convert_care)], zip64=False, created=now
+            )
+        else:
+            sink = await asyncio.to_thread(_CsvSink, _Target(target), convert_care, CARE_COLUMNS)
+        await _pump(None, LedgerFilter(), sink, batch, care.lines)
+        logger.info(
+            "ledger: care of %d people, %d visits written as %s", care.people, care.visits, fmt
+        )
+        return Written(0, True, care.people, care.visits)
+
     ledger = LedgerRepository(db)
     where = LedgerFilter(
         grid,
@@ -354,40 +624,66 @@ async def write_ledger(
     def convert(row: LedgerRow) -> list[LedgerValue]:
         return ledger_values(row, catalog=catalog, tz=tz, now=now)
 
-    sink: _Sink
     if fmt == "xlsx":
         expected = await ledger.count(where)
+        # A link is text unless this ledger is small enough for real hyperlinks.
+        first = (
+            TICKETS_SHEET
+            if expected <= hyperlink_max_rows
+            else replace(TICKETS_SHEET, link_column=None)
+        )
+        sheets: list[tuple[Sheet, Convert]] = [(first, convert)]
+        if care is not None:
+            sheets.append((CARE_SHEET, convert_care))
         sink = await asyncio.to_thread(
             _XlsxSink,
             _Target(target),
-            convert,
-            hyperlinks=expected <= hyperlink_max_rows,
+            sheets,
             zip64=expected >= ZIP64_MIN_ROWS,
             created=now,
         )
     else:
         sink = await asyncio.to_thread(_CsvSink, _Target(target), convert)
-    await _pump(ledger, where, sink, batch)
-    logger.info("ledger: %d tickets written as %s", sink.rows, fmt)
-    return sink.rows
+    tickets = await _pump(ledger, where, sink, batch, None if care is None else care.lines)
+    logger.info("ledger: %d tickets written as %s", tickets, fmt)
+    if care is None:
+        return Written(tickets)
+    logger.info("ledger: care of %d people, %d visits written too", care.people, care.visits)
+    return Written(tickets, True, care.people, care.visits)
 
 
-async def _pump(ledger: LedgerRepository, where: LedgerFilter, sink: _Sink, batch: int) -> None:
-    """Read pages on the loop and write them in a worker thread, one page in flight at a time.
+async def _pump(
+    ledger: LedgerRepository | None,
+    where: LedgerFilter,
+    sink: _Sink,
+    batch: int,
+    care: Sequence[CareLine] | None = None,
+) -> int:
+    """Read pages on the loop and write them in a worker thread, one page in flight at a time;
+    then ``care`` (already read), on the next sheet when tickets came first. Returns the
+    tickets written.
 
     At most two pages are in memory (the one being written and the one just read); the worker
     never holds the event loop, and the database lock is taken only per page.
     """
     writing: asyncio.Future[None] | None = None
+    tickets = 0
     try:
-        async with contextlib.aclosing(ledger.pages(where, batch=batch)) as pages:
-            async for page in pages:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(asyncio.to_thread(sink.write, page))
-        if writing is not None:
-            await writing
-            writing = None
+        if ledger is not None:
+            async with contextlib.aclosing(ledger.pages(where, batch=batch)) as pages:
+                async for page in pages:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(sink.write, page))
+                    tickets += len(page)
+            if writing is not None:
+                await writing
+                writing = None
+        if care is not None:
+            if ledger is not None:
+                await asyncio.to_thread(sink.next_sheet)
+            for start in range(0, len(care), batch):
+                await asyncio.to_thread(sink.write, care[start : start + batch])
         await asyncio.to_thread(sink.finish)
     except BaseException:
         # A worker thread cannot be stopped: let its page finish before the file is removed.
@@ -395,3 +691,4 @@ async def _pump(ledger: LedgerRepository, where: LedgerFilter, sink: _Sink, batc
             await asyncio.wait([writing])
         await asyncio.to_thread(sink.discard)
         raise
+    return tickets

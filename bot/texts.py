@@ -691,6 +691,64 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "📈 {name} 近 {weeks} 周趋势",
         "en": "📈 {name}: the last {weeks} weeks",
     },
+    # -- 关爱走访's figures: 探访按期率 (/stats, supervisor digests, the web overview), the weekly
+    # list of overdue visits, the ledger's 关爱走访 sheet (bot.digest, bot.web, bot.export, bot.cli)
+    "care_fig.rate": {"zh": "🧓 探访按期率：{rate}", "en": "🧓 Care visits on time: {rate}"},
+    "care_fig.no_dues": {"zh": "无到期走访", "en": "no visit fell due"},
+    "care_fig.footnote": {
+        "zh": "探访按期率＝按期截止前完成的走访 ÷ 到期的走访（按期截止在期内，或在期内完成；暂停、结束而取消的不计）。",
+        "en": "Care visits on time = visits made by the end of their window ÷ visits that fell due (window ended in the period, or made in it; those cancelled by a pause or an end left out).",
+    },
+    "care_fig.overdue_header": {
+        "zh": "⏰ <b>逾期未访</b>（{count} 人，每周一列出）：",
+        "en": "⏰ <b>Care visits overdue</b> ({count}, listed on Mondays):",
+    },
+    "care_fig.overdue_line": {
+        "zh": "关爱 {id} · {name} · {tier} · {grid} · 走访人 {visitor} · 逾期 {late}",
+        "en": "care {id} · {name} · {tier} · {grid} · visitor {visitor} · {late} overdue",
+    },
+    "care_fig.overdue_more": {
+        "zh": "……还有 {count} 人，请私聊本机器人发送 /care 查看",
+        "en": "…and {count} more: send /care to me privately",
+    },
+    "care_fig.overdue_none": {
+        "zh": "✅ 没有逾期未访的关爱对象",
+        "en": "✅ No care visit is overdue",
+    },
+    "care_fig.overdue_count": {
+        "zh": "⏰ 逾期未访：{count} 人（名单见各社区周一日报）",
+        "en": "⏰ Care visits overdue: {count} (named in each community's Monday digest)",
+    },
+    "care_fig.late_days": {"zh": "{days}天", "en": "{days}d"},
+    "care_fig.late_under_day": {"zh": "不足1天", "en": "under 1d"},
+    "care_fig.web_heading": {"zh": "关爱走访", "en": "Care visits"},
+    "care_fig.web_rate": {"zh": "探访按期率", "en": "Visits on time"},
+    "care_fig.web_people": {"zh": "在册关爱对象（人）", "en": "People on the roster"},
+    "care_fig.web_people_detail": {
+        "zh": "不含已结束的；暂停的计入",
+        "en": "Paused included, ended left out",
+    },
+    "care_fig.web_note": {
+        "zh": "探访按期率 = 按期截止前完成的走访 ÷ 期间内到期的走访（按期截止在期间内，或在期间内完成）；口径与日报、/stats 相同。",
+        "en": "Visits on time = visits made by the end of their window ÷ visits that fell due in the period (window ended in it, or made in it); as in the digests and /stats.",
+    },
+    "care_fig.web_csv": {"zh": "下载关爱走访（csv）", "en": "Download care visits (csv)"},
+    "care_fig.caption": {
+        "zh": "📒 台账：{count} 个工单，关爱走访 {people} 人、走访 {visits} 次（{scope}）",
+        "en": "📒 Ledger: {count} tickets, care visits of {people} people, {visits} visits ({scope})",
+    },
+    "care_fig.cli_exported": {
+        "zh": "已把 {people} 位关爱对象、{visits} 次走访写入 {path}",
+        "en": "wrote {people} people on the care roster and {visits} visits to {path}",
+    },
+    "care_fig.cli_empty": {
+        "zh": "没有符合筛选条件的关爱对象。",
+        "en": "Nobody on the care roster matched the filters.",
+    },
+    "care_fig.cli_help_what": {
+        "zh": "导出什么：tickets 工单台账（默认）、care 关爱走访、all 两者（xlsx 为两个工作表，csv 另写一个 _关爱走访 文件）",
+        "en": "what to export: tickets (the default), care (关爱走访), all (xlsx: two sheets; csv: a second _关爱走访 file)",
+    },
     # -- every other word a person reads: the command menu, places, actors, list words ----------
     "menu.start": {"zh": "开始使用邻里通", "en": "Start using LinliTong"},
     "menu.help": {"zh": "怎么报事：标签和示例", "en": "How to report: tags and examples"},

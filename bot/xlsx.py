@@ -1,9 +1,10 @@
-"""A streaming xlsx writer: one worksheet of rows, written straight into the zip as they come.
+"""A streaming xlsx writer: worksheets of rows, written straight into the zip as they come.
 
 openpyxl builds, styles and serialises an object per cell: the ledger's 1.9 million cells took
 half a minute. This writer formats each row as one string of SpreadsheetML and streams it,
 deflated, into ``xl/worksheets/sheet1.xml``, so memory stays flat whatever the row count and
-a 100,000-row ledger takes a couple of seconds on top of reading it.
+a 100,000-row ledger takes a couple of seconds on top of reading it. A workbook may have more
+sheets, declared when it is opened (``more``) and written one after the other (``next_sheet``).
 
 It writes exactly one kind of sheet: a frozen, styled header row repeated on every printed
 page, then data rows under an auto-filter, with fixed column widths and landscape pages.
@@ -12,8 +13,9 @@ numbers, booleans and date-times (shown as ``DATETIME_FORMAT``); ``None`` and ``
 the cell out. One column may carry clickable hyperlinks.
 
 Only one zip entry can be open for writing at a time, so every part that does not depend on
-the rows is written before the sheet is opened, and the parts that do (the workbook's
-filter range, the hyperlinks' relationships) after it is closed.
+the rows is written before the first sheet is opened (which is why every sheet is declared at
+the start: ``[Content_Types].xml`` names them), and the parts that do (the workbook's filter
+ranges, the hyperlinks' relationships) after each sheet or the last is closed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import IO, BinaryIO, Final
 from xml.sax.saxutils import escape
@@ -72,8 +75,7 @@ _CONTENT_TYPES: Final = (
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
     'officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
-    'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "{sheets}"
     '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
     'officedocument.spreadsheetml.styles+xml"/>'
     '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-'
@@ -81,6 +83,10 @@ _CONTENT_TYPES: Final = (
     '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-'
     'officedocument.extended-properties+xml"/>'
     "</Types>"
+)
+_SHEET_TYPE: Final = (
+    '<Override PartName="/xl/worksheets/sheet{number}.xml" ContentType="application/vnd.'
+    'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
 )
 _ROOT_RELS: Final = (
     _XML + f'<Relationships xmlns="{_PKG_REL_NS}">'
@@ -104,11 +110,16 @@ _CORE: Final = (
     '<dcterms:modified xsi:type="dcterms:W3CDTF">{created}</dcterms:modified>'
     "</cp:coreProperties>"
 )
+# The sheets are rId1…rIdN, the styles the one after.
 _WORKBOOK_RELS: Final = (
     _XML + f'<Relationships xmlns="{_PKG_REL_NS}">'
-    f'<Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="worksheets/sheet1.xml"/>'
-    f'<Relationship Id="rId2" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+    "{sheets}"
+    f'<Relationship Id="rId{{styles}}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
     "</Relationships>"
+)
+_SHEET_REL: Final = (
+    f'<Relationship Id="rId{{number}}" Type="{_REL_NS}/worksheet" '
+    'Target="worksheets/sheet{number}.xml"/>'
 )
 # No theme part, so every colour is an explicit ARGB: the hyperlink font is Office's link blue
 # where openpyxl's "Hyperlink" style points at the theme's.
@@ -152,21 +163,27 @@ _STYLES: Final = (
 _WORKBOOK: Final = (
     _XML + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
     '<workbookPr/><bookViews><workbookView activeTab="0"/></bookViews>'
-    '<sheets><sheet name="{title}" sheetId="1" r:id="rId1"/></sheets>'
-    "<definedNames>"
-    '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">{filter}'
-    "</definedName>"
-    '<definedName name="_xlnm.Print_Titles" localSheetId="0">{titles}</definedName>'
-    "</definedNames>"
+    "<sheets>{sheets}</sheets><definedNames>{names}</definedNames>"
     '<calcPr calcId="191029"/>'
     "</workbook>"
 )
+_WORKBOOK_SHEET: Final = '<sheet name="{title}" sheetId="{number}" r:id="rId{number}"/>'
+# Each sheet's auto-filter range and its header repeated on every printed page (Excel lists
+# them by name, then sheet).
+_FILTER_NAME: Final = (
+    '<definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">{filter}'
+    "</definedName>"
+)
+_TITLES_NAME: Final = (
+    '<definedName name="_xlnm.Print_Titles" localSheetId="{index}">{titles}</definedName>'
+)
+
 # The worksheet up to the first data row: sheetViews (the header frozen), cols, <sheetData>.
 # Its elements must come in the schema's order; <dimension> is left out, since it would come
 # before the rows are known.
 _SHEET_START: Final = (
     _XML + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
-    '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+    '<sheetViews><sheetView{selected} workbookViewId="0">'
     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
     '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
     "</sheetView></sheetViews>"
@@ -185,6 +202,17 @@ _TEXT_END: Final = "</t></is></c>"
 _NUMBER_CELL: Final = '"><v>'
 _DATETIME_CELL: Final = f'" s="{_DATETIME_STYLE}"><v>'
 _VALUE_END: Final = "</v></c>"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet of a workbook: its tab's title, header, column widths (Excel character units)
+    and the column, if any, whose texts are clickable links."""
+
+    title: str
+    header: Sequence[str]
+    widths: Sequence[float]
+    link_column: int | None = None
 
 
 def column_letter(index: int) -> str:
@@ -227,13 +255,16 @@ def excel_serial(moment: datetime) -> float:
 
 
 class SheetWriter:
-    """An xlsx file of one sheet, written row by row into ``handle``, which is left open.
+    """An xlsx file, written row by row into ``handle``, which is left open.
 
-    ``append`` formats a row and keeps it until a batch is ready; ``close`` writes the rest
-    and completes the file; ``abort`` gives up, leaving a broken zip in ``handle``. None may
-    run concurrently with another. ``link_column``, when given, makes that column's texts
-    clickable (at most MAX_HYPERLINKS of them; later ones stay plain text). ``zip64`` lets the
-    sheet's part grow past 2 GiB, at the price of ZIP64 headers that readers know less well.
+    The first sheet is ``title``/``header``/``widths``/``link_column``; ``more`` declares the
+    sheets after it, each begun by ``next_sheet`` (a declared sheet never begun is written with
+    its header alone). ``append`` formats a row of the current sheet and keeps it until a batch
+    is ready; ``close`` writes the rest and completes the file; ``abort`` gives up, leaving a
+    broken zip in ``handle``. None may run concurrently with another. A sheet's
+    ``link_column``, when given, makes that column's texts clickable (at most MAX_HYPERLINKS of
+    them; later ones stay plain text). ``zip64`` lets each sheet's part grow past 2 GiB, at the
+    price of ZIP64 headers that readers know less well. ``rows``: the current sheet's rows.
     """
 
     def __init__(
@@ -248,60 +279,82 @@ class SheetWriter:
         created: datetime | None = None,
         zip64: bool = True,
         compresslevel: int = COMPRESSLEVEL,
+        more: Sequence[Sheet] = (),
     ) -> None:
-        if len(widths) != len(header):
-            raise ValueError("xlsx: one width per column")
-        if not 0 < len(title) <= 31 or _BAD_TITLE.search(title):
-            raise ValueError(f"xlsx: {title!r} cannot name a sheet")
+        self._sheets = (Sheet(title, header, widths, link_column), *more)
+        seen: set[str] = set()
+        for sheet in self._sheets:
+            if len(sheet.widths) != len(sheet.header):
+                raise ValueError("xlsx: one width per column")
+            if not 0 < len(sheet.title) <= 31 or _BAD_TITLE.search(sheet.title):
+                raise ValueError(f"xlsx: {sheet.title!r} cannot name a sheet")
+            if sheet.title.casefold() in seen:  # Excel compares them ignoring case
+                raise ValueError(f"xlsx: two sheets are called {sheet.title!r}")
+            seen.add(sheet.title.casefold())
         self.rows = 0
-        self._title = title
-        self._letters = tuple(column_letter(i) for i in range(len(header)))
-        self._link_column = link_column  # None once MAX_HYPERLINKS is reached
-        self._link_letter = "" if link_column is None else self._letters[link_column]
-        # Each column's reference prefix and how its text cells go on: a cell is then one
-        # f-string of prefix, row number, middle, value and end.
-        self._prefixes = tuple(f'<c r="{letter}' for letter in self._letters)
-        self._text_cells = tuple(
-            _LINK_CELL if i == link_column else _TEXT_CELL for i in range(len(header))
-        )
+        self._index = -1  # the sheet being written
+        self._ends: list[str] = []  # each finished sheet's bottom-right cell
+        self._letters: tuple[str, ...] = ()
+        self._link_column: int | None = None  # None once MAX_HYPERLINKS is reached
+        self._link_letter = ""
+        self._prefixes: tuple[str, ...] = ()
+        self._text_cells: tuple[str, ...] = ()
         self._links: list[tuple[int, str]] = []  # (row, escaped target): a few thousand
         self._pending: list[str] = []
         self._sheet: IO[bytes] | None = None
         self._level = compresslevel
+        self._zip64 = zip64
         self._zip = zipfile.ZipFile(
             handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
         try:
-            self._start(header, widths, header_fill, created or datetime.now(UTC), zip64)
+            self._start(header_fill, created or datetime.now(UTC))
+            self._open_sheet(0)
         except BaseException:
             self.abort()
             raise
 
-    def _start(
-        self,
-        header: Sequence[str],
-        widths: Sequence[float],
-        fill: str,
-        created: datetime,
-        zip64: bool,
-    ) -> None:
+    def _start(self, fill: str, created: datetime) -> None:
         stamp = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         write = self._put
-        write("[Content_Types].xml", _CONTENT_TYPES)
+        numbers = range(1, len(self._sheets) + 1)
+        write(
+            "[Content_Types].xml",
+            _CONTENT_TYPES.format(sheets="".join(_SHEET_TYPE.format(number=n) for n in numbers)),
+        )
         write("_rels/.rels", _ROOT_RELS)
         write("docProps/app.xml", _APP)
-        write("docProps/core.xml", _CORE.format(title=_text_xml(self._title), created=stamp))
+        title = _text_xml(self._sheets[0].title)
+        write("docProps/core.xml", _CORE.format(title=title, created=stamp))
         write("xl/styles.xml", _STYLES.replace("{header_fill}", _argb(fill)))
+
+    def _open_sheet(self, index: int) -> None:
+        """Begin sheet ``index``: its part, its columns and its header row."""
+        sheet = self._sheets[index]
+        self._index = index
+        self.rows = 0
+        self._letters = tuple(column_letter(i) for i in range(len(sheet.header)))
+        self._link_column = sheet.link_column
+        self._link_letter = "" if sheet.link_column is None else self._letters[sheet.link_column]
+        # Each column's reference prefix and how its text cells go on: a cell is then one
+        # f-string of prefix, row number, middle, value and end.
+        self._prefixes = tuple(f'<c r="{letter}' for letter in self._letters)
+        self._text_cells = tuple(
+            _LINK_CELL if i == sheet.link_column else _TEXT_CELL for i in range(len(sheet.header))
+        )
         cols = "".join(
             f'<col min="{i}" max="{i}" width="{width:g}" customWidth="1"/>'
-            for i, width in enumerate(widths, 1)
+            for i, width in enumerate(sheet.widths, 1)
         )
         head = "".join(
             f'<c r="{letter}1" s="{_HEADER_STYLE}"{_TEXT_CELL[1:]}{_text_xml(name)}{_TEXT_END}'
-            for letter, name in zip(self._letters, header, strict=True)
+            for letter, name in zip(self._letters, sheet.header, strict=True)
         )
-        self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=zip64)
-        self._sheet.write(f'{_SHEET_START.format(cols=cols)}<row r="1">{head}</row>'.encode())
+        part = f"xl/worksheets/sheet{index + 1}.xml"
+        self._sheet = self._zip.open(part, "w", force_zip64=self._zip64)
+        selected = ' tabSelected="1"' if index == 0 else ""
+        start = _SHEET_START.format(cols=cols, selected=selected)
+        self._sheet.write(f'{start}<row r="1">{head}</row>'.encode())
 
     def _put(self, name: str, text: str) -> None:
         # Dated like the sheet's entry, which zipfile streams with the zip epoch as its time:
@@ -362,8 +415,15 @@ class SheetWriter:
             self._sheet.write("".join(self._pending).encode())
             self._pending.clear()
 
-    def close(self) -> None:
-        """Write the rest of the sheet and the parts that depend on it; the file is complete."""
+    def next_sheet(self) -> None:
+        """Complete the current sheet and begin the next one declared in ``more``."""
+        if self._index + 1 >= len(self._sheets):
+            raise ValueError("xlsx: no other sheet was declared")
+        self._end_sheet()
+        self._open_sheet(self._index + 1)
+
+    def _end_sheet(self) -> None:
+        """Write the rest of the current sheet and its hyperlinks' relationships."""
         self._flush()
         assert self._sheet is not None, "xlsx: the sheet is closed"
         last = f"{self._letters[-1]}{self.rows + 1}"
@@ -375,20 +435,33 @@ class SheetWriter:
         self._sheet.write(_SHEET_END.format(last=last, hyperlinks=hyperlinks).encode())
         self._sheet.close()
         self._sheet = None
-        quoted = "'" + self._title.replace("'", "''") + "'"
-        top_left, bottom_right = "$A$1", "$" + "$".join(_split(last))
-        self._put(
-            "xl/workbook.xml",
-            _WORKBOOK.format(
-                title=_attribute(self._title),
-                filter=_text_xml(f"{quoted}!{top_left}:{bottom_right}"),
-                titles=_text_xml(f"{quoted}!$1:$1"),
-            ),
-        )
-        self._put("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
         if self._links:
-            self._put("xl/worksheets/_rels/sheet1.xml.rels", self._link_rels())
+            self._put(f"xl/worksheets/_rels/sheet{self._index + 1}.xml.rels", self._link_rels())
         self._links.clear()
+        self._ends.append(last)
+
+    def close(self) -> None:
+        """Write the rest of the sheets and the parts that depend on them; the file is
+        complete."""
+        self._end_sheet()
+        while self._index + 1 < len(self._sheets):  # declared, never begun: the header alone
+            self._open_sheet(self._index + 1)
+            self._end_sheet()
+        sheets, filters, titles = [], [], []
+        for index, (sheet, last) in enumerate(zip(self._sheets, self._ends, strict=True)):
+            quoted = "'" + sheet.title.replace("'", "''") + "'"
+            top_left, bottom_right = "$A$1", "$" + "$".join(_split(last))
+            sheets.append(_WORKBOOK_SHEET.format(title=_attribute(sheet.title), number=index + 1))
+            area = _text_xml(f"{quoted}!{top_left}:{bottom_right}")
+            filters.append(_FILTER_NAME.format(index=index, filter=area))
+            titles.append(_TITLES_NAME.format(index=index, titles=_text_xml(f"{quoted}!$1:$1")))
+        names = "".join(filters + titles)
+        self._put("xl/workbook.xml", _WORKBOOK.format(sheets="".join(sheets), names=names))
+        count = len(self._sheets)
+        rels = "".join(_SHEET_REL.format(number=n) for n in range(1, count + 1))
+        self._put(
+            "xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.format(sheets=rels, styles=count + 1)
+        )
         self._zip.close()
 
     def _link_rels(self) -> str:

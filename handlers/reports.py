@@ -14,7 +14,7 @@ from telegram.ext import CommandHandler
 from bot import digest
 from bot.charts import CHART_WEEKS, build_weekly_chart
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.export import ledger_filename, write_ledger
+from bot.export import export_ledger, ledger_filename
 from bot.texts import Texts
 from handlers.common import (
     answer,
@@ -173,7 +173,9 @@ async def on_chart(update: Update, context: LinliContext) -> None:
 
 
 async def on_export(update: Update, context: LinliContext) -> None:
-    """The ledger as xlsx: in private or in a supervisor chat, never in a resident group."""
+    """The ledger as xlsx: in private or in a supervisor chat, never in a resident group.
+    Whoever may export may see the roster of the grids (officers, staff, admins): where the
+    grids keep one, the workbook's second sheet is 关爱走访."""
     user = update.effective_user
     asked = await _asked(update, context) if user is not None else None
     if asked is None or user is None:
@@ -187,16 +189,19 @@ async def on_export(update: Update, context: LinliContext) -> None:
         return
     buffer = BytesIO()
     now = runtime.clock.now()
-    count = await write_ledger(
+    written = await export_ledger(
         runtime.storage,
         "xlsx",
         buffer,
         catalog=runtime.catalog,
         tz=runtime.settings.tz,
         now=now,
+        what="all",
+        empty_care=False,
         grid_ids=None if scope.grids is None else [g.id for g in scope.grids],
     )
-    if count == 0:
+    count = written.tickets
+    if count == 0 and not written.people:
         await answer(message, texts("export.none"))
         return
     document = InputFile(
@@ -204,7 +209,17 @@ async def on_export(update: Update, context: LinliContext) -> None:
     )
     # the ledger goes to her private chat: its caption in her language (LANGUAGE=auto)
     reader = runtime.texts_for(user.language_code, private=True) if to_private else texts
-    caption = reader("export.caption", count=count, scope=scope.name)
+    caption = (
+        reader(
+            "care_fig.caption",
+            count=count,
+            people=written.people,
+            visits=written.visits,
+            scope=scope.name,
+        )
+        if written.care
+        else reader("export.caption", count=count, scope=scope.name)
+    )
     try:
         await context.bot.send_document(
             user.id if to_private else message.chat_id, document, caption=caption

@@ -811,6 +811,17 @@ class CareRepository:
         )
         return {r["grid_id"]: CareCounts(int(r["on_time"] or 0), int(r["fell_due"])) for r in rows}
 
+    async def people_by_grid(self, grid_ids: Sequence[int] | None = None) -> dict[int, int]:
+        """How many people each grid has on its roster (active or paused: not ended); grids
+        with nobody are left out. Whether the figures should speak of care at all."""
+        where, params = _grid_filter(grid_ids, "grid_id")
+        rows = await self._db.fetch_all(
+            "SELECT grid_id, COUNT(*) AS people FROM care_people"  # noqa: S608 - fixed SQL
+            " WHERE status <> 'ended'" + where + " GROUP BY grid_id",
+            params,
+        )
+        return {r["grid_id"]: int(r["people"]) for r in rows}
+
     async def overdue(
         self, now: datetime, grid_ids: Sequence[int] | None = None, limit: int = 50
     ) -> list[DueWithPerson]:

@@ -5,7 +5,9 @@ and ``/stats`` say: today's and this week's new / resolved / open now / overdue 
 ``day_counts_by_grid`` over the local day and the local week from Monday (the digest's day
 counts); the three rates over 7 and 30 days are ``rates_by_grid`` over ``Period.last``; the
 ranking is ``bot.metrics.rank``; the trend chart's weekly resolution rate is ``rates_by_grid``
-over each week. Nothing here defines a rate.
+over each week; 探访按期率 (关爱走访) is ``storage.care.CareRepository.counts`` over the rates'
+periods, shown where the scope's grids keep a roster (``bot.digest.care_shown``, as the digests
+and ``/stats`` decide). Nothing here defines a rate.
 
 Why a snapshot: on a million tickets those statements take seconds for every grid together
 (bench/README.md), and no less for one grid (their grid filter comes after the period's index
@@ -32,7 +34,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.digest import local_day
+from bot.digest import care_shown, local_day
 from bot.metrics import (
     CategoryDayCounts,
     MetricsRepository,
@@ -43,6 +45,7 @@ from bot.metrics import (
     rates_by_grid,
 )
 from storage import GridInfo, GridRepository
+from storage.care import CareCounts, CareRepository
 from storage.db import Database, open_database
 from storage.webviews import WEEK, WebViews
 
@@ -110,9 +113,14 @@ class Snapshot:
     weekly_rates: tuple[dict[int, Rates], ...]  # per chart week: grid -> rates
     past: _PastWeeks  # what of the above was counted for the weeks before this one, and when
     places: dict[int, int]  # grid -> its position in the ranking of every grid (0 first)
+    care: dict[int, dict[int, CareCounts]]  # days -> grid -> 探访按期率's counts
+    care_people: dict[int, int]  # grid -> people on its roster (not ended)
 
     def rates_of(self, days: int, grid_id: int) -> Rates:
         return self.rates.get(days, {}).get(grid_id) or Rates.empty()
+
+    def care_of(self, days: int, grid_id: int) -> CareCounts:
+        return self.care.get(days, {}).get(grid_id) or CareCounts()
 
     def place_of(self, grid_id: int | None) -> int:
         """Where the grid stands among all (a grid bound since the snapshot: last). A scope's
@@ -193,6 +201,9 @@ async def take_snapshot(
         for g, c in (await metrics.day_counts_by_grid(week_start, week_end, now)).items()
     }
     rates = {days: await rates_by_grid(metrics, Period.last(days, now)) for days in RATE_DAYS}
+    roster = CareRepository(db)
+    care = {days: await roster.counts(Period.last(days, now).start, now) for days in RATE_DAYS}
+    care_people = await roster.people_by_grid()
     periods = chart_periods(now, tz, weeks)
     past = await _past_weeks(db, periods[:-1], now, previous)
     current = await rates_by_grid(metrics, periods[-1])
@@ -218,6 +229,8 @@ async def take_snapshot(
         weekly_rates=(*past.rates, current),
         past=past,
         places={grid.id: place for place, grid in enumerate(ranked)},
+        care=care,
+        care_people=care_people,
     )
 
 
@@ -330,10 +343,22 @@ class Line:
     grid_id: int | None = None
     grids: int = 1  # how many grids the row sums
     rank: int | None = None  # place in the ranking (by the first period's rates)
+    care: tuple[CareCounts, ...] = ()  # 探访按期率's counts, in RATE_DAYS order
+    care_people: int = 0  # on the roster (not ended)
 
     @property
     def ranked_by(self) -> Rates:
         return self.rates[0]
+
+    @property
+    def care_rates(self) -> tuple[Rate, ...]:
+        """探访按期率 over each of RATE_DAYS, as rates (numerator and denominator)."""
+        return tuple(Rate(c.on_time, c.fell_due) for c in self.care)
+
+    @property
+    def care_shown(self) -> bool:
+        """Whether the row's grids keep a 关爱走访 roster (or a visit fell due in them)."""
+        return any(care_shown(self.care_people, c) for c in self.care)
 
 
 @dataclass(frozen=True)
@@ -405,6 +430,8 @@ def _grid_line(snapshot: Snapshot, grid: GridInfo) -> Line:
         today=snapshot.today.get(grid.id, Counts()),
         week=snapshot.week.get(grid.id, Counts()),
         rates=tuple(snapshot.rates_of(days, grid.id) for days in RATE_DAYS),
+        care=tuple(snapshot.care_of(days, grid.id) for days in RATE_DAYS),
+        care_people=snapshot.care_people.get(grid.id, 0),
     )
 
 
@@ -431,12 +458,19 @@ def _sum(name: str, lines: Sequence[Line]) -> Line:
             totals[1] += counts.resolved
             totals[2] += counts.open
             totals[3] += counts.overdue
+    on_time, fell_due = [0] * len(RATE_DAYS), [0] * len(RATE_DAYS)
+    for line in lines:  # plain integers, as combine(): a page may sum a thousand grids
+        for i, care in enumerate(line.care):
+            on_time[i] += care.on_time
+            fell_due[i] += care.fell_due
     return Line(
         name=name,
         today=Counts(*today),
         week=Counts(*week),
         rates=tuple(combine(line.rates[i] for line in lines) for i in range(len(RATE_DAYS))),
         grids=len(lines),
+        care=tuple(CareCounts(n, d) for n, d in zip(on_time, fell_due, strict=True)),
+        care_people=sum(line.care_people for line in lines),
     )
 
 

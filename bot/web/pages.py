@@ -31,7 +31,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from bot.categories import CategoryCatalog
-from bot.export import LedgerFormat, ledger_filename, local_day_bounds, write_ledger
+from bot.export import (
+    LedgerFormat,
+    LedgerPart,
+    care_filename,
+    export_ledger,
+    ledger_filename,
+    local_day_bounds,
+)
 from bot.links import message_link
 from bot.privacy import Viewer
 from bot.receipts import contact_text
@@ -90,6 +97,7 @@ def routes() -> list[Route]:
         Route("/tickets/{ticket_id:int}/media/{media_id:int}", ticket_media, methods=["GET"]),
         Route("/ledger.xlsx", ledger_xlsx, methods=["GET"]),
         Route("/ledger.csv", ledger_csv, methods=["GET"]),
+        Route("/ledger-care.csv", ledger_care_csv, methods=["GET"]),
     ]
 
 
@@ -393,6 +401,10 @@ async def tickets(request: Request) -> Response:
     rows = [_row(r, names, catalog, web.texts, now) for r in page.rows]
     base = web.base
     ledger_query = urlencode(query.filters_only())
+    care_csv_href = None
+    if await _keeps_roster(web, where.grid_ids):
+        care_query = urlencode({k: v for k, v in query.filters_only().items() if k in CARE_FILTERS})
+        care_csv_href = f"{base}/ledger-care.csv" + (f"?{care_query}" if care_query else "")
     return render(
         request,
         "tickets.html",
@@ -417,6 +429,7 @@ async def tickets(request: Request) -> Response:
         else None,
         xlsx_href=f"{base}/ledger.xlsx" + (f"?{ledger_query}" if ledger_query else ""),
         csv_href=f"{base}/ledger.csv" + (f"?{ledger_query}" if ledger_query else ""),
+        care_csv_href=care_csv_href,
         clear_href=f"{base}/tickets",
         keep=[(k, v) for k, v in query.params().items() if k in ("sort", "dir")],
         any_tickets=page.total > 0 or query.filtered,
@@ -477,19 +490,37 @@ def _page_links(query: TicketQuery, pages: int, path: str) -> list[PageLink]:
 
 # -- the ledger download ---------------------------------------------------------------------------
 
+# What of the table's filters narrows the 关爱走访 part: the grid and the days (of a visit).
+CARE_FILTERS: Final = frozenset({"grid", "from", "to"})
+
+
+async def _keeps_roster(web: WebRuntime, grid_ids: Sequence[int] | None) -> bool:
+    """Whether anybody of these grids is on the 关爱走访 roster (the care download is offered)."""
+    if grid_ids is not None and not grid_ids:
+        return False
+    return bool(await web.storage.care.people_by_grid(grid_ids))
+
 
 async def ledger_xlsx(request: Request) -> Response:
-    return await _ledger(request, "xlsx")
+    return await _ledger(request, "xlsx", "all")
 
 
 async def ledger_csv(request: Request) -> Response:
-    return await _ledger(request, "csv")
+    return await _ledger(request, "csv", "tickets")
 
 
-async def _ledger(request: Request, fmt: LedgerFormat) -> Response:
+async def ledger_care_csv(request: Request) -> Response:
+    return await _ledger(request, "csv", "care")
+
+
+async def _ledger(request: Request, fmt: LedgerFormat, what: LedgerPart) -> Response:
     """The table's tickets (same query string, same filter) as the ledger: written to a private
     temporary file (bot.export writes in a worker thread), opened, its folder removed at once,
-    and sent from the open file, so nothing is left behind however the download ends."""
+    and sent from the open file, so nothing is left behind however the download ends.
+
+    Everyone the page lets in is staff for the grids of her scope, who may see their 关爱走访
+    roster: the xlsx has it as a second sheet where those grids keep one; as CSV it is a
+    download of its own (``/ledger-care.csv``: the grid and days of the table's filters)."""
     scope = await current_scope(request)
     web = runtime_of(request)
     now = web.clock.now()
@@ -498,16 +529,18 @@ async def _ledger(request: Request, fmt: LedgerFormat) -> Response:
     query = TicketQuery.parse(request.query_params, grids, catalog)
     where = query.filter(scope, web, now)
     tz = web.settings.tz
-    name = ledger_filename(fmt, now, tz)
+    name = (care_filename if what == "care" else ledger_filename)(fmt, now, tz)
     folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=LEDGER_FOLDER_PREFIX))
     try:
-        count = await write_ledger(
+        written = await export_ledger(
             web.storage,
             fmt,
             folder / name,
             catalog=catalog,
             tz=tz,
             now=now,
+            what=what,
+            empty_care=False,
             since=query.since,
             until=query.until,
             grid_ids=where.grid_ids,
@@ -519,13 +552,22 @@ async def _ledger(request: Request, fmt: LedgerFormat) -> Response:
         handle = await asyncio.to_thread(open, folder / name, "rb")
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
-    target = f"{fmt}?{urlencode(query.filters_only())}".rstrip("?")
+    filters = query.filters_only()
+    if what == "care":
+        filters = {k: v for k, v in filters.items() if k in CARE_FILTERS}
+    kind = "care-csv" if what == "care" else fmt
+    target = f"{kind}?{urlencode(filters)}".rstrip("?")
     try:
         await audit(request, scope, AuditAction.DOWNLOAD, target)
     except BaseException:
         handle.close()  # not audited, not sent
         raise
-    logger.info("web: ledger of %d tickets for user %s", count, scope.user_id)
+    logger.info(
+        "web: ledger of %d tickets, care of %d people for user %s",
+        written.tickets,
+        written.people,
+        scope.user_id,
+    )
     size = os.fstat(handle.fileno()).st_size
     return StreamingResponse(
         _chunks(handle),
