@@ -173,12 +173,8 @@ async def pause(
     desk: Desk, person: CarePerson, reason: str, actor: Actor, now: datetime
 ) -> CarePerson | None:
     """暂停 (in hospital, staying with family): nothing falls due until resumed."""
-    note = clean(reason, FIELD_LIMIT)
-    return await desk.storage.care.set_status(
-        person.id,
-        to=CareStatus.PAUSED,
-        note=note,
-        event=_event(CareEventKind.PAUSED, actor, now, note),
+    return await _set_aside(
+        desk, person, CareStatus.PAUSED, CareEventKind.PAUSED, reason, actor, now
     )
 
 
@@ -198,12 +194,23 @@ async def end(
     desk: Desk, person: CarePerson, reason: str, actor: Actor, now: datetime
 ) -> CarePerson | None:
     """结束 (moved away, passed away): kept for the record, never due again."""
+    return await _set_aside(desk, person, CareStatus.ENDED, CareEventKind.ENDED, reason, actor, now)
+
+
+async def _set_aside(
+    desk: Desk,
+    person: CarePerson,
+    to: CareStatus,
+    kind: CareEventKind,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> CarePerson | None:
+    """Pause or end ``person`` (status ``to``, event ``kind``) for ``reason``, kept as the
+    status's note and the event's: what was owed is cancelled. None: refused by the status."""
     note = clean(reason, FIELD_LIMIT)
     return await desk.storage.care.set_status(
-        person.id,
-        to=CareStatus.ENDED,
-        note=note,
-        event=_event(CareEventKind.ENDED, actor, now, note),
+        person.id, to=to, note=note, event=_event(kind, actor, now, note)
     )
 
 

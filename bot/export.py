@@ -21,12 +21,12 @@ import csv
 import io
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter, sleep
-from typing import IO, Any, BinaryIO, Final, Literal, Protocol
+from typing import IO, Any, BinaryIO, Final, Literal, ParamSpec, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.categories import CategoryCatalog
@@ -42,6 +42,7 @@ from storage.ledger import DEFAULT_BATCH, LedgerFilter, LedgerRepository, Ledger
 from storage.vocabulary import CareStatus, VisitOutcome, VisitWay
 
 logger = logging.getLogger(__name__)
+_P = ParamSpec("_P")
 
 LedgerFormat = Literal["xlsx", "csv"]
 LedgerPart = Literal["tickets", "care", "all"]  # what a ledger holds: `export --what`
@@ -490,55 +491,6 @@ class Written:
     visits: int = 0
 
 
-async def write_ledger(
-    storage_or_db: Storage | Database,
-    fmt: LedgerFormat,
-    target: Path | BinaryIO,
-    *,
-    catalog: CategoryCatalog,
-    tz: ZoneInfo,
-    now: datetime,
-    grid: str | None = None,
-    community: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    grid_ids: Sequence[int] | None = None,
-    statuses: Sequence[Status] | None = None,
-    category: str | None = None,
-    overdue: bool = False,
-    text: str | None = None,
-    batch: int = DEFAULT_BATCH,
-    hyperlink_max_rows: int = HYPERLINK_MAX_ROWS,
-) -> int:
-    """Write the ledger of the matching tickets to ``target``; returns how many rows it has.
-
-    ``since``/``until`` are local days in ``tz``, both inclusive, on the ticket's opening time.
-    ``statuses``, ``category``, ``overdue`` (open past the resolution deadline at ``now``) and
-    ``text`` (in the body or the address) narrow it as the staff page's ticket table does.
-    A path target appears only once complete; a stream is written to and left open.
-    """
-    written = await export_ledger(
-        storage_or_db,
-        fmt,
-        target,
-        catalog=catalog,
-        tz=tz,
-        now=now,
-        grid=grid,
-        community=community,
-        since=since,
-        until=until,
-        grid_ids=grid_ids,
-        statuses=statuses,
-        category=category,
-        overdue=overdue,
-        text=text,
-        batch=batch,
-        hyperlink_max_rows=hyperlink_max_rows,
-    )
-    return written.tickets
-
-
 async def export_ledger(
     storage_or_db: Storage | Database,
     fmt: LedgerFormat,
@@ -561,12 +513,15 @@ async def export_ledger(
     batch: int = DEFAULT_BATCH,
     hyperlink_max_rows: int = HYPERLINK_MAX_ROWS,
 ) -> Written:
-    """Write the ledger to ``target``: the tickets (as :func:`write_ledger`), the people and
-    visits of 关爱走访 (``what="care"``), or both as two sheets of one xlsx (``"all"``; CSV
-    holds one table: write each part to its own file). The grids (``grid_ids``, ``grid``,
-    ``community``) narrow both parts, ``since``/``until`` also the visits (local days of the
-    visit); the other filters concern tickets only. ``empty_care`` False: the 关爱走访 sheet
-    of ``"all"`` only when somebody of the grids is on the roster.
+    """Write the ledger to ``target``: the tickets, the people and visits of 关爱走访
+    (``what="care"``), or both as two sheets of one xlsx (``"all"``; CSV holds one table:
+    write each part to its own file). The grids (``grid_ids``, ``grid``, ``community``) narrow
+    both parts; ``since``/``until`` (local days in ``tz``, both inclusive) the tickets on their
+    opening time and the visits on theirs. ``statuses``, ``category``, ``overdue`` (open past
+    the resolution deadline at ``now``) and ``text`` (in the body or the address) narrow the
+    tickets only, as the staff page's ticket table does. ``empty_care`` False: the 关爱走访
+    sheet of ``"all"`` only when somebody of the grids is on the roster. A path target appears
+    only once complete; a stream is written to and left open.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -650,6 +605,21 @@ async def export_ledger(
         return Written(tickets)
     logger.info("ledger: care of %d people, %d visits written too", care.people, care.visits)
     return Written(tickets, True, care.people, care.visits)
+
+
+def _rows_of_tickets(export: Callable[_P, Awaitable[Written]]) -> Callable[_P, Awaitable[int]]:
+    """``export`` answering how many ticket rows it wrote."""
+
+    async def tickets(*args: _P.args, **kwargs: _P.kwargs) -> int:
+        written = await export(*args, **kwargs)
+        return written.tickets
+
+    return tickets
+
+
+write_ledger = _rows_of_tickets(export_ledger)
+"""The ledger of the matching tickets (:func:`export_ledger`, whose ``what`` is "tickets"
+unless told); returns how many rows it has."""
 
 
 async def _pump(

@@ -847,19 +847,15 @@ async def _begin(
 def _missing(form: Form) -> Step | None:
     """The form's next question, or None: everything is known."""
     if form.kind == "add":
-        if form.grid_id is None:
-            return "grid"
-        if not form.name:
-            return "name"
-        if form.address is None:
-            return "address"
-        if form.tier is None:
-            return "tier"
-        if form.visitor is None:
-            return "visitor"
-        if form.contact is None:
-            return "contact"
-        return "notes" if form.notes is None else None
+        return _first_unanswered(
+            ("grid", form.grid_id),
+            ("name", form.name or None),
+            ("address", form.address),
+            ("tier", form.tier),
+            ("visitor", form.visitor),
+            ("contact", form.contact),
+            ("notes", form.notes),
+        )
     if form.kind == "edit":
         if form.changing is None:
             return "field"
@@ -868,13 +864,17 @@ def _missing(form: Form) -> Step | None:
         if form.changing == "visitor":
             return "visitor" if form.visitor is None else None
         return "value" if form.value is None else None
-    if form.way is None:
-        return "way"
-    if form.outcome is None:
-        return "outcome"
-    if form.note is None:
-        return "note"
-    return None if form.photos_done else "photos"
+    return _first_unanswered(
+        ("way", form.way),
+        ("outcome", form.outcome),
+        ("note", form.note),
+        ("photos", form.photos_done or None),
+    )
+
+
+def _first_unanswered(*questions: tuple[Step, object]) -> Step | None:
+    """The first of ``questions`` (in order) whose answer is still None."""
+    return next((step for step, answer in questions if answer is None), None)
 
 
 async def _ask(

@@ -1,13 +1,13 @@
 """关爱走访's Telegram side (handlers/care.py): /care and /visit, their guided forms and
 one-line forms, who may use them, and what a group never reads.
 
-Driven through the simulator the way Telegram drives the bot (tests/harness.py); the rules
-themselves (cadence, alarms, the tick) are tested in tests/test_care_rules.py.
+Driven through the simulator the way Telegram drives the bot (tests/harness.py), with the
+cast of tests/care_cast.py; the rules themselves (cadence, alarms, the tick) are tested in
+tests/test_care_rules.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from bot.callbacks import CarePress, encode, parse
 from bot.fit import plain
 from bot.simulator.models import SimChat, SimUser
 from bot.texts import Texts
-from storage import GridInfo
 from storage.care import CarePerson
 from storage.vocabulary import CareStatus, DueKind, VisitOutcome, VisitWay
+from tests.care_cast import Town, texts_in, town
 from tests.harness import Harness, harness
 
 JSON = dict[str, Any]
@@ -35,35 +35,8 @@ def said(key: str, **values: object) -> str:
 DAY = timedelta(days=1)
 
 
-@dataclass
-class Town:
-    group: SimChat  # the grid's residents' group
-    office: SimChat  # the community's office chat
-    officer: SimUser
-    resident: SimUser
-    grid: GridInfo
-    private: SimChat  # the officer's private chat with the bot
-
-
-async def town(bot: Harness) -> Town:
-    officer, resident = bot.sim.add_user("刘网格员"), bot.sim.add_user("王阿姨")
-    group = await bot.grid("北瑞小区一网格", resident)
-    bot.sim.set_member(group, officer, "administrator")
-    office = bot.group("通顺社区办公室")
-    await bot.say(office, bot.admin, "/supervise 通顺社区")
-    (grid,) = await bot.storage.grids.grids()
-    # a named officer: recognised in private at once (a group's admins are recognised from
-    # the roles cache, once they have acted in their group)
-    await bot.say(bot.sim.private_chat(officer), officer, "/start")
-    return Town(group, office, officer, resident, grid, bot.sim.private_chat(officer))
-
-
 def last(bot: Harness, chat: SimChat) -> JSON:
     return bot.sim.bot_messages(chat.id)[-1]
-
-
-def texts_in(bot: Harness, chat: SimChat) -> list[str]:
-    return [str(m.get("text", "")) for m in bot.sim.bot_messages(chat.id)]
 
 
 def now_of(bot: Harness, chat: SimChat, message: JSON) -> JSON:

@@ -3,13 +3,12 @@ the web overview), the Monday list of overdue visits, the 关爱走访 sheet and
 (bot.export, /export, the web download, `linlitong export --what care`).
 
 The roster and its visits are built with the domain's own calls (bot.care.add, record_visit,
-start_round) on a ManualClock; the digests and commands run as in production, on the simulator.
-Both engines.
+start_round; tests/care_cast.py) on a ManualClock; the digests and commands run as in
+production, on the simulator. Both engines.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import zipfile
@@ -23,7 +22,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot import care
-from bot.categories import CareTier, CategoryCatalog
+from bot.categories import CareTier
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.context import runtime_of
@@ -31,6 +30,9 @@ from bot.digest import CARE_WEEKDAY, build_daily_digests
 from bot.export import (
     CARE_COLUMNS,
     LEDGER_COLUMNS,
+    LedgerFormat,
+    LedgerPart,
+    Written,
     care_path,
     export_ledger,
 )
@@ -40,22 +42,26 @@ from bot.xlsx import Sheet, SheetWriter
 from storage import GridInfo, Storage
 from storage.care import CarePerson, RecordedVisit
 from storage.vocabulary import AuditAction, VisitOutcome, VisitWay
+from tests.care_cast import (
+    CATALOG,
+    CONTACT,
+    HIGH,
+    KEY,
+    PLAIN,
+    add_person,
+    add_to,
+    record,
+    texts_in,
+    town,
+    visit,
+)
 from tests.harness import Harness
+from tests.test_export import cli_database
 from tests.test_web_pages import site
 from tests.test_web_pages import town as web_town
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = timedelta(days=1)
-CATALOG = CategoryCatalog.default()
-
-
-def _tier(name: str) -> CareTier:
-    found = CATALOG.tier(name)
-    assert found is not None, name
-    return found
-
-
-HIGH, KEY, PLAIN = _tier("高风险"), _tier("重点"), _tier("一般")
 ZH = Texts("zh")
 FIRST_DAY = datetime(2026, 11, 26, tzinfo=TZ)  # a Thursday: the harness clock's day (09:00)
 
@@ -77,17 +83,15 @@ class Roster:
     officer: care.Actor
 
     async def add(
-        self, grid: str, name: str, tier: CareTier = HIGH, contact: str = "女儿 13812345678"
+        self, grid: str, name: str, tier: CareTier = HIGH, contact: str = CONTACT
     ) -> CarePerson:
-        return await care.add(
+        return await add_to(
             self.desk,
             grid_id=self.grids[grid].id,
             name=name,
-            address="3号楼2单元101",
-            tier=tier,
-            visitor=self.officer,
-            actor=self.officer,
+            officer=self.officer,
             now=self.clock.now(),
+            tier=tier,
             contact=contact,
         )
 
@@ -99,24 +103,16 @@ class Roster:
         way: VisitWay = VisitWay.HOME,
         note: str = "",
     ) -> RecordedVisit:
-        current = await self.storage.care.get(person.id)
-        assert current is not None
-        recorded = await care.record_visit(
+        return await record(
             self.desk,
-            current,
+            person,
+            officer=self.officer,
+            now=self.clock.now(),
+            grid_chat_id=next(g.chat_id for g in self.grids.values() if g.id == person.grid_id),
             outcome=outcome,
             way=way,
             note=note,
-            actor=self.officer,
-            now=self.clock.now(),
-            grid_chat_id=self.grids[_grid_name(self.grids, current.grid_id)].chat_id,
         )
-        assert recorded is not None
-        return recorded
-
-
-def _grid_name(grids: dict[str, GridInfo], grid_id: int) -> str:
-    return next(name for name, g in grids.items() if g.id == grid_id)
 
 
 async def roster(storage: Storage) -> Roster:
@@ -200,74 +196,6 @@ async def test_counts_on_time_late_missed_cancelled_and_rounds(storage: Storage)
 
 
 # -- the running bot ------------------------------------------------------------------------
-
-
-@dataclass
-class Town:
-    group: SimChat  # 第一网格's residents' group
-    office: SimChat  # 通顺社区's office chat
-    street: SimChat  # 交通街道's office chat
-    officer: SimUser
-    resident: SimUser
-
-
-async def town(bot: Harness) -> Town:
-    officer, resident = bot.sim.add_user("刘网格员"), bot.sim.add_user("王阿姨")
-    group = await bot.grid("北瑞小区一网格", resident)
-    bot.sim.set_member(group, officer, "administrator")
-    office = bot.group("通顺社区办公室")
-    await bot.say(office, bot.admin, "/supervise 通顺社区")
-    street = bot.group("交通街道办公室")
-    await bot.say(street, bot.admin, "/supervise 交通街道")
-    await bot.say(bot.sim.private_chat(officer), officer, "/start")
-    return Town(group, office, street, officer, resident)
-
-
-async def add_person(
-    bot: Harness, place: Town, name: str, tier: CareTier = HIGH, contact: str = "女儿 13812345678"
-) -> CarePerson:
-    runtime = runtime_of(bot.app)
-    grid = (await bot.storage.grids.grids())[0]
-    officer = care.Actor(place.officer.id, place.officer.first_name)
-    return await care.add(
-        runtime.care_desk,
-        grid_id=grid.id,
-        name=name,
-        address="3号楼2单元101",
-        tier=tier,
-        visitor=officer,
-        actor=officer,
-        now=bot.clock.now(),
-        contact=contact,
-    )
-
-
-async def visit(
-    bot: Harness,
-    place: Town,
-    person: CarePerson,
-    outcome: VisitOutcome = VisitOutcome.NORMAL,
-    note: str = "",
-) -> RecordedVisit:
-    current = await bot.storage.care.get(person.id)
-    assert current is not None
-    recorded = await care.record_visit(
-        runtime_of(bot.app).care_desk,
-        current,
-        outcome=outcome,
-        way=VisitWay.HOME,
-        note=note,
-        actor=care.Actor(place.officer.id, place.officer.first_name),
-        now=bot.clock.now(),
-        grid_chat_id=place.group.id,
-    )
-    assert recorded is not None
-    await bot.flush()
-    return recorded
-
-
-def texts_in(bot: Harness, chat: SimChat) -> list[str]:
-    return [str(m.get("text", "")) for m in bot.sim.bot_messages(chat.id)]
 
 
 async def stats(bot: Harness, chat: SimChat, user: SimUser, command: str = "/stats") -> str:
@@ -390,12 +318,20 @@ async def visited_roster(storage: Storage) -> tuple[Roster, dict[str, CarePerson
     return r, people
 
 
-async def test_the_xlsx_ledger_has_a_care_sheet(storage: Storage) -> None:
-    r, people = await visited_roster(storage)
+async def ledger(
+    r: Roster, fmt: LedgerFormat, what: LedgerPart, **filters: Any
+) -> tuple[Written, io.BytesIO]:
+    """The ledger of ``r``'s storage at its clock's now: what it holds, and the file."""
     buffer = io.BytesIO()
     written = await export_ledger(
-        storage, "xlsx", buffer, catalog=CATALOG, tz=TZ, now=r.clock.now(), what="all"
+        r.storage, fmt, buffer, catalog=CATALOG, tz=TZ, now=r.clock.now(), what=what, **filters
     )
+    return written, buffer
+
+
+async def test_the_xlsx_ledger_has_a_care_sheet(storage: Storage) -> None:
+    r, people = await visited_roster(storage)
+    written, buffer = await ledger(r, "xlsx", "all")
     assert (written.tickets, written.care, written.people, written.visits) == (1, True, 3, 3)
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
         assert archive.testzip() is None
@@ -446,30 +382,11 @@ async def test_the_xlsx_ledger_has_a_care_sheet(storage: Storage) -> None:
     assert other["社区"] == "和平社区"
 
     # a scope's grids only; a ledger of grids without a roster has no care sheet at all
-    scoped = io.BytesIO()
-    written = await export_ledger(
-        storage,
-        "xlsx",
-        scoped,
-        catalog=CATALOG,
-        tz=TZ,
-        now=r.clock.now(),
-        what="all",
-        empty_care=False,
-        grid_ids=[r.grids["第二网格"].id],
+    written, scoped = await ledger(
+        r, "xlsx", "all", empty_care=False, grid_ids=[r.grids["第二网格"].id]
     )
     assert not written.care and load_workbook(scoped).sheetnames == ["台账"]
-    mine = io.BytesIO()
-    await export_ledger(
-        storage,
-        "xlsx",
-        mine,
-        catalog=CATALOG,
-        tz=TZ,
-        now=r.clock.now(),
-        what="care",
-        community="和平社区",
-    )
+    _, mine = await ledger(r, "xlsx", "care", community="和平社区")
     book = load_workbook(mine)
     assert book.sheetnames == ["关爱走访"]
     assert [row[3] for row in book.active.iter_rows(min_row=2, values_only=True)] == ["赵爷爷"]
@@ -477,17 +394,7 @@ async def test_the_xlsx_ledger_has_a_care_sheet(storage: Storage) -> None:
 
 async def test_the_csv_care_ledger_is_a_file_of_its_own(storage: Storage) -> None:
     r, people = await visited_roster(storage)
-    buffer = io.BytesIO()
-    written = await export_ledger(
-        storage,
-        "csv",
-        buffer,
-        catalog=CATALOG,
-        tz=TZ,
-        now=r.clock.now(),
-        what="care",
-        grid_ids=[r.grids["第一网格"].id],
-    )
+    written, buffer = await ledger(r, "csv", "care", grid_ids=[r.grids["第一网格"].id])
     assert (written.tickets, written.people, written.visits) == (0, 2, 2)
     raw = buffer.getvalue()
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -497,41 +404,20 @@ async def test_the_csv_care_ledger_is_a_file_of_its_own(storage: Storage) -> Non
     assert rows[1][9] == "2026-11-27 10:00" and rows[2][12] == "'=咳嗽 需复诊"
     assert rows[1][8] == "女儿 138****5678" and "13812345678" not in raw.decode("utf-8-sig")
     # the days narrow the visits; a person without a visit in them keeps one row
-    since = io.BytesIO()
-    await export_ledger(
-        storage,
-        "csv",
-        since,
-        catalog=CATALOG,
-        tz=TZ,
-        now=r.clock.now(),
-        what="care",
-        since=date(2026, 11, 29),
-        grid_ids=[r.grids["第一网格"].id],
+    _, since = await ledger(
+        r, "csv", "care", since=date(2026, 11, 29), grid_ids=[r.grids["第一网格"].id]
     )
     rows = list(csv.reader(io.StringIO(since.getvalue().decode("utf-8-sig"), newline="")))
     assert [(r[3], r[11]) for r in rows[1:]] == [("曹大爷", "异常需跟进"), ("李奶奶", "")]
     with pytest.raises(ValueError, match="one table"):
-        await export_ledger(
-            storage, "csv", io.BytesIO(), catalog=CATALOG, tz=TZ, now=r.clock.now(), what="all"
-        )
+        await ledger(r, "csv", "all")
     assert people["zhao"].name not in since.getvalue().decode("utf-8-sig")
-
-
-async def _cli_db(path: Path) -> None:
-    storage = await Storage.open(path)
-    try:
-        await visited_roster(storage)
-    finally:
-        await storage.close()
 
 
 def test_cli_export_what_care(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "cli.db"
-    asyncio.run(_cli_db(db))
-    monkeypatch.setenv("DATABASE_PATH", str(db))
+    cli_database(tmp_path, monkeypatch, visited_roster)
 
     out = tmp_path / "关爱.csv"
     assert main(["export", "--what", "care", "--output", str(out)]) == 0
@@ -621,29 +507,12 @@ async def test_the_web_page_shows_the_rate_and_the_scopes_care_ledger(
     start = bot.clock.now()
     made = {}
     for name, grid in (("曹大爷", "第一网格"), ("李奶奶", "第一网格"), ("赵爷爷", "第三网格")):
-        made[name] = await care.add(
-            desk,
-            grid_id=grids[grid].id,
-            name=name,
-            address="3号楼",
-            tier=HIGH,
-            visitor=officer,
-            actor=officer,
-            now=start,
-            contact="女儿 13812345678",
+        made[name] = await add_to(
+            desk, grid_id=grids[grid].id, name=name, officer=officer, now=start, address="3号楼"
         )
     bot.clock.set(start + 8 * DAY)
-    current = await bot.storage.care.get(made["曹大爷"].id)
-    assert current is not None
-    await care.record_visit(
-        desk,
-        current,
-        outcome=VisitOutcome.NORMAL,
-        way=VisitWay.HOME,
-        note="",
-        actor=officer,
-        now=bot.clock.now(),
-        grid_chat_id=place.grid1.id,
+    await record(
+        desk, made["曹大爷"], officer=officer, now=bot.clock.now(), grid_chat_id=place.grid1.id
     )
     bot.clock.set(start + 10 * DAY)
     async with site(bot, database) as web:
@@ -724,24 +593,16 @@ def test_the_sheet_writer_writes_declared_sheets_one_after_the_other() -> None:
     assert second.auto_filter.ref == "A1:C3" and second.print_title_rows == "$1:$1"
     assert second.freeze_panes == "A2" and second["A1"].font.b
     assert [[c.value for c in row] for row in third.iter_rows()] == [["无"]]
-    lone = SheetWriter(io.BytesIO(), title="表", header=["一"], widths=[8], header_fill="000000")
+
+    def one_column(*more: Sheet) -> SheetWriter:
+        return SheetWriter(
+            io.BytesIO(), title="表", header=["一"], widths=[8], header_fill="000000", more=more
+        )
+
+    lone = one_column()
     with pytest.raises(ValueError, match="no other sheet"):
         lone.next_sheet()
     with pytest.raises(ValueError, match="two sheets"):
-        SheetWriter(
-            io.BytesIO(),
-            title="表",
-            header=["一"],
-            widths=[8],
-            header_fill="000000",
-            more=[Sheet("表", ["二"], [8])],
-        )
+        one_column(Sheet("表", ["二"], [8]))
     with pytest.raises(ValueError, match="one width per column"):
-        SheetWriter(
-            io.BytesIO(),
-            title="表",
-            header=["一"],
-            widths=[8],
-            header_fill="000000",
-            more=[Sheet("乙", ["二"], [8, 9])],
-        )
+        one_column(Sheet("乙", ["二"], [8, 9]))

@@ -1,13 +1,13 @@
 """关爱走访's rules (bot.care) on the running bot: cadence, visits, reminders, alarms, rounds.
 
-The roster is built with the domain's own calls (the /care and /visit commands are tested in
-tests/test_care_commands.py); the schedule runs as in production (``bot.schedule.tick``) on the
-injectable clock, and every message is read from the simulator, as Telegram would show it.
+The roster is built with the domain's own calls (tests/care_cast.py; the /care and /visit
+commands are tested in tests/test_care_commands.py); the schedule runs as in production
+(``bot.schedule.tick``) on the injectable clock, and every message is read from the
+simulator, as Telegram would show it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,13 @@ from bot.callbacks import CarePress, encode
 from bot.categories import CategoryCatalog, CategoryError
 from bot.context import runtime_of
 from bot.parsing.care import parse_add, parse_visit, person_number
-from bot.simulator.models import SimChat, SimUser
-from storage import GridInfo
-from storage.care import CarePerson, RecordedVisit
+from storage.care import CarePerson
 from storage.vocabulary import CareStatus, DueKind, DueStatus, VisitOutcome, VisitWay
+from tests.care_cast import CATALOG, KEY, Town, add_person, texts_in, town, visit
 from tests.harness import Harness
 
 JSON = dict[str, Any]
 DAY = timedelta(days=1)
-CATALOG = CategoryCatalog.default()
 
 
 # -- the one-line forms and the tiers (pure) ------------------------------------------------
@@ -108,71 +106,6 @@ def test_care_press_data_round_trips_and_refuses_nonsense() -> None:
 
 
 # -- the running bot ------------------------------------------------------------------------
-
-
-@dataclass
-class Town:
-    group: SimChat  # the grid's residents' group
-    office: SimChat  # the community's office chat
-    street: SimChat  # the street's office chat
-    officer: SimUser
-    resident: SimUser
-    grid: GridInfo
-
-
-async def town(bot: Harness) -> Town:
-    officer, resident = bot.sim.add_user("刘网格员"), bot.sim.add_user("王阿姨")
-    group = await bot.grid("北瑞小区一网格", resident)
-    bot.sim.set_member(group, officer, "administrator")
-    office = bot.group("通顺社区办公室")
-    await bot.say(office, bot.admin, "/supervise 通顺社区")
-    street = bot.group("交通街道办公室")
-    await bot.say(street, bot.admin, "/supervise 交通街道")
-    await bot.say(bot.sim.private_chat(officer), officer, "/start")
-    grids = await bot.storage.grids.grids()
-    return Town(group, office, street, officer, resident, grids[0])
-
-
-async def add_person(
-    bot: Harness, place: Town, tier: str = "高风险", name: str = "曹大爷"
-) -> CarePerson:
-    runtime = runtime_of(bot.app)
-    return await care.add(
-        runtime.care_desk,
-        grid_id=place.grid.id,
-        name=name,
-        address="3号楼2单元101",
-        tier=CATALOG.tier(tier) or CATALOG.tiers[0],
-        visitor=care.Actor(place.officer.id, place.officer.first_name),
-        actor=care.Actor(place.officer.id, place.officer.first_name),
-        now=bot.clock.now(),
-        contact="女儿 13812345678",
-    )
-
-
-async def visit(
-    bot: Harness, place: Town, person: CarePerson, outcome: VisitOutcome, note: str = ""
-) -> RecordedVisit:
-    runtime = runtime_of(bot.app)
-    current = await bot.storage.care.get(person.id)
-    assert current is not None
-    recorded = await care.record_visit(
-        runtime.care_desk,
-        current,
-        outcome=outcome,
-        way=VisitWay.HOME,
-        note=note,
-        actor=care.Actor(place.officer.id, place.officer.first_name),
-        now=bot.clock.now(),
-        grid_chat_id=place.group.id,
-    )
-    assert recorded is not None
-    await bot.flush()
-    return recorded
-
-
-def texts_in(bot: Harness, chat: SimChat | int) -> list[str]:
-    return [str(m.get("text", "")) for m in bot.sim.bot_messages(chat)]
 
 
 FIRST_DAY = datetime(2026, 11, 26, tzinfo=ZoneInfo("Asia/Shanghai"))  # the harness clock's day
@@ -315,7 +248,7 @@ async def test_a_concern_opens_an_urgent_ticket_whose_receipt_names_nobody(bot: 
 
 async def test_pause_resume_end_and_what_falls_due(bot: Harness) -> None:
     place = await town(bot)
-    person = await add_person(bot, place, tier="重点")
+    person = await add_person(bot, place, tier=KEY)
     runtime = runtime_of(bot.app)
     desk, who = runtime.care_desk, care.Actor(place.officer.id, "刘网格员")
     paused = await care.pause(desk, person, "住院", who, bot.clock.now())

@@ -11,11 +11,11 @@ import subprocess
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ BASIC_GROUP = -4321  # 测试社区 / 西区网格: basic groups have no message
 OTHER = -1009876543210  # 另一社区 / 东区网格: the same grid name in another community
 PATROL_CHAT = 777  # an officer's private chat with the bot
 SEEDED = 300
+T = TypeVar("T")
 
 
 def at(text: str) -> datetime:
@@ -259,19 +260,30 @@ async def _fill(storage: Storage, *, seeded: int = SEEDED) -> dict[str, int]:
     return ids
 
 
-async def _build(path: Path) -> dict[str, int]:
+async def on_storage(path: Path, fill: Callable[[Storage], Awaitable[T]]) -> T:
+    """The SQLite database at ``path``, opened, ``fill``ed and closed; what ``fill`` answered."""
     storage = await Storage.open(path)
     try:
-        return await _fill(storage)
+        return await fill(storage)
     finally:
         await storage.close()
+
+
+def cli_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fill: Callable[[Storage], Awaitable[T]]
+) -> T:
+    """``tmp_path / "cli.db"`` filled by ``fill``: the DATABASE_PATH of the CLI's commands."""
+    db = tmp_path / "cli.db"
+    filled = asyncio.run(on_storage(db, fill))
+    monkeypatch.setenv("DATABASE_PATH", str(db))
+    return filled
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """The filled database, built once per module; each test works on its own copy."""
     path = tmp_path_factory.mktemp("ledger") / "template.db"
-    return path, asyncio.run(_build(path))
+    return path, asyncio.run(on_storage(path, _fill))
 
 
 @pytest.fixture
@@ -932,21 +944,16 @@ async def test_seeded_tickets_are_valid_and_consistent(ledgered: Ledgered) -> No
 # -- the CLI ----------------------------------------------------------------------------------
 
 
-async def _make_cli_db(path: Path) -> int:
-    storage = await Storage.open(path)
-    try:
-        await _fill(storage, seeded=40)
-        return int(await storage.db.fetch_value("SELECT COUNT(*) FROM tickets"))
-    finally:
-        await storage.close()
+async def _fill_for_cli(storage: Storage) -> int:
+    """A smaller ledger: the tickets it has."""
+    await _fill(storage, seeded=40)
+    return int(await storage.db.fetch_value("SELECT COUNT(*) FROM tickets"))
 
 
 def test_cli_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "cli.db"
-    total = asyncio.run(_make_cli_db(db))
-    monkeypatch.setenv("DATABASE_PATH", str(db))
+    total = cli_database(tmp_path, monkeypatch, _fill_for_cli)
 
     out = tmp_path / "台账.xlsx"  # the folder exists: --output never creates one
     assert main(["export", "--output", str(out)]) == 0
@@ -991,7 +998,7 @@ def test_cli_export_rejects_bad_input(
 
 def test_sqlite_sees_the_schema_the_ledger_reads(tmp_path: Path) -> None:
     # NOT INDEXED keeps paging on the rowid whatever the filters; check the plan says so.
-    asyncio.run(_make_cli_db(tmp_path / "plan.db"))
+    asyncio.run(on_storage(tmp_path / "plan.db", _fill_for_cli))
     with sqlite3.connect(tmp_path / "plan.db") as conn:
         extra, params = LedgerFilter(
             grid="东区网格", community="测试社区", since_utc=NOW, until_utc=NOW
