@@ -108,6 +108,7 @@ class OutboxSender:
             for task in self._drains:
                 task.cancel()
             await asyncio.gather(*self._drains, return_exceptions=True)
+            await asyncio.gather(*self._releases, return_exceptions=True)
 
     async def _dispatch(self) -> None:
         """Start a drain for every chat with messages due that is not draining already."""

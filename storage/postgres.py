@@ -304,7 +304,10 @@ def _connect(url: str) -> psycopg.Connection[Any]:
 
 class PostgresDatabase(Database):
     engine: ClassVar[str] = "postgresql"
-    BEGIN: ClassVar[str] = "BEGIN"
+    # Read committed, whatever the server's default: a statement sees what committed before it
+    # (the outbox claim taken inside the ticket's transaction reads rows another instance has
+    # just marked sent; guarded updates re-check their rows)
+    BEGIN: ClassVar[str] = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
     def __init__(self, url: str, raw: psycopg.Connection[Any], executor: ThreadPoolExecutor):
         super().__init__(safe_url(url))

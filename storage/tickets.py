@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,19 +109,31 @@ class TicketRepository:
                 rows = claim_chat_in(conn, db, chat_id, draft.created_at, CLAIM_ROWS)
             return ticket, created, rows
 
-        try:
-            ticket, created, rows = await db.atomic(open_and_claim)
-        except BaseException:
+        # A cancelled await does not stop the engine's thread, which runs on to COMMIT (and,
+        # on PostgreSQL, keeps the chat's advisory lock): the transaction is shielded and
+        # awaited to its end, then handed over or let go as if nothing had happened.
+        work = asyncio.ensure_future(db.atomic(open_and_claim))
+        cancelled: asyncio.CancelledError | None = None
+        while not work.done():
+            try:
+                await asyncio.wait({work})  # (a cancelled wait leaves ``work`` running)
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        error = None if work.cancelled() else work.exception()
+        if work.cancelled() or error is not None:
             if claim:
                 try:
                     await db.release_outbox(chat_id)  # a claim dies with its rolled-back work
                 finally:
                     adopter.adopt(chat_id, None, queued=False)
-            raise
+            raise cancelled or error or asyncio.CancelledError()
+        ticket, created, rows = work.result()
         if claim:
             adopter.adopt(chat_id, rows, queued=created)
         elif created:
             adopter.wake(chat_id)
+        if cancelled is not None:
+            raise cancelled
         return ticket, created
 
     async def get(self, ticket_id: int) -> Ticket | None:

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
+from bot.app import handle_update
 from bot.clock import VirtualClock
 from bot.context import runtime_of
 from bot.ratelimit import TelegramBudget
@@ -97,6 +98,37 @@ async def test_the_running_sender_takes_each_receipt_from_the_transaction_that_q
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
     assert bot.storage.db.outbox_adopter is None  # a stopped sender takes nothing
+
+
+async def test_a_report_cancelled_while_its_transaction_runs_still_gets_its_receipt(
+    bot: Harness,
+) -> None:
+    """A cancelled await does not stop the engine's thread: the ticket commits (and on
+    PostgreSQL its chat's claim is taken). It must be handed over or let go all the same, or
+    the chat would wait for ever (a claim nobody releases)."""
+    resident = bot.sim.add_user("王阿姨")
+    (chat,) = await bot.bound_groups(1, resident)
+    sender = runtime_of(bot.app).sender
+    running = asyncio.create_task(sender.run())
+    try:
+        await bot.sim.wait_for(lambda: bot.storage.db.outbox_adopter is sender)
+        first = bot.sim.send_text(chat, resident, "#报修 1号楼楼道灯不亮")
+        (update,) = await bot.app.bot.get_updates(offset=0, timeout=0)
+        handling_it = asyncio.create_task(handle_update(bot.app, update))
+        # step the loop one turn at a time, to cancel right after the reservation
+        while chat.id not in sender._busy:  # noqa: ASYNC110 - one loop turn, not a wait
+            await asyncio.sleep(0)
+        handling_it.cancel()
+        await asyncio.gather(handling_it, return_exceptions=True)
+        assert await bot.storage.tickets.by_message(chat.id, first["message_id"]) is not None
+        await bot.sim.wait_for(lambda: bot.replies(chat, first), timeout=30)
+        second = bot.sim.send_text(chat, resident, "#报修 2号楼电梯坏了")
+        await bot.process()
+        await bot.sim.wait_for(lambda: bot.replies(chat, second), timeout=30)
+        assert len(bot.replies(chat, first)) == len(bot.replies(chat, second)) == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_the_report_s_update_is_recorded_with_its_ticket(bot: Harness) -> None:
