@@ -39,7 +39,6 @@ from bot.texts import SYSTEM_ACTOR, Texts
 from storage import NewTicket, OutboxDraft, Storage
 from storage.care import (
     CareCounts,
-    CareDue,
     CareEventDraft,
     CarePerson,
     CareRound,
@@ -76,13 +75,13 @@ class Actor:
 
 
 def tier_of(catalog: CategoryCatalog, name: str) -> CareTier:
-    """A person's tier; a tier the categories file no longer has counts as its first tier."""
+    """A person's tier; a tier the categories file no longer has counts as its most frequent
+    one (a visit too many rather than one too few)."""
     tier = catalog.tier(name)
     if tier is None:
-        logger.warning(
-            "care tier %r is not in the categories file; using %s", name, catalog.tiers[0].name
-        )
-        return catalog.tiers[0]
+        strictest = min(catalog.tiers, key=lambda t: t.every)
+        logger.warning("care tier %r is not in the categories file; using %s", name, strictest.name)
+        return strictest
     return tier
 
 
@@ -163,6 +162,8 @@ async def edit(
     if tier is not None and tier.name != person.tier:
         changes["tier"] = tier.name
         replan = regular_due(tier, person.last_visit_at or person.created_at)
+        if replan.window_end <= now:  # already past under the new cadence: owed now, not missed
+            replan = due_now(tier, now)
     fields = ",".join(sorted(changes))
     return await desk.storage.care.edit(
         person.id, changes, _event(CareEventKind.EDITED, actor, now, fields), replan
@@ -279,10 +280,21 @@ async def record_visit(
             response_due=now + category.response,
             resolution_due=now + category.resolution,
         )
+    notices: list[OutboxDraft] = []
+    if ticket is not None and grid_chat_id is None:
+        # no group for its receipt (the grid is unbound): the office hears of it now
+        notices, _ = await _office_messages(
+            desk, person, 1, texts("care.alarm_concern"), now, f"concern:{person.id}:{now}"
+        )
     alarm: list[OutboxDraft] = []
     if outcome is VisitOutcome.UNSEEN and person.missed_in_row + 1 >= MISSED_ALARM:
-        alarm = await _office_messages(
-            desk, person, 1, texts("care.alarm_unseen", times=person.missed_in_row + 1), now
+        alarm, _ = await _office_messages(
+            desk,
+            person,
+            1,
+            texts("care.alarm_unseen", times=person.missed_in_row + 1),
+            now,
+            f"unseen:{person.id}:{now.isoformat()}",
         )
     note_text = f"{outcome} {way}"
     return await desk.storage.care.record_visit(
@@ -291,8 +303,10 @@ async def record_visit(
         next_due=regular_due(tier, now) if outcome.settles else None,
         ticket=ticket,
         receipt=receipt,
+        settles_before=start_of_day_after(now, desk.tz),
         alarm_after_missed=MISSED_ALARM if alarm else 0,
         alarm=alarm,
+        notices=notices,
     )
 
 
@@ -406,17 +420,10 @@ async def _remind(desk: Desk, item: DueWithPerson, now: datetime, may_see: MaySe
             )
         )
     else:
-        grid = await desk.storage.grids.grid(person.grid_id)
-        if grid is not None and grid.chat_id is not None:
-            messages.append(
-                OutboxDraft(
-                    chat_id=grid.chat_id,
-                    kind="care_reminder",
-                    text=texts("care.remind_nobody", id=person.id),
-                    dedupe_key=f"care:remind:{due.id}",
-                    not_before=now,
-                )
-            )
+        # the visitor no longer works the grid (or Telegram could not say): the office, which
+        # may read the roster, names another — never the residents' group
+        reason = texts("care.visitor_gone", visitor=escape(mask_sensitive(person.visitor_name)))
+        messages, _office = await _office_messages(desk, person, 1, reason, now, f"remind:{due.id}")
     claimed = await desk.storage.care.claim_reminder(
         due.id, _system(now, CareEventKind.REMINDED, due.kind), messages
     )
@@ -426,17 +433,21 @@ async def _remind(desk: Desk, item: DueWithPerson, now: datetime, may_see: MaySe
 async def _escalate(desk: Desk, item: DueWithPerson, now: datetime) -> int:
     due = item.due
     level = due.escalation_level + 1
+    since = desk.texts.moment(due.window_end, desk.tz)
     key = "care.alarm_missed" if level == 1 else "care.alarm_street"
-    reason = desk.texts(key, since=desk.texts.moment(due.window_end, desk.tz))
-    messages = await _office_messages(desk, item.person, level, reason, now, due=due)
-    if not messages:
+    reason = desk.texts(key, since=since)
+    messages, office = await _office_messages(
+        desk, item.person, level, reason, now, f"{due.id}:{level}"
+    )
+    if office is None:
         logger.debug("care due %s: no office chat to tell", due.id)
         return 0
+    # a community without an office chat: its street heard at once, and once
     claimed = await desk.storage.care.claim_escalation(
         due.id,
         from_level=due.escalation_level,
-        to_level=level,
-        event=_system(now, CareEventKind.ESCALATED, str(level)),
+        to_level=max(level, office),
+        event=_system(now, CareEventKind.ESCALATED, str(office)),
         messages=messages,
     )
     return int(claimed)
@@ -448,17 +459,17 @@ async def _office_messages(
     level: int,
     reason: str,
     now: datetime,
-    *,
-    due: CareDue | None = None,
-) -> list[OutboxDraft]:
-    """The alarm for the community's (level 1) or street's (level 2) office chats: staff, who
-    may see the roster; the contact's number masked all the same (a group reads it)."""
+    tag: str,
+) -> tuple[list[OutboxDraft], int | None]:
+    """The alarm for the community's (level 1) or street's (level 2) office chats — staff, who
+    may read the roster; any number in it masked all the same (a group reads it) — and which
+    office they are (None: no office chat at all). ``tag`` makes each alarm's dedupe key."""
     grid = await desk.storage.grids.grid(person.grid_id)
     if grid is None:
-        return []
-    chats, _office = await office_chats(desk.storage, grid, level)
+        return [], None
+    chats, office = await office_chats(desk.storage, grid, level)
     if not chats:
-        return []
+        return [], None
     texts = desk.texts
     text = texts(
         "care.alarm",
@@ -466,17 +477,16 @@ async def _office_messages(
         id=person.id,
         grid=escape(grid.name),
         community=escape(grid.community_name),
-        name=escape(person.name),
-        address=escape(person.address or "-"),
+        name=escape(mask_sensitive(person.name)),
+        address=escape(mask_sensitive(person.address) or "-"),
         tier=escape(person.tier),
-        visitor=escape(person.visitor_name or "-"),
+        visitor=escape(mask_sensitive(person.visitor_name) or "-"),
         contact=escape(mask_sensitive(person.contact) or "-"),
         last=texts.moment(person.last_visit_at, desk.tz)
         if person.last_visit_at
         else texts("care.never"),
     )
-    tag = f"{due.id}:{level}" if due is not None else f"unseen:{person.id}:{now.isoformat()}"
-    return [
+    messages = [
         OutboxDraft(
             chat_id=chat_id,
             kind="care_alarm",
@@ -486,3 +496,4 @@ async def _office_messages(
         )
         for chat_id in chats
     ]
+    return messages, office

@@ -696,8 +696,8 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "care_fig.rate": {"zh": "🧓 探访按期率：{rate}", "en": "🧓 Care visits on time: {rate}"},
     "care_fig.no_dues": {"zh": "无到期走访", "en": "no visit fell due"},
     "care_fig.footnote": {
-        "zh": "探访按期率＝按期截止前完成的走访 ÷ 到期的走访（按期截止在期内，或在期内完成；暂停、结束而取消的不计）。",
-        "en": "Care visits on time = visits made by the end of their window ÷ visits that fell due (window ended in the period, or made in it; those cancelled by a pause or an end left out).",
+        "zh": "探访按期率＝按期截止前完成的走访 ÷ 到期的走访（按期完成的计入完成之日，其余计入按期截止之日；应访日前已走访、或按期截止前暂停结束的不计）。",
+        "en": "Care visits on time = visits made by the end of their window ÷ visits that fell due (one made in time counts on its day, any other on its window's end; one made moot by an earlier visit, or by a pause or an end within its window, is left out).",
     },
     "care_fig.overdue_header": {
         "zh": "⏰ <b>逾期未访</b>（{count} 人，每周一列出）：",
@@ -1550,9 +1550,13 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "Address: {address}\nLast visit: {last}\n"
         "Press the button after the visit, or send /visit {id} 正常",
     },
-    "care.remind_nobody": {
-        "zh": "🧓 关爱 {id} 的走访今天到期，但走访人已不在岗。请网格员私聊本机器人 /care edit {id} 指定走访人。",
-        "en": "🧓 The visit of care {id} is due today, but its visitor no longer works this grid. Officers: /care edit {id} in private to name a visitor.",
+    "care.visitor_gone": {
+        "zh": "关爱走访今天到期，但走访人 {visitor} 已不在该网格岗位（或暂时无法确认），请网格员私聊本机器人 /care edit 编号 指定走访人",
+        "en": "A care visit is due today, but its visitor {visitor} no longer works this grid (or it could not be checked); officers: /care edit with the number, in private, to name a visitor",
+    },
+    "care.alarm_concern": {
+        "zh": "关爱走访发现异常需跟进（该网格未绑定群，工单未在群内回执）",
+        "en": "A care visit found something to follow up (the grid has no group: no receipt was posted)",
     },
     "care.alarm": {
         "zh": "🚨 <b>{reason}</b>\n{community} · {grid} · 关爱 {id}：{name}（{tier}）\n"
@@ -1857,6 +1861,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "care_cmd.visited_ticket": {
         "zh": "已开工单 {ticket}（群内回执不含姓名）",
         "en": "Ticket {ticket} opened (its receipt in the group names nobody)",
+    },
+    "care_cmd.visited_ticket_no_group": {
+        "zh": "已开工单 {ticket}（该网格未绑定群，已通知社区办公室）",
+        "en": "Ticket {ticket} opened (the grid has no group; the community office was told)",
     },
     "care_cmd.visited_unseen": {
         "zh": "连续第 {times} 次未见到本人。",

@@ -1353,7 +1353,12 @@ async def _visited(runtime: Runtime, texts: Texts, recorded: RecordedVisit) -> s
         )
     ]
     if recorded.ticket is not None:
-        parts.append(texts("care_cmd.visited_ticket", ticket=recorded.ticket.id))
+        key = (
+            "care_cmd.visited_ticket"
+            if recorded.ticket.chat_id < 0
+            else "care_cmd.visited_ticket_no_group"
+        )
+        parts.append(texts(key, ticket=recorded.ticket.id))
     if visit.outcome is VisitOutcome.UNSEEN:
         parts.append(texts("care_cmd.visited_unseen", times=person.missed_in_row))
         if recorded.escalated:

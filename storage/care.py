@@ -354,19 +354,17 @@ def _person_in(conn: Conn, person_id: int) -> CarePerson | None:
     return None if row is None else CarePerson.from_row(row)
 
 
-def _cancel_open_in(conn: Conn, person_id: int, kind: DueKind | None = None) -> int:
-    if kind is None:
-        cursor = conn.execute(
-            "UPDATE care_dues SET status = 'cancelled' WHERE person_id = ? AND status = 'open'",
-            (person_id,),
-        )
-    else:
-        cursor = conn.execute(
-            "UPDATE care_dues SET status = 'cancelled'"
-            " WHERE person_id = ? AND status = 'open' AND kind = ?",
-            (person_id, kind),
-        )
-    return cursor.rowcount
+def _close_open_in(conn: Conn, person_id: int, now: datetime, kind: DueKind | None = None) -> None:
+    """Close what a person owes (paused, ended, re-planned): a due whose window has ended
+    unvisited stays in the figures as missed; one still within its window counts nowhere."""
+    stamp = to_db_time(now)
+    only = "" if kind is None else " AND kind = ?"
+    extra: tuple[Any, ...] = () if kind is None else (kind,)
+    conn.execute(
+        "UPDATE care_dues SET status = CASE WHEN window_end <= ? THEN 'missed'"  # noqa: S608
+        " ELSE 'cancelled' END WHERE person_id = ? AND status = 'open'" + only,
+        (stamp, person_id, *extra),
+    )
 
 
 def _queue_all(conn: Conn, messages: Sequence[OutboxDraft], now: datetime) -> None:
@@ -517,7 +515,7 @@ class CareRepository:
             person = _person_in(conn, person_id)
             assert person is not None
             if replan is not None and person.status is CareStatus.ACTIVE:
-                _cancel_open_in(conn, person_id, DueKind.CYCLE)
+                _close_open_in(conn, person_id, event.at, DueKind.CYCLE)
                 _due_in(conn, person_id, person.grid_id, replan, event.at)
             _event_in(conn, person_id, event)
             return person
@@ -550,7 +548,7 @@ class CareRepository:
                     assert person is not None
                     _due_in(conn, person_id, person.grid_id, next_due, event.at)
             else:
-                _cancel_open_in(conn, person_id)
+                _close_open_in(conn, person_id, event.at)
             _event_in(conn, person_id, event)
             return _person_in(conn, person_id)
 
@@ -566,18 +564,23 @@ class CareRepository:
         next_due: DueDraft | None,
         ticket: NewTicket | None = None,
         receipt: bool = True,
+        settles_before: datetime | None = None,
         alarm_after_missed: int = 0,
         alarm: Sequence[OutboxDraft] = (),
+        notices: Sequence[OutboxDraft] = (),
     ) -> RecordedVisit | None:
         """A visit with everything it changes, in one transaction:
 
-        * reached (正常, 异常需跟进, 拒访): the person's open dues due by then are settled, and
-          ``next_due`` (the next regular visit) is owed;
+        * reached (正常, 异常需跟进, 拒访): the person's open dues due before ``settles_before``
+          (the end of the visit's local day: a visit on the due date settles it) are settled;
+          a regular due not due yet is made moot (cancelled: an early visit neither counts
+          as on time nor as missed), and ``next_due`` (the next regular visit) is owed;
         * 未见到: nothing is settled; the person's run of misses grows, and when it reaches
           ``alarm_after_missed`` the open dues go to escalation level 1 with the ``alarm``
           messages (the community's office);
         * ``ticket`` (异常需跟进): opened here, as a ticket of no message (its message id is the
-          visit's id negated, unique in its chat), linked to the visit, with its receipt.
+          visit's id negated, unique in its chat), linked to the visit, with its receipt;
+        * ``notices``: queued with the visit (the office told of a concern that has no group).
 
         None: no such person, or not active. A visit already recorded from the same message is
         returned as it was (``created`` False) and changes nothing.
@@ -619,14 +622,19 @@ class CareRepository:
             settled: tuple[int, ...] = ()
             escalated = False
             if draft.outcome.settles:
+                cutoff = to_db_time(settles_before or draft.visited_at)
                 settled = tuple(
                     r["id"]
                     for r in conn.execute(
                         "UPDATE care_dues SET status = 'done', done_at = ?, visit_id = ?"
-                        " WHERE person_id = ? AND status = 'open'"
-                        " AND (kind = 'cycle' OR due_at <= ?) RETURNING id",
-                        (stamp, visit.id, person.id, stamp),
+                        " WHERE person_id = ? AND status = 'open' AND due_at < ? RETURNING id",
+                        (stamp, visit.id, person.id, cutoff),
                     ).fetchall()
+                )
+                conn.execute(
+                    "UPDATE care_dues SET status = 'cancelled' WHERE person_id = ?"
+                    " AND status = 'open' AND kind = 'cycle' AND due_at >= ?",
+                    (person.id, cutoff),
                 )
                 if next_due is not None:
                     _due_in(conn, person.id, person.grid_id, next_due, draft.visited_at)
@@ -650,6 +658,7 @@ class CareRepository:
                     if raised:
                         _queue_all(conn, alarm, draft.visited_at)
                         escalated = True
+            _queue_all(conn, notices, draft.visited_at)
             opened: Ticket | None = None
             if ticket is not None:
                 opened, _ = open_ticket_in(
@@ -680,15 +689,16 @@ class CareRepository:
         deadline: datetime,
     ) -> tuple[CareRound, list[int]]:
         """An extra round: every active person of ``tier`` in the grids (None: all) owes a
-        visit from now until ``deadline``; each gets a due and a history row. Returns the round
+        visit from now until ``deadline``; each gets a due and a history row — except those
+        still owing a round's visit (a second tap, another officer's round). Returns the round
         and the people it covers."""
         where, params = _grid_filter(grid_ids, "grid_id")
 
         def work(conn: Conn) -> tuple[CareRound, list[int]]:
             people = conn.execute(
                 "SELECT id, grid_id FROM care_people WHERE status = 'active' AND tier = ?"  # noqa: S608 - fixed SQL
-                + where
-                + " ORDER BY id",
+                " AND NOT EXISTS (SELECT 1 FROM care_dues d WHERE d.person_id = care_people.id"
+                " AND d.kind = 'round' AND d.status = 'open')" + where + " ORDER BY id",
                 (tier, *params),
             ).fetchall()
             row = conn.execute(
@@ -727,11 +737,17 @@ class CareRepository:
 
     async def escalations_due(self, now: datetime, limit: int = 500) -> list[DueWithPerson]:
         """Open dues past their window not yet told to the community (level 0), and those the
-        community was told of one period ago not yet told to the street (level 1)."""
+        community was told of one period ago not yet told to the street (level 1) — in grids
+        with an office chat to tell (the others wait until /supervise binds one)."""
         rows = await self._db.fetch_all(
-            _DUE_WITH_PERSON + " WHERE d.status = 'open' AND p.status = 'active' AND ("
+            _DUE_WITH_PERSON + " WHERE d.status = 'open' AND p.status = 'active' AND ("  # noqa: S608 - fixed SQL
             "(d.escalation_level = 0 AND d.window_end <= ?) OR (d.escalation_level = 1"
             " AND unixepoch(d.escalated_at) + d.period_seconds <= unixepoch(?)))"
+            # only where an office chat can hear it: the others would be read first every tick
+            " AND EXISTS (SELECT 1 FROM grids g JOIN communities m ON m.id = g.community_id"
+            " JOIN chats c ON c.active = 1 AND c.kind = 'supervisor' AND (c.community_id ="
+            " g.community_id OR (c.street_id IS NOT NULL AND c.street_id = m.street_id))"
+            " WHERE g.id = d.grid_id)"
             " ORDER BY d.window_end, d.id LIMIT ?",
             (to_db_time(now), to_db_time(now), limit),
         )
@@ -798,15 +814,17 @@ class CareRepository:
     async def counts(
         self, start: datetime, end: datetime, grid_ids: Sequence[int] | None = None
     ) -> dict[int, CareCounts]:
-        """探访按期率 per grid over [start, end): dues (not cancelled) whose window ended in the
-        period or that were settled in it; on time = settled at or before the window's end."""
+        """探访按期率 per grid over [start, end): the dues (not cancelled) that fell due in the
+        period — each in exactly one period: the moment it was settled on time, else the end
+        of its window (missed, or settled late); on time = settled by the window's end."""
         where, params = _grid_filter(grid_ids, "grid_id")
         s, e = to_db_time(start), to_db_time(end)
         rows = await self._db.fetch_all(
             "SELECT grid_id, SUM(CASE WHEN status = 'done' AND done_at <= window_end"  # noqa: S608 - fixed SQL
             " THEN 1 ELSE 0 END) AS on_time, COUNT(*) AS fell_due FROM care_dues"
-            " WHERE status <> 'cancelled' AND ((window_end >= ? AND window_end < ?)"
-            " OR (done_at >= ? AND done_at < ?))" + where + " GROUP BY grid_id",
+            " WHERE status <> 'cancelled' AND ((status = 'done' AND done_at <= window_end"
+            " AND done_at >= ? AND done_at < ?) OR (NOT (status = 'done' AND done_at <="
+            " window_end) AND window_end >= ? AND window_end < ?))" + where + " GROUP BY grid_id",
             (s, e, s, e, *params),
         )
         return {r["grid_id"]: CareCounts(int(r["on_time"] or 0), int(r["fell_due"])) for r in rows}

@@ -115,7 +115,9 @@ class DueKind(StrEnum):
 class DueStatus(StrEnum):
     OPEN = "open"
     DONE = "done"  # a visit settled it (on time if at or before its window's end)
-    CANCELLED = "cancelled"  # paused, ended, or re-planned by an edit: counted nowhere
+    MISSED = "missed"  # closed unvisited past its window (paused, ended, re-planned): late
+    CANCELLED = "cancelled"  # closed before its window ended, or made moot by an early visit:
+    # counted nowhere
 
 
 @unique

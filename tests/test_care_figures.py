@@ -40,7 +40,7 @@ from bot.simulator.models import SimChat, SimUser
 from bot.texts import Texts
 from bot.xlsx import Sheet, SheetWriter
 from storage import GridInfo, Storage
-from storage.care import CarePerson, RecordedVisit
+from storage.care import CareCounts, CarePerson, RecordedVisit
 from storage.vocabulary import AuditAction, VisitOutcome, VisitWay
 from tests.care_cast import (
     CATALOG,
@@ -164,7 +164,7 @@ async def test_counts_on_time_late_missed_cancelled_and_rounds(storage: Storage)
     assert sorted(covered) == [in_round.id, round_missed.id]
     r.clock.set(start + 1.5 * DAY)
     settled = await r.visit(in_round)
-    assert len(settled.settled) == 2  # the round's due and, early, the regular one
+    assert len(settled.settled) == 1  # the round's due; the regular one, not due yet, is moot
     r.clock.set(start + 3 * DAY)
     assert await care.pause(r.desk, paused, "住院", r.officer, r.clock.now()) is not None
     # the 高风险 visits fell due on day 7, on time until day 9
@@ -177,15 +177,23 @@ async def test_counts_on_time_late_missed_cancelled_and_rounds(storage: Storage)
     one, two = r.grids["第一网格"].id, r.grids["第二网格"].id
     counts = await storage.care.counts(start, start + 12 * DAY)
     # 第一网格: on time 1 of 4 (late, missed, not seen; the paused one's due was cancelled)
-    # 第二网格: the round and the regular due settled in time, the other round missed: 2 of 3
-    assert {g: (c.on_time, c.fell_due) for g, c in counts.items()} == {one: (1, 4), two: (2, 3)}
+    # 第二网格: the round visited in time, the other round missed: 1 of 2 (the early visit's
+    # regular due was made moot, counted nowhere)
+    assert {g: (c.on_time, c.fell_due) for g, c in counts.items()} == {one: (1, 4), two: (1, 2)}
     total = await care.on_time(storage, start, start + 12 * DAY)
-    assert (total.on_time, total.fell_due) == (3, 7)
+    assert (total.on_time, total.fell_due) == (2, 6)
     only_two = await care.on_time(storage, start, start + 12 * DAY, [two])
-    assert (only_two.on_time, only_two.fell_due) == (2, 3)
-    # a period that only holds the late visit, and one that holds nothing
+    assert (only_two.on_time, only_two.fell_due) == (1, 2)
+    # each due in one period only: the on-time visit where it was made (day 8), the late,
+    # missed and not-seen ones where their window ended (day 9), none where the late visit came
+    assert await storage.care.counts(start + 8 * DAY, start + 9 * DAY, [one]) == {
+        one: CareCounts(1, 1)
+    }
+    assert await storage.care.counts(start + 9 * DAY, start + 10 * DAY, [one]) == {
+        one: CareCounts(0, 3)
+    }
     late_only = await care.on_time(storage, start + 10 * DAY, start + 12 * DAY)
-    assert (late_only.on_time, late_only.fell_due) == (0, 1)
+    assert (late_only.on_time, late_only.fell_due) == (0, 0)
     assert await storage.care.counts(start + 20 * DAY, start + 21 * DAY, [one]) == {}
     # the roster counts people not ended; the paused one still counts
     assert await storage.care.people_by_grid() == {one: 5, two: 2}

@@ -184,11 +184,15 @@ async def test_a_month_of_weekly_visits_reminders_misses_and_a_heat_wave(bot: Ha
     assert len([t for t in texts_in(bot, private) if "专项走访" in t]) == 1
     bot.clock.set(local(bot, 25, 16))
     settled = await visit(bot, place, person, VisitOutcome.NORMAL)
-    assert len(settled.settled) == 2  # the round's due and the regular one
+    assert len(settled.settled) == 1  # the round's; the regular one (due in 6 days) is moot
+    [regular] = await bot.storage.care.dues_of(person.id)
+    assert regular.due_at == local(bot, 32, 16)  # a week after this visit
 
     # the month's figures: the visits owed and how many were on time
     counts = await care.on_time(bot.storage, local(bot, 0, 0), local(bot, 31, 0))
-    assert (counts.on_time, counts.fell_due) == (3, 4)
+    # week one on time, week two missed (visited late), the heat wave on time; the visit
+    # made early for the round settles no regular due (neither on time nor missed)
+    assert (counts.on_time, counts.fell_due) == (2, 3)
     dues = await bot.storage.care.dues_of(person.id, open_only=False)
     assert [d.kind for d in dues].count(DueKind.ROUND) == 1
     # nothing of the roster ever reached the residents' group
@@ -290,7 +294,7 @@ async def visit_refused(bot: Harness, place: Town, person: CarePerson) -> bool:
     return recorded is None
 
 
-async def test_a_visitor_who_left_gets_no_names_the_group_is_told_by_number(bot: Harness) -> None:
+async def test_a_visitor_who_left_gets_no_names_the_office_names_another(bot: Harness) -> None:
     place = await town(bot)
     person = await add_person(bot, place)
     bot.sim.set_member(place.group, place.officer, "member")  # no longer an officer
@@ -298,8 +302,71 @@ async def test_a_visitor_who_left_gets_no_names_the_group_is_told_by_number(bot:
     await bot.tick(7 * DAY + timedelta(hours=1))
     private = bot.sim.private_chat(place.officer)
     assert not [t for t in texts_in(bot, private) if "曹大爷" in t]
-    notes = [t for t in texts_in(bot, place.group) if f"关爱 {person.id}" in t]
-    assert len(notes) == 1 and "曹大爷" not in notes[0] and "101" not in notes[0]
+    notes = [t for t in texts_in(bot, place.office) if "走访人" in t and "不在该网格岗位" in t]
+    assert len(notes) == 1 and f"关爱 {person.id}" in notes[0]
+    # the residents' group hears nothing of the roster, not even a number
+    assert not [t for t in texts_in(bot, place.group) if "关爱" in t]
+
+
+async def test_missed_visits_wait_for_an_office_and_a_street_only_office_hears_once(
+    bot: Harness,
+) -> None:
+    place = await town(bot)
+    person = await add_person(bot, place)
+    await bot.say(place.office, bot.admin, "/unbind")
+    await bot.tick(10 * DAY)  # missed, community office gone: the street's hears it, once
+    street = [t for t in texts_in(bot, place.street) if f"关爱 {person.id}" in t]
+    assert len(street) == 1 and "逾期未访" in street[0]
+    [due] = await bot.storage.care.dues_of(person.id)
+    assert due.escalation_level == 2
+    await bot.tick(10 * DAY)
+    assert len([t for t in texts_in(bot, place.street) if "关爱" in t]) == 1
+
+
+async def test_an_alarm_masks_numbers_written_anywhere(bot: Harness) -> None:
+    place = await town(bot)
+    runtime = runtime_of(bot.app)
+    person = await care.add(
+        runtime.care_desk,
+        grid_id=place.grid.id,
+        name="曹大爷",
+        address="3号楼101 儿子电话13912345678",
+        tier=CATALOG.tiers[0],
+        visitor=care.Actor(place.officer.id, place.officer.first_name),
+        actor=care.Actor(place.officer.id, place.officer.first_name),
+        now=bot.clock.now(),
+    )
+    await bot.tick(10 * DAY)
+    alarms = [t for t in texts_in(bot, place.office) if f"关爱 {person.id}" in t]
+    assert alarms and "13912345678" not in alarms[0] and "139****5678" in alarms[0]
+
+
+async def test_pausing_an_overdue_person_keeps_the_miss_and_rounds_do_not_stack(
+    bot: Harness,
+) -> None:
+    place = await town(bot)
+    person = await add_person(bot, place)
+    runtime = runtime_of(bot.app)
+    desk, who = runtime.care_desk, care.Actor(place.officer.id, "刘网格员")
+    bot.clock.advance(10 * DAY)  # past the first window, unvisited
+    paused = await care.pause(desk, person, "住院", who, bot.clock.now())
+    assert paused is not None
+    counts = await care.on_time(bot.storage, bot.clock.now() - 30 * DAY, bot.clock.now())
+    assert (counts.on_time, counts.fell_due) == (0, 1)  # still a miss
+    resumed = await care.resume(desk, paused, who, bot.clock.now())
+    assert resumed is not None
+    for _ in range(2):  # a double tap
+        await care.start_round(
+            desk,
+            name="高温",
+            tier=CATALOG.tiers[0],
+            grid_ids=None,
+            deadline=DAY,
+            actor=who,
+            now=bot.clock.now(),
+        )
+    dues = await bot.storage.care.dues_of(person.id)
+    assert [d.kind for d in dues].count(DueKind.ROUND) == 1
 
 
 async def test_a_replayed_visit_message_records_once(bot: Harness) -> None:
@@ -322,3 +389,21 @@ async def test_a_replayed_visit_message_records_once(bot: Harness) -> None:
     assert len(await bot.storage.care.visits_of(person.id)) == 1
     tickets = await bot.storage.tickets.by_message(place.group.id, -first.visit.id)
     assert tickets is not None and tickets.id == first.visit.ticket_id
+
+
+async def test_a_concern_in_a_grid_without_a_group_goes_to_the_office_at_once(
+    bot: Harness,
+) -> None:
+    place = await town(bot)
+    person = await add_person(bot, place)
+    await bot.say(place.group, bot.admin, "/unbind")
+    private = bot.sim.private_chat(bot.admin)
+    asked = await bot.say(private, bot.admin, f"/visit {person.id} 异常需跟进 说胸口疼")
+    answer = bot.reply_text(private, asked)
+    assert "未绑定群" in answer and "群内回执" not in answer
+    [recorded] = await bot.storage.care.visits_of(person.id)
+    ticket = await bot.storage.tickets.get(recorded.ticket_id or 0)
+    assert ticket is not None and ticket.chat_id == bot.admin.id  # kept where it was recorded
+    told = [t for t in texts_in(bot, place.office) if "异常需跟进" in t]
+    assert len(told) == 1 and "曹大爷" in told[0] and "胸口疼" not in told[0]
+    assert not [t for t in texts_in(bot, place.group) if "关爱" in t]

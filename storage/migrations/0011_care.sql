@@ -66,7 +66,7 @@ CREATE TABLE care_dues (
     due_at           TEXT NOT NULL,
     window_end       TEXT NOT NULL,               -- due_at + the tier's grace (a round: its deadline)
     period_seconds   INTEGER NOT NULL,            -- the street hears one period after the window
-    status           TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'cancelled')),
+    status           TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'missed', 'cancelled')),
     done_at          TEXT,
     visit_id         INTEGER REFERENCES care_visits(id),
     reminded_at      TEXT,
