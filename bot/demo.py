@@ -360,6 +360,9 @@ async def _scene(scene: Scene, secretary: SimUser) -> Cast:
 
     print("\n— The grid officer takes ticket 2 with one tap and closes it —")
     await _officer_works(scene, grid1, officer)
+
+    print("\n— 关爱走访: the officer keeps his roster of people living alone, privately —")
+    await _care(scene, officer)
     return Cast(grid1, grid2, office, li)
 
 
@@ -389,6 +392,15 @@ async def _officer_works(scene: Scene, grid: SimChat, officer: SimUser) -> None:
     if done:
         scene.show_bot(done[-1])
     del sent
+
+
+async def _care(scene: Scene, officer: SimUser) -> None:
+    """The officer adds 曹大爷 to his roster and records a visit, in his private chat."""
+    private = scene.sim.private_chat(officer)
+    for text in ("/care add 曹大爷 3号楼2单元101 高风险", "/visit 1 正常 精神不错，药按时吃了"):
+        print(f"[刘网格员 ↔ 邻里通, private] 刘网格员: {text}")
+        sent = scene.sim.send_text(private, officer, text)
+        await scene.expect_reply(private, sent["message_id"], text)
 
 
 async def _day(scene: Scene, cast: Cast) -> None:

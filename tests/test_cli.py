@@ -386,6 +386,8 @@ def test_the_demo_plays_with_a_broken_env_and_shows_what_it_sends(broken_env: Pa
     assert result.returncode == 0, transcript + result.stderr
     for ticket in (4, 5):  # the urgent ones (隐患, 充电): their reminders are printed
         assert f"邻里通: ⏰ 工单 {ticket}（" in transcript, transcript
+    assert "已登记 关爱 1：曹大爷（高风险）" in transcript, transcript  # 关爱走访, in private
+    assert "已记录 关爱 1 的走访：上门 · 正常" in transcript, transcript
     table = transcript.split("Tickets in the database (5):")[1].strip().splitlines()
     assert "138****5678" in table[5] and "13812345678" not in transcript.split("(5):")[1]
 
