@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.db import Conn, Database, Row, from_db_time, to_db_time
+from storage.db import Conn, Database, Row, from_db_time, time_at, to_db_time
 from storage.models import NewTicket, Ticket
 from storage.outbox import OutboxDraft, queue_in
 from storage.tickets import open_in as open_ticket_in
@@ -33,12 +33,6 @@ from storage.vocabulary import (
 
 def _time(row: Row, column: str) -> datetime | None:
     return from_db_time(row[column])
-
-
-def _must(row: Row, column: str) -> datetime:
-    value = from_db_time(row[column])
-    assert value is not None, column
-    return value
 
 
 @dataclass(frozen=True)
@@ -77,8 +71,8 @@ class CarePerson:
             missed_in_row=row["missed_in_row"],
             last_visit_at=_time(row, "last_visit_at"),
             created_by=row["created_by"],
-            created_at=_must(row, "created_at"),
-            updated_at=_must(row, "updated_at"),
+            created_at=time_at(row, "created_at"),
+            updated_at=time_at(row, "updated_at"),
         )
 
 
@@ -108,8 +102,8 @@ class CareDue:
             grid_id=row["grid_id"],
             kind=DueKind(row["kind"]),
             round_id=row["round_id"],
-            due_at=_must(row, "due_at"),
-            window_end=_must(row, "window_end"),
+            due_at=time_at(row, "due_at"),
+            window_end=time_at(row, "window_end"),
             period=timedelta(seconds=row["period_seconds"]),
             status=DueStatus(row["status"]),
             done_at=_time(row, "done_at"),
@@ -117,7 +111,7 @@ class CareDue:
             reminded_at=_time(row, "reminded_at"),
             escalation_level=row["escalation_level"],
             escalated_at=_time(row, "escalated_at"),
-            created_at=_must(row, "created_at"),
+            created_at=time_at(row, "created_at"),
         )
 
     @property
@@ -145,7 +139,7 @@ class CareVisit:
             id=row["id"],
             person_id=row["person_id"],
             grid_id=row["grid_id"],
-            visited_at=_must(row, "visited_at"),
+            visited_at=time_at(row, "visited_at"),
             visitor_id=row["visitor_id"],
             visitor_name=row["visitor_name"],
             way=VisitWay(row["way"]),
@@ -175,8 +169,8 @@ class CareRound:
             tier=row["tier"],
             started_by=row["started_by"],
             started_by_name=row["started_by_name"],
-            started_at=_must(row, "started_at"),
-            deadline=_must(row, "deadline"),
+            started_at=time_at(row, "started_at"),
+            deadline=time_at(row, "deadline"),
             people=row["people"],
         )
 
@@ -196,7 +190,7 @@ class CareEvent:
         return cls(
             id=row["id"],
             person_id=row["person_id"],
-            at=_must(row, "at"),
+            at=time_at(row, "at"),
             actor_id=row["actor_id"],
             actor_name=row["actor_name"],
             kind=CareEventKind(row["kind"]),

@@ -158,6 +158,13 @@ def from_db_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def time_at(row: Row, column: str) -> datetime:
+    """A NOT NULL time column of a row, as a datetime."""
+    moment = from_db_time(row[column])
+    assert moment is not None, column
+    return moment
+
+
 @dataclass
 class UpdateScope:
     """The update the current task is handling; see :func:`handling`."""

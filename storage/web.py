@@ -12,16 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Conn, Database, Row, from_db_time, to_db_time
+from storage.db import Conn, Database, Row, from_db_time, time_at, to_db_time
 from storage.vocabulary import AuditAction
 
 FORGET_AFTER = timedelta(days=1)  # logins and sessions are forgotten this long after expiry
-
-
-def _time(row: Row, column: str) -> datetime:
-    moment = from_db_time(row[column])
-    assert moment is not None, column
-    return moment
 
 
 @dataclass(frozen=True)
@@ -43,8 +37,8 @@ class WebLogin:
             user_id=int(row["user_id"]),
             user_name=str(row["user_name"]),
             grants=str(row["grants"]),
-            created_at=_time(row, "created_at"),
-            expires_at=_time(row, "expires_at"),
+            created_at=time_at(row, "created_at"),
+            expires_at=time_at(row, "expires_at"),
             used_at=from_db_time(row["used_at"]),
         )
 
@@ -65,8 +59,8 @@ class WebSession:
             user_id=int(row["user_id"]),
             user_name=str(row["user_name"]),
             grants=str(row["grants"]),
-            created_at=_time(row, "created_at"),
-            expires_at=_time(row, "expires_at"),
+            created_at=time_at(row, "created_at"),
+            expires_at=time_at(row, "expires_at"),
         )
 
 
@@ -85,7 +79,7 @@ class AuditEntry:
         user_id = row["user_id"]
         return cls(
             id=int(row["id"]),
-            at=_time(row, "at"),
+            at=time_at(row, "at"),
             user_id=None if user_id is None else int(user_id),
             user_name=str(row["user_name"]),
             action=str(row["action"]),
