@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -91,7 +92,10 @@ async def test_demo_runs_offline_and_exits_0() -> None:
     transcript = output.decode()
     assert process.returncode == 0, transcript
     assert "every report got its receipt" in transcript
-    assert transcript.count("已登记") == 5  # five reports; chatter, a bare tag, an unbound group
+    # five reports (chatter, a bare tag, an unbound group open none), and one person on the
+    # 关爱走访 roster
+    assert len(re.findall(r"工单 \d+ 已登记", transcript)) == 5, transcript
+    assert transcript.count("已登记 关爱 1") == 1
     assert "还没有人接单" in transcript or "已超过响应时限" in transcript  # a reminder
     for shown in ("满意吗", "感谢您的评价", "日报", "各网格排名", "🔺 督办"):
         assert shown in transcript, shown
