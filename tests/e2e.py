@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.launcher import RUN_SCRIPT, BotProcess, start_bot, wait_polling, wait_webhook
 from bot.simulator import SimChat, SimServer, Simulator, SimUser, start_server
 from storage import is_url
@@ -150,3 +152,30 @@ async def bind(sim: Simulator, chat: SimChat, admin: SimUser, command: str) -> J
 def count(sim: Simulator, chat: SimChat, needle: str) -> int:
     """How many of the bot's messages in ``chat`` contain ``needle``."""
     return sum(1 for m in sim.bot_messages(chat.id) if needle in m.get("text", ""))
+
+
+async def vote(
+    live: Live, chat: SimChat, poll: JSON | int | str, user: SimUser, *options: int
+) -> JSON:
+    """``user`` taps ``options`` (indexes; none = retract) of the bot's poll — its message,
+    message id or poll id — through the simulator's HTTP control API, as another process would
+    drive it; the poll's new state. ``AssertionError`` with the refusal if the simulator refuses
+    (a closed poll, two options of a single-answer poll, nothing to retract …)."""
+    body: JSON = {"chat_id": chat.id, "user_id": user.id, "option_ids": list(options)}
+    if isinstance(poll, str):
+        body["poll_id"] = poll
+    else:
+        body["message_id"] = poll if isinstance(poll, int) else poll["message_id"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{live.server.control_url}/answer_poll", json=body) as response,
+    ):
+        answer = await response.json()
+    assert answer["ok"], answer
+    result: JSON = answer["result"]
+    return result
+
+
+def polls(sim: Simulator, chat: SimChat) -> list[JSON]:
+    """The bot's poll messages in ``chat``, oldest first; ``["poll"]`` is the current state."""
+    return sim.poll_messages(chat.id)

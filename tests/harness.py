@@ -118,6 +118,23 @@ class Harness:
         assert len(replies) == 1, f"expected one reply, got {len(replies)}: {replies}"
         return str(replies[0].get("text", ""))
 
+    async def vote(
+        self, chat: SimChat, poll: JSON | int | str, user: SimUser, *options: int | str
+    ) -> JSON:
+        """``user`` taps ``options`` of the bot's poll (its message, message id or poll id) —
+        indexes or option texts; none = retract her vote — then the bot handles the updates.
+        Returns the poll's new state; ``ValueError`` where Telegram's client would not let her."""
+        record = self.sim.poll_record(chat.id, poll)
+        texts = [str(option["text"]) for option in record.poll["options"]]
+        ids = [texts.index(o) if isinstance(o, str) else o for o in options]
+        state = self.sim.answer_poll(chat, record.message_id, user, ids)
+        await self.drain()
+        return state
+
+    def polls(self, chat: SimChat) -> list[JSON]:
+        """The bot's poll messages in ``chat``, oldest first; ``["poll"]`` is the current state."""
+        return self.sim.poll_messages(chat.id)
+
     def group(self, title: str, *members: SimUser, supergroup: bool = True, **kw: Any) -> SimChat:
         chat = self.sim.add_group(title, supergroup=supergroup, **kw)
         self.sim.set_member(chat, self.admin, "creator")

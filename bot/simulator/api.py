@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from .models import (
     forbidden,
 )
 from .params import Params
+from .polls import ALREADY_CLOSED, STOP_NOT_FOUND, poll_from_params
 from .state import ChatState, Member, chat_permissions, is_service_message
 
 if TYPE_CHECKING:
@@ -42,6 +44,12 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_ANSWER_TEXT = 200
+MAX_COPY_TEXT = 256
+MAX_PLACEHOLDER = 64
+# answerCallbackQuery's url: a t.me link that starts this bot with a parameter (games aside)
+START_LINK = re.compile(
+    r"(?:https?://)?(?:t|telegram)\.me/(?P<bot>[A-Za-z0-9_]{5,32})\?start=[A-Za-z0-9_-]{1,64}"
+)
 MEDIA_KINDS = ("photo", "video", "document", "animation", "audio", "voice")
 BUTTON_ACTIONS = frozenset(
     {
@@ -167,9 +175,16 @@ class BotApi:
             raise bad_request("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" in raw:
             return {"inline_keyboard": _checked_keyboard(raw["inline_keyboard"])}
-        if {"keyboard", "remove_keyboard", "force_reply"} & raw.keys():
+        _checked_client_markup(raw)
+        return None
+
+    def client_markup(self, p: Params) -> JSON | None:
+        """A reply keyboard, ``force_reply`` or ``remove_keyboard`` markup given with a send
+        (checked by :meth:`reply_markup`); the client shows it, the Message does not carry it."""
+        raw = p.obj("reply_markup", "reply keyboard markup")
+        if not isinstance(raw, dict) or "inline_keyboard" in raw:
             return None
-        raise bad_request("can't parse reply keyboard markup JSON object")
+        return dict(raw)
 
     def reply_target(self, p: Params, state: ChatState) -> JSON | None:
         """The message to reply to (``reply_parameters`` or legacy ``reply_to_message_id``)."""
@@ -219,6 +234,9 @@ class BotApi:
             reply_target=target.reply,
         )
         self.sim.record_bot_message(state, message, paid=target.paid)
+        markup = self.client_markup(p)
+        if markup is not None:
+            self.sim.keyboards[(state.chat.id, message["message_id"])] = markup
         return message
 
     def editable(self, p: Params) -> tuple[ChatState, JSON]:
@@ -303,6 +321,7 @@ class BotApi:
         allowed = p.obj("allowed_updates", "allowed updates")
         if allowed is not None and not isinstance(allowed, list):
             raise bad_request("can't parse allowed updates JSON object")
+        self.sim.close_due_polls()
         limit = min(100, max(1, p.int_("limit", 100) or 100))
         timeout = max(0.0, p.float_("timeout", 0.0) or 0.0)
         return await self.sim.queue.get_updates(p.int_("offset"), limit, timeout, allowed)
@@ -464,6 +483,49 @@ class BotApi:
             raise bad_request(missing)
         return source
 
+    def _api_sendpoll(self, p: Params) -> JSON:
+        state = self.world.resolve(p.chat_id())
+        poll, closes_at = poll_from_params(
+            p, self.sim.new_poll_id(), self.world.now(), channel=state.chat.type == "channel"
+        )
+        markup = self.reply_markup(p)
+        target = self.target(p)
+        self.sim.rate_check(target.state, paid=target.paid)
+        body: JSON = {"poll": poll}
+        if markup:
+            body["reply_markup"] = markup
+        message = self.post(target, body, p)
+        self.sim.record_poll(message, closes_at)
+        return message
+
+    def _api_stoppoll(self, p: Params) -> JSON:
+        if p.has("inline_message_id"):
+            raise bad_request("MESSAGE_ID_INVALID")  # inline messages are not simulated
+        self.sim.close_due_polls()
+        state = self.world.resolve(p.chat_id())
+        self.world.check_can_write(state)
+        message_id = p.int_("message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        message = state.messages.get(message_id)
+        if message is None:
+            raise bad_request(STOP_NOT_FOUND)
+        if "poll" not in message:
+            raise bad_request("message is not a poll")
+        if not self.sim.is_bot_message(state.chat.id, message_id):
+            raise bad_request("poll can't be stopped")  # approximation
+        record = self.sim.poll_record(state.chat.id, message_id)
+        if record.closed:
+            raise bad_request(ALREADY_CLOSED)
+        markup = self.reply_markup(p)
+        self.sim.rate_check(state)
+        if markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        self.sim.rate_record(state)
+        return self.sim.stop_poll(record)
+
     def _api_sendchataction(self, p: Params) -> bool:
         state = self.world.resolve(p.chat_id())
         self.world.check_can_write(state)
@@ -599,6 +661,12 @@ class BotApi:
         text = p.str_("text")
         if text is not None and utf16_len(text) > MAX_ANSWER_TEXT:
             raise bad_request("MESSAGE_TOO_LONG")
+        url = p.str_("url")
+        if url:
+            match = START_LINK.fullmatch(url.strip())
+            if match is None or match["bot"].lower() != (self.sim.bot.username or "").lower():
+                # Telegram opens only this bot's t.me/<bot>?start=… links (and games).
+                raise bad_request("URL_INVALID")
         self.sim.open_callback_queries.discard(query_id)
         answer: JSON = {"callback_query_id": query_id, "show_alert": p.bool_("show_alert")}
         if text is not None:
@@ -798,7 +866,34 @@ def _checked_button(button: Any) -> JSON:
             raise bad_request("BUTTON_DATA_INVALID")
     if "url" in button and not str(button["url"]).strip():
         raise bad_request("BUTTON_URL_INVALID")
+    if "copy_text" in button:
+        copy_text = button["copy_text"]
+        text = copy_text.get("text") if isinstance(copy_text, dict) else None
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_COPY_TEXT:
+            raise bad_request("BUTTON_COPY_TEXT_INVALID")  # approximation
     return dict(button)
+
+
+def _checked_client_markup(raw: JSON) -> None:
+    """Check a ReplyKeyboardMarkup, ReplyKeyboardRemove or ForceReply."""
+    if "force_reply" in raw:
+        if raw["force_reply"] is not True:
+            raise bad_request("can't parse reply keyboard markup JSON object")  # approximation
+    elif "remove_keyboard" in raw:
+        if raw["remove_keyboard"] is not True:
+            raise bad_request("can't parse reply keyboard markup JSON object")  # approximation
+    elif "keyboard" in raw:
+        if not isinstance(raw["keyboard"], list):
+            raise bad_request("can't parse reply keyboard markup JSON object")
+    else:
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    placeholder = raw.get("input_field_placeholder")
+    if placeholder is not None and (
+        not isinstance(placeholder, str) or not 1 <= len(placeholder) <= MAX_PLACEHOLDER
+    ):
+        # approximation: Telegram documents 1-64 characters; the simulator refuses others so
+        # that a test notices
+        raise bad_request("input field placeholder must be 1-64 characters")
 
 
 def _checked_command(command: Any) -> JSON:

@@ -8,9 +8,9 @@ request and 404 for an unknown action.  Ids stand for objects: ``chat_id``, ``us
 World: ``users``, ``groups``, ``channels``, ``private_chat``, ``members``, ``bot/add``,
 ``bot/status``, ``bot/block``, ``migrate``, ``topics``.
 Injecting: ``send_text``, ``send_media``, ``send_album``, ``edit_text``, ``press_button``,
-``redeliver``, ``inject_update``.
+``answer_poll``, ``redeliver``, ``inject_update``.
 Reading: ``state``, ``calls``, ``sent``, ``messages``, ``bot_messages``, ``replies``,
-``callback_answers``, ``commands``, ``pending``, ``wait``.
+``callback_answers``, ``polls``, ``reply_markup``, ``commands``, ``pending``, ``wait``.
 Settings: ``limits``, ``faults``, ``privacy``.
 """
 
@@ -187,6 +187,19 @@ async def _press_button(sim: Simulator, body: JSON) -> Any:
     return {"callback_query_id": query_id}
 
 
+async def _answer_poll(sim: Simulator, body: JSON) -> Any:
+    """``{"chat_id", "message_id" | "poll_id", "user_id", "option_ids": [...]}`` → the poll."""
+    poll: int | str = (
+        str(body["poll_id"]) if body.get("poll_id") is not None else _int(body, "message_id")
+    )
+    options = body.get("option_ids", [])
+    if not isinstance(options, list):
+        raise ValueError("option_ids must be a list of option indexes")
+    return sim.answer_poll(
+        _int(body, "chat_id"), poll, _int(body, "user_id"), [int(o) for o in options]
+    )
+
+
 async def _redeliver(sim: Simulator, body: JSON) -> Any:
     sim.redeliver(_int(body, "update_id"))
     return True
@@ -245,6 +258,14 @@ async def _replies(sim: Simulator, body: JSON) -> Any:
 
 async def _callback_answers(sim: Simulator, body: JSON) -> Any:
     return sim.callback_answers
+
+
+async def _polls(sim: Simulator, body: JSON) -> Any:
+    return sim.poll_messages(_int(body, "chat_id"))
+
+
+async def _reply_markup(sim: Simulator, body: JSON) -> Any:
+    return sim.reply_markup_of(_int(body, "chat_id"), _int(body, "message_id"))
 
 
 async def _commands(sim: Simulator, body: JSON) -> Any:
@@ -330,6 +351,7 @@ ACTIONS: dict[str, Action] = {
     "send_album": _send_album,
     "edit_text": _edit_text,
     "press_button": _press_button,
+    "answer_poll": _answer_poll,
     "redeliver": _redeliver,
     "inject_update": _inject_update,
     "state": _state,
@@ -339,6 +361,8 @@ ACTIONS: dict[str, Action] = {
     "bot_messages": _bot_messages,
     "replies": _replies,
     "callback_answers": _callback_answers,
+    "polls": _polls,
+    "reply_markup": _reply_markup,
     "commands": _commands,
     "pending": _pending,
     "wait": _wait,

@@ -22,7 +22,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from .api import BotApi
@@ -46,6 +46,7 @@ from .models import (
     bad_request,
 )
 from .params import Params
+from .polls import SimPoll, Voter, checked_choice, poll_answer
 from .state import (
     FORUM_TOPIC_ICON_COLOR,
     ChatState,
@@ -107,6 +108,14 @@ class Simulator:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.deleted: set[tuple[int, int]] = set()
         self.open_callback_queries: set[str] = set()
+        # Polls the bot sent, by poll id; see bot.simulator.polls.
+        self.polls: dict[str, SimPoll] = {}
+        self._poll_ids: dict[tuple[int, int], str] = {}
+        self._next_poll = 1
+        # Reply keyboards, ForceReply and ReplyKeyboardRemove sent with a message, by (chat id,
+        # message id): the user's client shows them, but the Message Telegram returns (and
+        # sim.sent) carries only inline keyboards.
+        self.keyboards: dict[tuple[int, int], JSON] = {}
         self._bot_messages: set[tuple[int, int]] = set()
         self._sent_by_chat: dict[int, list[JSON]] = {}
         self._replies: dict[tuple[int, int], list[JSON]] = {}
@@ -219,6 +228,20 @@ class Simulator:
             key = (state.chat.id, int(target["message_id"]))
             self._replies.setdefault(key, []).append(message)
         self.rate_record(state, paid=paid)
+
+    def new_poll_id(self) -> str:
+        """A fresh poll id (a long number as a string, like Telegram's)."""
+        poll_id = f"{5_400_000_000_000_000_000 + self._next_poll}"
+        self._next_poll += 1
+        return poll_id
+
+    def record_poll(self, message: JSON, closes_at: int | None) -> SimPoll:
+        """Remember a poll the bot just sent (``message["poll"]`` stays the live object)."""
+        chat_id, message_id = int(message["chat"]["id"]), int(message["message_id"])
+        record = SimPoll(message["poll"], chat_id, message_id, closes_at)
+        self.polls[record.id] = record
+        self._poll_ids[(chat_id, message_id)] = record.id
+        return record
 
     def is_bot_message(self, chat_id: int, message_id: int) -> bool:
         """Whether the bot sent that message."""
@@ -553,6 +576,62 @@ class Simulator:
         self.queue.push("callback_query", query)
         return query_id
 
+    def answer_poll(
+        self,
+        chat: ChatRef,
+        poll: int | str | JSON,
+        user: UserRef,
+        option_ids: Sequence[int],
+    ) -> JSON:
+        """A user taps options of a poll the bot sent; returns the poll's new state.
+
+        ``poll`` is the poll message's id (int), the poll's id (str) or the message dict.
+        ``option_ids`` ``[]`` retracts her vote; a new list changes it.  Refused with
+        ``ValueError`` as a Telegram client would not let her: the poll is closed, several
+        options of a single-answer poll, retracting without a vote, the same options again,
+        a change where the poll does not allow revoting.  Queues a ``poll`` update (new
+        counts) and, for a non-anonymous poll, a ``poll_answer``.  A member who is an anonymous
+        admin votes as the chat (``voter_chat``); a non-member of a group joins it silently
+        (as in :meth:`send_text`); a banned one raises ``ValueError``.
+        """
+        self.close_due_polls()
+        state = self._live_state(chat)
+        record = self.poll_record(state.chat.id, poll)
+        voter_user, voter_chat = self._voter(state, user)
+        voter: Voter = ("chat", state.chat.id) if voter_chat else ("user", self.world.user(user).id)
+        chosen = checked_choice(record, voter, option_ids)
+        if chosen:
+            record.votes[voter] = chosen
+        else:
+            record.votes.pop(voter, None)
+        record.recount()
+        if not record.poll["is_anonymous"]:
+            self.queue.push("poll_answer", poll_answer(record, voter_user, voter_chat))
+        self.queue.push("poll", record.poll)
+        self.notifier.notify()
+        return record.snapshot()
+
+    def stop_poll(self, record: SimPoll) -> JSON:
+        """Close a poll (``stopPoll``, or its ``open_period`` ran out): a ``poll`` update."""
+        record.poll["is_closed"] = True
+        record.closes_at = None
+        self.queue.push("poll", record.poll)
+        self.notifier.notify()
+        return record.snapshot()
+
+    def close_due_polls(self) -> int:
+        """Close the polls whose ``open_period``/``close_date`` has passed by the simulator's
+        wall clock (checked on every poll answer, ``stopPoll`` and ``getUpdates``)."""
+        now = self.world.now()
+        due = [
+            r
+            for r in self.polls.values()
+            if r.closes_at is not None and r.closes_at <= now and not r.closed
+        ]
+        for record in due:
+            self.stop_poll(record)
+        return len(due)
+
     def redeliver(self, update_id: int) -> None:
         """Queue an identical copy of an earlier update; it is handed out on the next
         ``getUpdates`` whatever its offset (as after a bot crash before confirming)."""
@@ -592,6 +671,40 @@ class Simulator:
             for m in self._replies.get((chat, message_id), [])
             if (chat, m["message_id"]) not in self.deleted
         ]
+
+    def poll_messages(self, chat_id: ChatRef) -> list[JSON]:
+        """The bot's poll messages in a chat, oldest first (deleted ones left out); each
+        ``["poll"]`` is the poll's current state."""
+        return [m for m in self.bot_messages(chat_id) if "poll" in m]
+
+    def poll_record(self, chat_id: ChatRef, poll: int | str | JSON) -> SimPoll:
+        """A poll the bot sent into that chat, by message id (int), poll id (str) or message
+        dict; ``ValueError`` if there is none (or its message was deleted)."""
+        state = self.world.state(chat_id)
+        if isinstance(poll, dict):
+            poll = int(poll["message_id"])
+        if isinstance(poll, str):
+            record = self.polls.get(poll)
+            if record is None or record.chat_id != state.chat.id:
+                raise ValueError(f"no poll {poll!r} in chat {state.chat.id}")
+        else:
+            poll_id = self._poll_ids.get((state.chat.id, int(poll)))
+            if poll_id is None:
+                raise ValueError(f"message {poll} of chat {state.chat.id} is not a bot's poll")
+            record = self.polls[poll_id]
+        if record.message_id not in state.messages:
+            raise ValueError(f"the poll's message {record.message_id} was deleted")
+        return record
+
+    def reply_markup_of(self, chat_id: ChatRef, message_id: int) -> JSON | None:
+        """What the user's client shows with a bot message: its inline keyboard, or the reply
+        keyboard / ``force_reply`` / ``remove_keyboard`` markup it was sent with."""
+        state = self.world.state(chat_id)
+        message = state.messages.get(message_id)
+        if message is not None and "reply_markup" in message:
+            return copy.deepcopy(message["reply_markup"])  # type: ignore[no-any-return]
+        markup = self.keyboards.get((state.chat.id, message_id))
+        return copy.deepcopy(markup) if markup is not None else None
 
     def pending_updates(self) -> int:
         """Updates queued for the bot and not yet confirmed."""
@@ -742,6 +855,13 @@ class Simulator:
         elif record.is_anonymous and record.status in ("creator", "administrator"):
             return self.world.anonymous_sender(state)
         return member.to_dict(), None
+
+    def _voter(self, state: ChatState, user: UserRef) -> tuple[JSON | None, JSON | None]:
+        """``user`` and ``voter_chat`` of a poll answer by ``user`` in ``state``."""
+        sender, sender_chat = self._senders(state, user, None, False)
+        if sender_chat is not None:
+            return None, sender_chat
+        return sender, None
 
     def _post(
         self,

@@ -32,7 +32,9 @@ SENDING_METHODS = frozenset(
         "forwardmessage",
     }
 )
-EDITING_METHODS = frozenset({"editmessagetext", "editmessagecaption", "editmessagereplymarkup"})
+EDITING_METHODS = frozenset(
+    {"editmessagetext", "editmessagecaption", "editmessagereplymarkup", "stoppoll"}
+)
 COUNTED_METHODS = SENDING_METHODS | EDITING_METHODS
 DEFAULT_FAULT_METHODS = COUNTED_METHODS | frozenset(
     {

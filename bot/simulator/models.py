@@ -211,9 +211,9 @@ class RateLimits:
     """Telegram's sending limits; exceeding one gives ``429 Too Many Requests``.
 
     Counted: every message a bot sends (``sendMessage``, ``sendPhoto``/``Video``/``Document``,
-    each item of ``sendMediaGroup``, ``copyMessage``, ``forwardMessage``) and every edit
-    (``editMessageText``/``Caption``/``ReplyMarkup``) — each against its chat and against the
-    global budget.  Calls that fail are not counted.
+    ``sendPoll``, each item of ``sendMediaGroup``, ``copyMessage``, ``forwardMessage``) and
+    every edit (``editMessageText``/``Caption``/``ReplyMarkup``, ``stopPoll``) — each against
+    its chat and against the global budget.  Calls that fail are not counted.
 
     * ``per_group_per_minute``: messages into one group/supergroup/channel in any 60 s window;
     * ``global_per_second``: messages into all chats in any 1 s window;
@@ -243,7 +243,7 @@ class FaultPlan:
 
     ``methods`` limits which methods can fail (Bot API names, any case); ``None`` means the
     methods that change something: ``send*``, ``copyMessage``, ``forwardMessage``, ``edit*``,
-    ``deleteMessage(s)``, ``answerCallbackQuery``, ``pin/unpinChatMessage``.
+    ``stopPoll``, ``deleteMessage(s)``, ``answerCallbackQuery``, ``pin/unpinChatMessage``.
     """
 
     error_5xx: float = 0.0
