@@ -20,6 +20,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot import classify, schedule
+from bot.answers import sync as sync_answers
 from bot.categories import CategoryCatalog
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.config import Settings
@@ -38,6 +39,7 @@ from bot.texts import Texts
 from bot.webhook import BadUpdate, Deliver, Healthy, WebhookServer, build_app, listen_socket
 from handlers import (
     admin,
+    answers,
     buttons,
     care,
     errors,
@@ -49,7 +51,9 @@ from handlers import (
     officer,
     reports,
     resident,
+    templates,
     views,
+    votes,
     web,
 )
 from storage import Database, Storage, handling
@@ -143,7 +147,10 @@ def register_handlers(app: LinliApp) -> None:
     followup.register(app)
     reports.register(app)
     care.register(app)  # /care and /visit, their forms (private chats)
+    templates.register(app)  # /template list|add|del (ready answers)
     web.register(app)  # before resident: `/start web` (its deep link) is web's
+    votes.register(app)  # /room, /vote, the poll answers (议事)
+    answers.register(app)  # 💬 ready answers; before resident: `/start answers_<ticket>`
     resident.register(app)
     intake.register(app)
     offers.register(app)
@@ -156,6 +163,7 @@ async def _post_init(app: Any) -> None:
         runtime.storage_ = await Storage.open(runtime.settings.database)
     # the offers' n-gram model trains once (~0.15 s): in a worker thread, not on the event loop
     await asyncio.to_thread(classify.corpus_model)
+    await sync_answers(runtime.storage_, runtime.catalog, runtime.clock.now())  # 模板
     runtime.roles_ = RoleBook(
         app.bot, runtime.storage_, frozenset(runtime.settings.admin_ids), runtime.clock
     )

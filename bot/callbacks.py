@@ -13,6 +13,10 @@ Version 1, ``|``-separated, at most 64 bytes (Telegram's limit; ``encode`` refus
                          forms' steps: cr|grid|<grid id>, cr|tier|<n>, cr|visitor|<n>,
                          cr|way|<n>, cr|outcome|<n>, cr|field|<n> (/care edit: which field),
                          cr|skip|0, cr|cancel|0 (private chats only)
+    v1|an|12             💬 on the receipt of ticket 12: ready answers, in the presser's private
+                         chat; there: an|pick|12|5 (template 5's preview), an|write|12|done
+                         (an action with no template: write the words), an|send|12|5 and
+                         an|edit|12|5 on a preview (发送 / 改一改; 0: no template), an|back|12
 
 ``parse`` accepts only what ``encode`` produces (it re-encodes and compares, so ``012`` or a
 full-width digit is not a number here). Anything else is ``Invalid``, or ``Outdated`` when it
@@ -149,10 +153,51 @@ class CarePress:
             raise ValueError(f"care choice out of range: {self.value}")
 
 
-Press = TicketPress | PagePress | RatingPress | OfferPress | CarePress
-PRESSES = (TicketPress, PagePress, RatingPress, OfferPress, CarePress)
+AnswerStep = Literal["ask", "pick", "write", "send", "edit", "back"]
+AnswerAction = Literal["open", "progress", "done", "reject"]  # bot.answers.ACTIONS
+_ANSWER_STEPS: tuple[str, ...] = get_args(AnswerStep)
+_ANSWER_ACTIONS: tuple[str, ...] = get_args(AnswerAction)
+_TEMPLATE_STEPS = ("pick", "send", "edit")
+
+
+@dataclass(frozen=True)
+class AnswerPress:
+    """💬 ready answers for ticket ``ticket_id``: ``ask`` on its receipt (the choice goes to
+    the presser's private chat); there ``pick`` template ``template_id`` (its preview),
+    ``write`` the words of ``action`` (no template for it), ``send`` / ``edit`` the preview
+    (``template_id`` 0: words of one's own), ``back`` to the choice."""
+
+    step: AnswerStep
+    ticket_id: int
+    template_id: int = 0
+    action: AnswerAction | None = None
+
+    def __post_init__(self) -> None:
+        if self.step not in _ANSWER_STEPS:
+            raise ValueError(f"unknown answer step {self.step!r}")
+        _check_id(self.ticket_id, "ticket id")
+        if (self.step == "write") != (self.action is not None):
+            raise ValueError("write, and only write, names an action")
+        if self.action is not None and self.action not in _ANSWER_ACTIONS:
+            raise ValueError(f"unknown answer action {self.action!r}")
+        if self.step == "pick":
+            _check_id(self.template_id, "template id")
+        elif self.step in ("send", "edit"):
+            if not 0 <= self.template_id <= MAX_ID:
+                raise ValueError(f"template id out of range: {self.template_id}")
+        elif self.template_id != 0:
+            raise ValueError(f"{self.step} names no template")
+
+
+Press = TicketPress | PagePress | RatingPress | OfferPress | CarePress | AnswerPress
+PRESSES = (TicketPress, PagePress, RatingPress, OfferPress, CarePress, AnswerPress)
 PressKind = (
-    type[TicketPress] | type[PagePress] | type[RatingPress] | type[OfferPress] | type[CarePress]
+    type[TicketPress]
+    | type[PagePress]
+    | type[RatingPress]
+    | type[OfferPress]
+    | type[CarePress]
+    | type[AnswerPress]
 )
 
 
@@ -170,7 +215,16 @@ class Invalid:
     data: str
 
 
-Parsed = TicketPress | PagePress | RatingPress | OfferPress | CarePress | Outdated | Invalid
+Parsed = (
+    TicketPress
+    | PagePress
+    | RatingPress
+    | OfferPress
+    | CarePress
+    | AnswerPress
+    | Outdated
+    | Invalid
+)
 
 
 def encode(press: Press) -> str:
@@ -185,6 +239,8 @@ def encode(press: Press) -> str:
         parts = ["of", str(press.offer_id), str(press.choice)]
     elif isinstance(press, CarePress):
         parts = ["cr", press.step, str(press.value)]
+    elif isinstance(press, AnswerPress):
+        parts = _answer_parts(press)
     else:
         parts = ["fb", str(press.ticket_id), press.rating]
     data = SEP.join([VERSION, *parts])
@@ -209,6 +265,17 @@ def parse(data: object) -> Parsed:
     return Invalid(data)
 
 
+def _answer_parts(press: AnswerPress) -> list[str]:
+    ticket = str(press.ticket_id)
+    if press.step == "ask":
+        return ["an", ticket]
+    if press.step == "back":
+        return ["an", "back", ticket]
+    if press.step == "write":
+        return ["an", "write", ticket, str(press.action)]
+    return ["an", press.step, ticket, str(press.template_id)]
+
+
 def _parse_v1(parts: list[str]) -> Press | None:
     try:
         match parts:
@@ -224,6 +291,16 @@ def _parse_v1(parts: list[str]) -> Press | None:
                 return OfferPress(_id(offer), int(choice))
             case ["cr", step, value] if step in _CARE_STEPS and _COUNT.fullmatch(value):
                 return CarePress(_care_step(step), int(value))
+            case ["an", ticket]:
+                return AnswerPress("ask", _id(ticket))
+            case ["an", "back", ticket]:
+                return AnswerPress("back", _id(ticket))
+            case ["an", "write", ticket, action]:
+                return AnswerPress("write", _id(ticket), action=_answer_action(action))
+            case ["an", step, ticket, template] if step in _TEMPLATE_STEPS and _COUNT.fullmatch(
+                template
+            ):
+                return AnswerPress(_answer_step(step), _id(ticket), int(template))
     except ValueError:
         return None
     return None
@@ -250,6 +327,20 @@ def _care_step(text: str) -> CareStep:
         if step == text:
             return step  # type: ignore[no-any-return]
     raise ValueError(f"unknown care step {text!r}")
+
+
+def _answer_step(text: str) -> AnswerStep:
+    for step in get_args(AnswerStep):
+        if step == text:
+            return step  # type: ignore[no-any-return]
+    raise ValueError(f"unknown answer step {text!r}")
+
+
+def _answer_action(text: str) -> AnswerAction:
+    for action in get_args(AnswerAction):
+        if action == text:
+            return action  # type: ignore[no-any-return]
+    raise ValueError(f"unknown answer action {text!r}")
 
 
 def _rating(text: str) -> Rating:

@@ -1,8 +1,9 @@
-"""Ticket categories (the defaults from DESIGN.md) and the 关爱走访 tiers, optionally overridden
-by CATEGORIES_FILE."""
+"""Ticket categories (the defaults from DESIGN.md), the 关爱走访 tiers and the ready answers'
+templates (``[answers]``), optionally overridden by CATEGORIES_FILE."""
 
 from __future__ import annotations
 
+import string
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,285 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+# -- ready answers (bot.answers): the words of a template, and the shipped ones ---------------
+
+ANSWER_ACTIONS: tuple[str, ...] = ("open", "progress", "done", "reject")
+ANSWER_ACTION_WORDS: dict[str, str] = {  # what people write for an action (file, /template)
+    "受理": "open",
+    "接单": "open",
+    "进展": "progress",
+    "办结": "done",
+    "退回": "reject",
+    **{action: action for action in ANSWER_ACTIONS},
+}
+ANSWER_VARIABLES: tuple[str, ...] = ("工单号", "类别", "位置", "网格员", "办结时限")
+EVERY_CATEGORY = "*"  # a template for every category, as the file and /template write it
+ANSWER_TEXT_MAX = 1000  # characters (a message of 4,096 with the automatic answer's wrapper)
+ANSWER_KEYWORD_MAX = 20
+
+
+class AnswerError(ValueError):
+    """A template's text that cannot be saved or loaded: why, in one line."""
+
+
+def answer_action(word: str) -> str | None:
+    """The action a word means (受理 / open, 进展 / progress, 办结 / done, 退回 / reject)."""
+    return ANSWER_ACTION_WORDS.get(word.strip().casefold())
+
+
+def unknown_variables(text: str) -> list[str]:
+    """The unknown variables of a template's text, in order, each once ([] when the text is
+    good): a name not in :data:`ANSWER_VARIABLES`, or one with a format spec or conversion.
+    ``{{`` and ``}}`` are literal braces; a brace without its partner counts as ``{`` / ``}``."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:  # a single "{" or "}"
+        return ["{" if text.count("{") > text.count("}") else "}"]
+    unknown: list[str] = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        whole = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        if (name not in ANSWER_VARIABLES or spec or conversion) and whole not in unknown:
+            unknown.append(whole)
+    return unknown
+
+
+def checked_answer(text: str) -> str:
+    """A template's text as it is kept (stripped), or AnswerError saying what is wrong."""
+    text = text.strip()
+    if not text:
+        raise AnswerError("text is empty")
+    if len(text) > ANSWER_TEXT_MAX:
+        raise AnswerError(f"text is longer than {ANSWER_TEXT_MAX} characters")
+    unknown = unknown_variables(text)
+    if unknown:
+        raise AnswerError(
+            f"unknown variable(s) {', '.join('{' + u + '}' for u in unknown)};"
+            f" allowed: {' '.join('{' + v + '}' for v in ANSWER_VARIABLES)}"
+        )
+    return text
+
+
+# The shipped templates: generic, polite and true anywhere (no office hours, phone numbers or
+# addresses a deployment would have to correct). "*": for every category. Per category key:
+# (action, text) pairs; bot.answers.defaults numbers them per action for their file_key, so
+# append new ones at the end of their action to keep the use counts of the others.
+DEFAULT_ANSWERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "*": (
+        ("open", "您好，已收到您反映的{类别}问题（工单 {工单号}），{网格员}会尽快跟进。"),
+        ("progress", "您好，工单 {工单号}（{类别}）正在处理中，有进展会在这里告诉您。— {网格员}"),
+        (
+            "progress",
+            "您好，工单 {工单号} 已转交相关部门处理，我们会继续跟进，请耐心等待。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，{位置}的{类别}问题已处理（工单 {工单号}），如仍有问题请回复本条消息。— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 的信息还不够处理，请补充具体位置和情况后重新反映，谢谢。"
+            "— {网格员}",
+        ),
+    ),
+    "repair": (
+        ("progress", "您好，{位置}的报修已登记（工单 {工单号}），会尽快安排人员查看。— {网格员}"),
+        ("done", "您好，{位置}的报修已修好（工单 {工单号}），如还有问题请回复本条消息。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 所报的设施属于您家中自用部分，不在公共维修范围内，"
+            "具体怎么办网格员会与您说明。— {网格员}",
+        ),
+    ),
+    "charging": (
+        (
+            "progress",
+            "您好，{位置}的充电问题（工单 {工单号}）已安排人员劝导处理。"
+            "电动车请勿在楼道、室内充电。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，{位置}的充电问题已处理（工单 {工单号}）。为了大家安全，"
+            "电动车请到规定地点充电。— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 到场查看时未发现违规充电，已退回；如再看到请拍照回复本条消息。"
+            "— {网格员}",
+        ),
+    ),
+    "water": (
+        (
+            "progress",
+            "您好，{位置}的用水问题（工单 {工单号}）已联系相关单位查看，请留意后续消息。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，{位置}的用水问题已处理（工单 {工单号}），如还有渗漏或积水请回复本条消息。"
+            "— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 的渗漏在住户之间，需要相关住户协商处理，"
+            "网格员可以帮忙联系协调。— {网格员}",
+        ),
+    ),
+    "road": (
+        (
+            "progress",
+            "您好，{位置}的道路问题（工单 {工单号}）已报相关部门，修复前请注意通行安全。— {网格员}",
+        ),
+        ("done", "您好，{位置}的道路问题已处理（工单 {工单号}），谢谢您的反映。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 所在路段不归本网格管理，已退回，网格员会告诉您向哪里反映。"
+            "— {网格员}",
+        ),
+    ),
+    "sanitation": (
+        (
+            "progress",
+            "您好，{位置}的环境卫生问题（工单 {工单号}）已通知保洁处理。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，{位置}已清理干净（工单 {工单号}），谢谢您的反映，也请大家一起维护。— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 到场查看时已经清理，已退回；如再出现请回复本条消息。— {网格员}",
+        ),
+    ),
+    "noise": (
+        (
+            "progress",
+            "您好，{位置}的噪音问题（工单 {工单号}）已记录，我们会去了解情况并协调。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，{位置}的噪音问题已协调处理（工单 {工单号}），如再有扰民请回复本条消息。"
+            "— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 反映的施工在允许的时间内进行，已退回；"
+            "超出时间仍有噪音请回复本条消息。— {网格员}",
+        ),
+    ),
+    "safety": (
+        (
+            "progress",
+            "您好，{位置}的安全隐患（工单 {工单号}）已安排人员查看，请先远离危险区域；"
+            "遇到紧急险情请立即报警。— {网格员}",
+        ),
+        ("done", "您好，{位置}的安全隐患已排除（工单 {工单号}），谢谢您及时反映。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 到场查看未发现隐患，已退回；如有新的情况请拍照回复本条消息。"
+            "— {网格员}",
+        ),
+    ),
+    "help": (
+        (
+            "progress",
+            "您好，您的求助（工单 {工单号}）已收到，{网格员}正在联系处理；"
+            "情况紧急请立即拨打急救电话或报警。",
+        ),
+        ("done", "您好，您的求助（工单 {工单号}）已处理，如还需要帮助请回复本条消息。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 的求助需要由专门机构办理，已退回，网格员会告诉您怎么联系。"
+            "— {网格员}",
+        ),
+    ),
+    "consult": (
+        (
+            "progress",
+            "您好，您的咨询（工单 {工单号}）我们正在核实，确认后会在这里答复您。— {网格员}",
+        ),
+        ("done", "您好，您的咨询（工单 {工单号}）已答复，如还有疑问请回复本条消息。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 咨询的事项由其他部门负责，已退回，网格员会告诉您向哪里咨询。"
+            "— {网格员}",
+        ),
+    ),
+    "complaint": (
+        (
+            "progress",
+            "您好，您的投诉（工单 {工单号}）已受理，我们正在调查核实，会尽快答复您。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，您的投诉（工单 {工单号}）已处理，如对结果不满意请回复本条消息。— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，工单 {工单号} 的投诉经核实与情况不符，已退回，具体原因网格员会与您说明。"
+            "— {网格员}",
+        ),
+    ),
+    "suggestion": (
+        (
+            "progress",
+            "您好，谢谢您的建议（工单 {工单号}），我们已记录并转给相关负责人研究。— {网格员}",
+        ),
+        (
+            "done",
+            "您好，您的建议（工单 {工单号}）已反馈给相关负责人，谢谢您对社区的关心。— {网格员}",
+        ),
+        (
+            "reject",
+            "您好，谢谢您的建议（工单 {工单号}），经研究暂时无法采纳，具体原因网格员会与您说明。"
+            "— {网格员}",
+        ),
+    ),
+    "parking": (
+        (
+            "progress",
+            "您好，{位置}的停车问题（工单 {工单号}）已记录，我们正在联系车主或物业处理。— {网格员}",
+        ),
+        ("done", "您好，{位置}的停车问题已处理（工单 {工单号}），谢谢您的反映。— {网格员}"),
+        (
+            "reject",
+            "您好，工单 {工单号} 到场查看时车辆已经移走，已退回；如再出现请拍照回复本条消息。"
+            "— {网格员}",
+        ),
+    ),
+}
+
+# 咨询 on opening: answered at once (bot.answers wraps it as an automatic answer), saying where
+# the answer is without specifics that differ from place to place; the officer still follows.
+DEFAULT_CONSULT_ANSWERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "关于开具证明：不同证明的材料和办理地点不同，网格员会确认后在这里告诉您；"
+        "办理时一般需要带上本人身份证件。",
+        ("开证明", "开个证明", "开具证明", "证明怎么开", "居住证明", "无犯罪证明", "盖章"),
+    ),
+    (
+        "关于办事材料：不同事项要求不同，请以政务服务平台或办事窗口公布的清单为准；"
+        "网格员会确认后在这里告诉您需要准备什么。",
+        ("需要什么材料", "要带什么", "带什么材料", "准备什么", "办理材料", "需要哪些材料"),
+    ),
+    (
+        "关于办公时间：请以社区或办事窗口公布的时间为准，节假日可能调整；"
+        "网格员会确认后在这里回复您。",
+        ("办公时间", "几点上班", "几点下班", "上班时间", "开门时间", "周末上班", "几点开门"),
+    ),
+    (
+        "关于医保社保：参保、缴费、报销等可在当地医保、社保部门的官方平台或窗口查询办理，"
+        "具体要求网格员会确认后告诉您。",
+        ("医保", "社保", "养老保险", "医疗保险", "参保", "缴费", "报销"),
+    ),
+    (
+        "关于居住证：办理条件和材料以当地公安部门公布的要求为准，"
+        "网格员会确认后在这里告诉您具体怎么办。",
+        ("居住证", "暂住证", "居住登记"),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class CareTier:
     """A 关爱走访 tier: a visit at least ``every`` period, on time until ``grace`` after it fell
@@ -150,11 +430,23 @@ class CategoryError(ValueError):
 
 
 @dataclass(frozen=True)
+class AnswerEntry:
+    """One ``[[answers.templates]]`` table of the categories file (checked when loaded)."""
+
+    category: str  # a category key, or "" for every category ("*" in the file)
+    action: str  # open | progress | done | reject
+    text: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CategoryCatalog:
     """The categories in force, and the lookup from a tag word to its category."""
 
     categories: tuple[Category, ...]
     tiers: tuple[CareTier, ...] = DEFAULT_TIERS
+    answers: tuple[AnswerEntry, ...] = ()  # the file's ready answers (bot.answers)
+    answers_replace_defaults: bool = False  # true: the shipped ready answers are dropped
     _by_word: Mapping[str, Category] = field(init=False, repr=False, compare=False)
     _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
     _tier_by_word: Mapping[str, CareTier] = field(init=False, repr=False, compare=False)
@@ -232,10 +524,16 @@ class CategoryCatalog:
             merged[key] = _category_from_spec(key, spec, source, _DEFAULT_BY_KEY.get(key))
         if not merged:
             raise CategoryError(f"{source}: no categories left")
-        unknown = set(data) - {"replace_defaults", "categories", "care"}
+        unknown = set(data) - {"replace_defaults", "categories", "care", "answers"}
         if unknown:
             raise CategoryError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}")
-        return cls(tuple(merged.values()), _tiers_from(data.get("care", {}), source))
+        replace_answers, entries = _answers_from(data.get("answers", {}), merged, source)
+        return cls(
+            tuple(merged.values()),
+            _tiers_from(data.get("care", {}), source),
+            entries,
+            replace_answers,
+        )
 
 
 _FIELDS = frozenset({"tag", "aliases", "response", "resolution", "urgent", "keywords"})
@@ -335,6 +633,70 @@ def _tiers_from(care: Any, source: str) -> tuple[CareTier, ...]:
     if not merged:
         raise CategoryError(f"{source}: no care tiers left")
     return tuple(merged.values())
+
+
+_ANSWER_FIELDS = frozenset({"category", "action", "text", "keywords"})
+
+
+def _answers_from(
+    section: Any, categories: Mapping[str, Category], source: str
+) -> tuple[bool, tuple[AnswerEntry, ...]]:
+    """``[answers]``: ``replace_defaults`` (drop the shipped templates) and
+    ``[[answers.templates]]`` (category or "*", action, text, keywords for ``open`` ones). An
+    error names the template's number (from 1) and the field, in one line."""
+    if not isinstance(section, Mapping):
+        raise CategoryError(f"{source}: [answers] must be a table")
+    unknown = set(section) - {"replace_defaults", "templates"}
+    if unknown:
+        raise CategoryError(f"{source}: [answers]: unknown field(s) {', '.join(sorted(unknown))}")
+    replace = section.get("replace_defaults", False)
+    if not isinstance(replace, bool):
+        raise CategoryError(f"{source}: [answers] replace_defaults must be true or false")
+    table = section.get("templates", [])
+    if not isinstance(table, list):
+        raise CategoryError(f"{source}: [[answers.templates]] must be an array of tables")
+    return replace, tuple(
+        _answer_from(spec, number, categories, source) for number, spec in enumerate(table, start=1)
+    )
+
+
+def _answer_from(
+    spec: Any, number: int, categories: Mapping[str, Category], source: str
+) -> AnswerEntry:
+    where = f"{source}: [[answers.templates]] #{number}"
+    if not isinstance(spec, Mapping):
+        raise CategoryError(f"{where} must be a table")
+    extra = set(spec) - _ANSWER_FIELDS
+    if extra:
+        raise CategoryError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
+    category = spec.get("category")
+    if not isinstance(category, str) or (category != EVERY_CATEGORY and category not in categories):
+        known = ", ".join([EVERY_CATEGORY, *categories])
+        raise CategoryError(f"{where}: category must be one of {known}, not {category!r}")
+    action = answer_action(spec["action"]) if isinstance(spec.get("action"), str) else None
+    if action is None:
+        raise CategoryError(
+            f"{where}: action must be one of {', '.join(ANSWER_ACTIONS)},"
+            f" not {spec.get('action')!r}"
+        )
+    text = spec.get("text")
+    if not isinstance(text, str):
+        raise CategoryError(f"{where}: text is required (a string)")
+    try:
+        text = checked_answer(text)
+    except AnswerError as exc:
+        raise CategoryError(f"{where}: text: {exc}") from exc
+    keywords = spec.get("keywords", [])
+    if not isinstance(keywords, list) or not all(
+        isinstance(k, str) and k.strip() and len(k) <= ANSWER_KEYWORD_MAX for k in keywords
+    ):
+        raise CategoryError(
+            f"{where}: keywords must be a list of words (at most {ANSWER_KEYWORD_MAX} characters)"
+        )
+    if keywords and action != "open":
+        raise CategoryError(f'{where}: keywords are for action = "open" only')
+    words = tuple(dict.fromkeys(k.strip() for k in keywords))
+    return AnswerEntry("" if category == EVERY_CATEGORY else category, action, text, words)
 
 
 _DEFAULT_BY_KEY: dict[str, Category] = {c.key: c for c in DEFAULT_CATEGORIES}

@@ -155,9 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help=texts("cli.help.until"))
     export.add_argument(
         "--what",
-        choices=("tickets", "care", "all"),
+        choices=("tickets", "care", "votes", "all"),
         default="tickets",
-        help=texts("care_fig.cli_help_what"),
+        help=texts("care_fig.cli_help_what") + texts("vote.cli_help_what"),
     )
     export.set_defaults(handler=_cmd_export)
     return parser
@@ -532,7 +532,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from bot.categories import CategoryCatalog
     from bot.clock import SystemClock
-    from bot.export import LedgerFormat, LedgerPart, care_path, export_ledger
+    from bot.export import LedgerFormat, LedgerPart, care_path, export_ledger, votes_path
 
     settings = _settings(EXPORT_SETTINGS)
     texts = Texts(settings.default_language)
@@ -555,10 +555,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     catalog = CategoryCatalog.load(settings.categories_file)
 
     what: LedgerPart = args.what
-    # A CSV holds one table: with --what all, the care visits go to a file of their own.
+    # A CSV holds one table: with --what all, the care visits and the votes go to files of
+    # their own.
     parts: list[tuple[LedgerPart, Path]] = [(what, output)]
     if what == "all" and fmt == "csv":
-        parts = [("tickets", output), ("care", care_path(output))]
+        parts = [("tickets", output), ("care", care_path(output)), ("votes", votes_path(output))]
 
     async def action(storage: Storage) -> int:
         now = SystemClock().now()
@@ -581,7 +582,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 raise CliError(
                     texts("cli.cannot_write", path=path, error=_reason(exc, texts))
                 ) from None
-            if part != "care":
+            if part not in ("care", "votes"):
                 print(texts("cli.exported", count=written.tickets, path=path))
                 if written.tickets == 0:
                     _complain(texts("cli.export_empty"))
@@ -590,6 +591,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 print(texts("care_fig.cli_exported", people=people, visits=visits, path=path))
                 if people == 0:
                     _complain(texts("care_fig.cli_empty"))
+            if written.votes_written:
+                print(texts("vote.cli_exported", votes=written.votes, path=path))
         return 0
 
     return asyncio.run(_with_storage(settings, action))

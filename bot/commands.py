@@ -53,6 +53,12 @@ _OFFICER = tuple(
 )
 # 关爱走访: the roster and its visits are kept in private chats only (handlers/care.py)
 _CARE = (MenuCommand("care"), MenuCommand("visit"))
+# 议事: residents tie themselves to a room (/room); officers start and close votes (/vote),
+# which everyone may list and look at (handlers/votes.py)
+_ROOM = MenuCommand("room")
+_VOTE = MenuCommand("vote")
+# ready answers (模板): officers list them, admins add and remove them (handlers/templates.py)
+_TEMPLATE = MenuCommand("template")
 _ADMIN = tuple(
     MenuCommand(name) for name in ("bind", "supervise", "unbind", "officer", "unofficer")
 )
@@ -61,9 +67,9 @@ _ADMIN = tuple(
 # Named officers who are not group admins see the resident menu in groups; every officer
 # command works for them all the same, and all are listed in private chats and in /help.
 MENUS: Final[dict[str, tuple[MenuCommand, ...]]] = {
-    "private": (_START, _HELP, _MY, _STATUS, *_OFFICER, *_CARE),
-    "groups": (_HELP, _MY, _STATUS, _METOO),
-    "group_admins": (_HELP, *_OFFICER, _OFFERS, _MY, _STATUS, *_ADMIN),
+    "private": (_START, _HELP, _MY, _STATUS, _ROOM, *_OFFICER, _TEMPLATE, *_CARE, _VOTE),
+    "groups": (_HELP, _MY, _STATUS, _METOO, _ROOM),
+    "group_admins": (_HELP, *_OFFICER, _TEMPLATE, _VOTE, _ROOM, _OFFERS, _MY, _STATUS, *_ADMIN),
 }
 
 LANGUAGES: Final[tuple[Language, ...]] = ("zh", "en")

@@ -27,6 +27,7 @@ from html import escape
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot import answers
 from bot.categories import CategoryCatalog
 from bot.links import message_link
 from bot.metrics import (
@@ -43,7 +44,7 @@ from bot.metrics import (
 )
 from bot.parsing.contacts import mask_sensitive
 from bot.texts import Texts
-from storage import ChatBinding, GridInfo, OfferCounts, Storage, Ticket
+from storage import AnswerTemplate, ChatBinding, GridInfo, OfferCounts, Storage, Ticket
 from storage.care import CareCounts, DueWithPerson
 
 logger = logging.getLogger(__name__)
@@ -370,6 +371,8 @@ def _rank_line(position: int, standing: Standing, texts: Texts) -> str:
 
 # -- /stats ---------------------------------------------------------------------------------------
 
+STATS_ANSWERS = 5  # 常用回复: the ready answers used most in the period
+
 
 def stats_text(
     *,
@@ -381,11 +384,15 @@ def stats_text(
     standings: Sequence[Standing] = (),
     offers: OfferCounts | None = None,
     care: CareCounts | None = None,
+    answers_used: Sequence[tuple[AnswerTemplate, int]] = (),
+    catalog: CategoryCatalog | None = None,
 ) -> str:
     """``/stats [days]``: the three rates and the median response and resolution times for one
     grid or several together; with several, each grid ranked below; with ``offers`` (any), how
     many 登记提示 (untagged problems asked about) were made and turned into tickets; with
-    ``care``, 探访按期率 (numbers only: /stats may be asked in a grid's group)."""
+    ``care``, 探访按期率 (numbers only: /stats may be asked in a grid's group); with
+    ``answers_used``, 常用回复: the ready answers used most (count, category, action, first
+    words; automatic answers included) — what residents ask most."""
     lines = [texts("stats.title", scope=escape(scope), days=days), *rate_lines(rates, texts)]
     lines.append(
         texts(
@@ -405,6 +412,11 @@ def stats_text(
         lines.append(_offers_line(offers, texts))
     if care is not None:
         lines.append(texts("care_fig.rate", rate=care_rate(care, texts)))
+    if answers_used:
+        lines += ["", texts("answers.stats_title")]
+        lines += [
+            _answer_line(t, n, catalog or CategoryCatalog.default(), texts) for t, n in answers_used
+        ]
     if len(standings) > 1:
         lines += ["", texts("stats.breakdown")]
         lines += [_rank_line(i, s, texts) for i, s in enumerate(ranked(standings), start=1)]
@@ -412,6 +424,18 @@ def stats_text(
     if care is not None:
         lines.append(f"<i>{texts('care_fig.footnote')}</i>")
     return "\n".join(lines)
+
+
+def _answer_line(
+    template: AnswerTemplate, count: int, catalog: CategoryCatalog, texts: Texts
+) -> str:
+    return texts(
+        "answers.stats_line",
+        count=count,
+        category=escape(answers.category_name(template.category, catalog, texts)),
+        action=answers.action_name(template.action, texts),
+        words=escape(answers.first_words(template.text)),
+    )
 
 
 async def build_stats_text(
@@ -422,8 +446,10 @@ async def build_stats_text(
     days: int,
     texts: Texts,
     now: datetime,
+    catalog: CategoryCatalog | None = None,
 ) -> str:
-    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (six statements)."""
+    """Gather and format ``/stats`` for ``grids`` over the last ``days`` days (seven
+    statements); ``catalog`` names the categories of 常用回复 (default: the built-in one)."""
     metrics = MetricsRepository(storage.db)
     period = Period.last(days, now)
     ids = [g.id for g in grids]
@@ -432,6 +458,7 @@ async def build_stats_text(
     offers = await storage.offers.counts(period.start, period.end, ids)
     care = sum((await storage.care.counts(period.start, period.end, ids)).values(), CareCounts())
     people = sum((await storage.care.people_by_grid(ids)).values())
+    used = await storage.answers.uses(period.start, period.end, ids, limit=STATS_ANSWERS)
     standings = [Standing(g.name, by_grid[g.id]) for g in grids]
     return stats_text(
         scope=scope,
@@ -442,6 +469,8 @@ async def build_stats_text(
         standings=standings,
         offers=sum(offers.values(), OfferCounts()),
         care=care if care_shown(people, care) else None,
+        answers_used=used,
+        catalog=catalog,
     )
 
 

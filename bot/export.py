@@ -11,6 +11,12 @@ TIMEZONE. The roster is small beside the tickets: it is read at once, then writt
 thread like a page. As CSV it is a file of its own (``care_path``: ``台账_关爱走访.csv`` beside
 ``台账.csv``), since a CSV holds one table. Only people who may see the roster get it: the
 officers, staff and admins of its grids (/export, the web page, the command line).
+
+议事 (``what="votes"``, or a sheet of ``what="all"`` when the grids have votes): one row per
+eligible household of each vote — the question, options, rule, scope, who started it, the
+deadline, the result, and the household's final answer with who gave it (a proxy marked, with
+its note) — from ``storage.votes.VoteRepository.ledger``. As CSV its own file (``votes_path``:
+``台账_议事.csv``).
 """
 
 from __future__ import annotations
@@ -39,13 +45,14 @@ from storage import Database, GridInfo, GridRepository, Storage
 from storage.care import CarePerson, CareRepository, CareVisit
 from storage.files import open_private
 from storage.ledger import DEFAULT_BATCH, LedgerFilter, LedgerRepository, LedgerRow
-from storage.vocabulary import CareStatus, VisitOutcome, VisitWay
+from storage.vocabulary import CareStatus, VisitOutcome, VisitWay, VoteStatus
+from storage.votes import LedgerVote, VoteHousehold, VoteRepository
 
 logger = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 
 LedgerFormat = Literal["xlsx", "csv"]
-LedgerPart = Literal["tickets", "care", "all"]  # what a ledger holds: `export --what`
+LedgerPart = Literal["tickets", "care", "votes", "all"]  # what a ledger holds: `export --what`
 LedgerValue = str | int | datetime | None
 
 LEDGER_COLUMNS: Final[tuple[str, ...]] = (
@@ -132,8 +139,35 @@ VISIT_OUTCOME_NAMES: Final[dict[str, str]] = {
     VisitOutcome.UNSEEN: "未见到",
     VisitOutcome.REFUSED: "拒访",
 }
+VOTES_SHEET_TITLE: Final = "议事"
+VOTE_COLUMNS: Final[tuple[str, ...]] = (
+    "议事编号",
+    "网格",
+    "社区",
+    "事项",
+    "选项",
+    "通过规则",
+    "范围",
+    "发起人",
+    "发起时间",
+    "截止时间",
+    "状态",
+    "结束时间",
+    "结果",
+    "户号",
+    "表态",
+    "表态人",
+    "代录",
+    "备注",
+    "表态时间",
+)
+VOTE_WIDTHS: Final[tuple[float, ...]] = (
+    9, 12, 14, 36, 20, 20, 10, 12, 17, 17, 8, 17, 30, 11, 10, 12, 6, 24, 17,
+)  # fmt: skip
+VOTE_STATUS_NAMES: Final[dict[str, str]] = {VoteStatus.OPEN: "进行中", VoteStatus.CLOSED: "已结束"}
 TICKETS_SHEET: Final = Sheet(SHEET_TITLE, LEDGER_COLUMNS, COLUMN_WIDTHS, LINK_COLUMN)
 CARE_SHEET: Final = Sheet(CARE_SHEET_TITLE, CARE_COLUMNS, CARE_WIDTHS)
+VOTES_SHEET: Final = Sheet(VOTES_SHEET_TITLE, VOTE_COLUMNS, VOTE_WIDTHS)
 
 
 # -- one ticket, one row --------------------------------------------------------------------
@@ -305,6 +339,128 @@ async def read_care(
         where = grids.get(person.grid_id)
         lines += [CareLine(person, v, where) for v in kept] or [CareLine(person, None, where)]
     return CareLedger(lines, people, visits)
+
+
+# -- 议事: one eligible household of a vote, one row -----------------------------------------
+
+
+def votes_path(path: Path) -> Path:
+    """Where a CSV ledger's 议事 goes: ``台账_议事.csv`` beside ``台账.csv``."""
+    return path.with_name(f"{path.stem}_{VOTES_SHEET_TITLE}{path.suffix}")
+
+
+def votes_filename(fmt: LedgerFormat, now: datetime, tz: ZoneInfo) -> str:
+    """``议事_20261126_1030.csv``: the votes on their own."""
+    return f"{VOTES_SHEET_TITLE}_{now.astimezone(tz):%Y%m%d_%H%M}.{fmt}"
+
+
+@dataclass(frozen=True)
+class VoteSheetLine:
+    """One row of the 议事 sheet: a vote and one of its eligible households."""
+
+    vote: LedgerVote
+    household: VoteHousehold
+
+
+def vote_rule_words(num: int, den: int, strict: bool, qnum: int | None, qden: int | None) -> str:
+    """``过半`` / ``不少于2/3`` / ``超过2/3``, and ``，参与不少于1/2`` with a quorum."""
+    if strict and (num, den) == (1, 2):
+        words = "同意户数过半"
+    else:
+        words = f"同意户数{'超过' if strict else '不少于'}{num}/{den}"
+    if qnum is not None:
+        words += f"，参与户数不少于{qnum}/{qden}"
+    return words
+
+
+def vote_result_words(line: LedgerVote) -> str:
+    """``通过（同意 5 / 参与 7 / 应参与 8 户）``; ``''`` while open."""
+    result = line.vote.result
+    if result is None:
+        return ""
+    verdict = "通过" if result.get("passed") else "未通过"
+    if not result.get("passed") and result.get("quorum_met") is False:
+        verdict += "（参与不足）"
+    counts = "，".join(
+        f"{option} {count}"
+        for option, count in zip(line.vote.options, result.get("counts", []), strict=False)
+    )
+    return (
+        f"{verdict}：{counts}；参与 {result.get('voted', 0)} 户 / 应参与 "
+        f"{result.get('eligible', line.vote.eligible)} 户"
+    )
+
+
+def vote_values(row: VoteSheetLine, tz: ZoneInfo) -> list[LedgerValue]:
+    """The row in VOTE_COLUMNS order; times in ``tz``."""
+    line, household = row.vote, row.household
+    vote = line.vote
+    option = household.final_option
+    said = vote.options[option] if option is not None and 0 <= option < len(vote.options) else ""
+    return [
+        vote.id,
+        line.grid_name,
+        line.community_name,
+        vote.question,
+        "|".join(vote.options),
+        vote_rule_words(
+            vote.rule_num, vote.rule_den, vote.rule_strict, vote.quorum_num, vote.quorum_den
+        ),
+        vote.scope or "全部",
+        vote.started_by_name,
+        vote.started_at.astimezone(tz),
+        vote.deadline.astimezone(tz),
+        VOTE_STATUS_NAMES.get(vote.status, vote.status),
+        None if vote.closed_at is None else vote.closed_at.astimezone(tz),
+        vote_result_words(line),
+        household.label,
+        said,
+        household.final_name if option is not None else "",
+        "是" if household.final_proxy else "",
+        household.final_note,
+        None if household.final_at is None else household.final_at.astimezone(tz),
+    ]
+
+
+@dataclass(frozen=True)
+class VoteLedger:
+    lines: list[VoteSheetLine]
+    votes: int
+
+
+async def read_votes(
+    db: Database,
+    *,
+    grid_ids: Sequence[int] | None = None,
+    grid: str | None = None,
+    community: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    tz: ZoneInfo,
+) -> VoteLedger:
+    """The votes of the grids (as the tickets are filtered) started on the local days
+    ``since``…``until`` (both inclusive), one line per eligible household."""
+    chosen: set[int] | None = None if grid_ids is None else set(grid_ids)
+    if grid is not None or community is not None:
+        named = {
+            g.id
+            for g in await GridRepository(db).grids()
+            if (grid is None or g.name == grid)
+            and (community is None or g.community_name == community)
+        }
+        chosen = named if chosen is None else chosen & named
+    if chosen is not None and not chosen:
+        return VoteLedger([], 0)
+    start, end = local_day_bounds(since, until, tz)
+    lines: list[VoteSheetLine] = []
+    votes = 0
+    for found in await VoteRepository(db).ledger(None if chosen is None else sorted(chosen)):
+        started = found.vote.started_at
+        if (start is not None and started < start) or (end is not None and started >= end):
+            continue
+        votes += 1
+        lines += [VoteSheetLine(found, household) for household in found.households]
+    return VoteLedger(lines, votes)
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -489,6 +645,8 @@ class Written:
     care: bool = False  # whether the 关爱走访 sheet (or file) was written
     people: int = 0
     visits: int = 0
+    votes_written: bool = False  # whether the 议事 sheet (or file) was written
+    votes: int = 0
 
 
 async def export_ledger(
@@ -501,6 +659,7 @@ async def export_ledger(
     now: datetime,
     what: LedgerPart = "tickets",
     empty_care: bool = True,
+    empty_votes: bool = False,
     grid: str | None = None,
     community: str | None = None,
     since: date | None = None,
@@ -520,20 +679,35 @@ async def export_ledger(
     opening time and the visits on theirs. ``statuses``, ``category``, ``overdue`` (open past
     the resolution deadline at ``now``) and ``text`` (in the body or the address) narrow the
     tickets only, as the staff page's ticket table does. ``empty_care`` False: the 关爱走访
-    sheet of ``"all"`` only when somebody of the grids is on the roster. A path target appears
-    only once complete; a stream is written to and left open.
+    sheet of ``"all"`` only when somebody of the grids is on the roster. 议事 (``"votes"``, or
+    a sheet of ``"all"`` when the grids have votes — always with ``empty_votes``): one row per
+    eligible household of each vote started in the days. A path target appears only once
+    complete; a stream is written to and left open.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"unknown ledger format {fmt!r}")
-    if what not in ("tickets", "care", "all"):
+    if what not in ("tickets", "care", "votes", "all"):
         raise ValueError(f"unknown ledger part {what!r}")
     if fmt == "csv" and what == "all":
         raise ValueError("a CSV holds one table: write the tickets and the care visits apart")
     db = storage_or_db.db if isinstance(storage_or_db, Storage) else storage_or_db
     care: CareLedger | None = None
-    if what != "tickets":
+    votes: VoteLedger | None = None
+    if what in ("votes", "all"):
+        votes = await read_votes(
+            db,
+            tz=tz,
+            grid_ids=grid_ids,
+            grid=grid,
+            community=community,
+            since=since,
+            until=until,
+        )
+        if what == "all" and not empty_votes and not votes.votes:
+            votes = None
+    if what in ("care", "all"):
         care = await read_care(
             db,
             tz=tz,
@@ -549,6 +723,24 @@ async def export_ledger(
     def convert_care(line: CareLine) -> list[LedgerValue]:
         return care_values(line, tz)
 
+    def convert_vote(line: VoteSheetLine) -> list[LedgerValue]:
+        return vote_values(line, tz)
+
+    if what == "votes":
+        assert votes is not None
+        vote_sink: _Sink
+        if fmt == "xlsx":
+            vote_sink = await asyncio.to_thread(
+                _XlsxSink, _Target(target), [(VOTES_SHEET, convert_vote)], zip64=False, created=now
+            )
+        else:
+            vote_sink = await asyncio.to_thread(
+                _CsvSink, _Target(target), convert_vote, VOTE_COLUMNS
+            )
+        await _pump(None, LedgerFilter(), vote_sink, batch, [votes.lines])
+        logger.info("ledger: %d votes written as %s", votes.votes, fmt)
+        return Written(votes_written=True, votes=votes.votes)
+
     if what == "care":
         assert care is not None
         sink: _Sink
@@ -558,7 +750,7 @@ async def export_ledger(
             )
         else:
             sink = await asyncio.to_thread(_CsvSink, _Target(target), convert_care, CARE_COLUMNS)
-        await _pump(None, LedgerFilter(), sink, batch, care.lines)
+        await _pump(None, LedgerFilter(), sink, batch, [care.lines])
         logger.info(
             "ledger: care of %d people, %d visits written as %s", care.people, care.visits, fmt
         )
@@ -590,6 +782,8 @@ async def export_ledger(
         sheets: list[tuple[Sheet, Convert]] = [(first, convert)]
         if care is not None:
             sheets.append((CARE_SHEET, convert_care))
+        if votes is not None:
+            sheets.append((VOTES_SHEET, convert_vote))
         sink = await asyncio.to_thread(
             _XlsxSink,
             _Target(target),
@@ -599,12 +793,21 @@ async def export_ledger(
         )
     else:
         sink = await asyncio.to_thread(_CsvSink, _Target(target), convert)
-    tickets = await _pump(ledger, where, sink, batch, None if care is None else care.lines)
+    extras: list[Sequence[Any]] = []
+    if care is not None:
+        extras.append(care.lines)
+    if votes is not None:
+        extras.append(votes.lines)
+    tickets = await _pump(ledger, where, sink, batch, extras)
     logger.info("ledger: %d tickets written as %s", tickets, fmt)
-    if care is None:
-        return Written(tickets)
-    logger.info("ledger: care of %d people, %d visits written too", care.people, care.visits)
-    return Written(tickets, True, care.people, care.visits)
+    written = Written(tickets)
+    if care is not None:
+        logger.info("ledger: care of %d people, %d visits written too", care.people, care.visits)
+        written = replace(written, care=True, people=care.people, visits=care.visits)
+    if votes is not None:
+        logger.info("ledger: %d votes written too", votes.votes)
+        written = replace(written, votes_written=True, votes=votes.votes)
+    return written
 
 
 def _rows_of_tickets(export: Callable[_P, Awaitable[Written]]) -> Callable[_P, Awaitable[int]]:
@@ -627,10 +830,10 @@ async def _pump(
     where: LedgerFilter,
     sink: _Sink,
     batch: int,
-    care: Sequence[CareLine] | None = None,
+    extras: Sequence[Sequence[Any]] = (),
 ) -> int:
     """Read pages on the loop and write them in a worker thread, one page in flight at a time;
-    then ``care`` (already read), on the next sheet when tickets came first. Returns the
+    then each of ``extras`` (already read: 关爱走访, 议事) on a sheet of its own. Returns the
     tickets written.
 
     At most two pages are in memory (the one being written and the one just read); the worker
@@ -649,11 +852,11 @@ async def _pump(
             if writing is not None:
                 await writing
                 writing = None
-        if care is not None:
-            if ledger is not None:
+        for number, lines in enumerate(extras):
+            if ledger is not None or number > 0:
                 await asyncio.to_thread(sink.next_sheet)
-            for start in range(0, len(care), batch):
-                await asyncio.to_thread(sink.write, care[start : start + batch])
+            for start in range(0, len(lines), batch):
+                await asyncio.to_thread(sink.write, lines[start : start + batch])
         await asyncio.to_thread(sink.finish)
     except BaseException:
         # A worker thread cannot be stopped: let its page finish before the file is removed.

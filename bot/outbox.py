@@ -345,7 +345,47 @@ class OutboxSender:
             if len(batch) > 1:
                 return await self._send_combined(chat_id, batch)
             return await self._send_receipt(chat_id, head)
+        if head.kind == "poll":
+            return await self._send_poll(chat_id, head)
+        if head.kind == "stop_poll":
+            await self._stop_poll(chat_id, head)
+            return None
         return await self._send_plain(chat_id, head)
+
+    async def _send_poll(self, chat_id: int, item: OutboxItem) -> Message:
+        """议事's native poll (non-anonymous: answers come as poll_answer updates); its id is
+        recorded before the row is marked sent, so no answer finds an unknown poll for long."""
+        payload = item.payload
+        message: Message = await self._bot.send_poll(
+            chat_id,
+            str(payload["question"]),
+            [str(option) for option in payload["options"]],
+            is_anonymous=False,
+            allows_multiple_answers=False,
+            message_thread_id=payload.get("thread_id"),
+        )
+        if message.poll is not None:
+            await self._runtime.storage.votes.poll_sent(
+                int(payload["vote_id"]),
+                message.poll.id,
+                chat_id,
+                message.message_id,
+                self._runtime.clock.now(),
+            )
+        return message
+
+    async def _stop_poll(self, chat_id: int, item: OutboxItem) -> None:
+        """Stop a vote's poll at its close; already stopped or deleted (BadRequest) is done."""
+        message_id = int(item.payload["message_id"])
+        try:
+            await self._bot.stop_poll(chat_id, message_id)
+        except BadRequest as exc:
+            logger.info("poll %s in chat %s not stopped (%s): done", message_id, chat_id, exc)
+        vote_id = item.payload.get("vote_id")
+        if isinstance(vote_id, int):
+            await self._runtime.storage.votes.poll_stopped(
+                vote_id, message_id, self._runtime.clock.now()
+            )
 
     async def _send_plain(self, chat_id: int, item: OutboxItem) -> Message:
         payload = item.payload

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.ext import ContextTypes
 
-from bot import care, offers, tickets
+from bot import care, offers, tickets, votes
 from bot.callbacks import RatingPress, encode
 from bot.context import Runtime, runtime_of
 from bot.grids import office_chats
@@ -46,6 +46,7 @@ class TickReport:
     digests: int = 0
     care_reminders: int = 0
     care_escalations: int = 0
+    votes_closed: int = 0
 
     @property
     def total(self) -> int:
@@ -58,6 +59,7 @@ class TickReport:
             + self.digests
             + self.care_reminders
             + self.care_escalations
+            + self.votes_closed
         )
 
 
@@ -181,6 +183,7 @@ async def tick(runtime: Runtime) -> TickReport:
         runtime.care_desk, ticker.now, quiet=ticker.quiet, may_see=ticker.may_see_roster
     )
     report.care_reminders, report.care_escalations = visits.reminders, visits.escalations
+    report.votes_closed = await votes.tick(runtime.care_desk, ticker.now)
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
     await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     await runtime.storage.inbox.forget_before(ticker.now - HANDLED_UPDATES_KEPT)

@@ -1875,6 +1875,541 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "下次走访 {date.month}月{date.day}日",
         "en": "next visit {date:%b} {date.day}",
     },
+    # -- ready answers (模板): the automatic answer on opening, /template, /stats' 常用回复
+    # (bot/answers.py, handlers/templates.py, bot/digest.py) — ACORE ---------------------------
+    "answers.auto": {
+        "zh": "【自动回复】{text}\n（本条为系统自动回复；工单 {ticket_id} 仍由网格员跟进。）",
+        "en": "[Automatic answer] {text}\n(This answer is automatic; ticket {ticket_id} is still followed by the grid officer.)",
+    },
+    "answers.no_place": {"zh": "您反映", "en": "the reported place"},
+    "answers.officer_generic": {"zh": "网格员", "en": "your grid officer"},
+    "answers.every": {"zh": "全部类别", "en": "every category"},
+    "answers.action_open": {"zh": "受理", "en": "open"},
+    "answers.action_progress": {"zh": "进展", "en": "progress"},
+    "answers.action_done": {"zh": "办结", "en": "done"},
+    "answers.action_reject": {"zh": "退回", "en": "reject"},
+    "menu.template": {
+        "zh": "常用回复模板：/template list|add|del",
+        "en": "Ready answers: /template list|add|del",
+    },
+    "answers.usage": {
+        "zh": "用法：\n/template list [类别] [动作]\n/template add 类别 动作 文本（仅管理员）\n/template del 编号（仅管理员）\n动作：受理 进展 办结 退回；类别写 * 表示全部类别。\n文本可用变量：{variables}",
+        "en": "Usage:\n/template list [category] [action]\n/template add category action text (admins)\n/template del N (admins)\nActions: open progress done reject; category * means every category.\nVariables in the text: {variables}",
+    },
+    "answers.not_allowed": {
+        "zh": "只有网格员和管理员可以查看回复模板。",
+        "en": "Only grid officers and admins can see the ready answers.",
+    },
+    "answers.admins_only": {
+        "zh": "只有管理员可以添加或删除回复模板。",
+        "en": "Only admins can add or remove ready answers.",
+    },
+    "answers.list_title": {"zh": "常用回复模板（{count} 条）：", "en": "Ready answers ({count}):"},
+    "answers.list_line": {
+        "zh": "<b>#{id}</b> · {category} · {action} · {words}（已用 {uses} 次）",
+        "en": "<b>#{id}</b> · {category} · {action} · {words} (used {uses}×)",
+    },
+    "answers.list_keywords": {
+        "zh": "  自动回复关键词：{words}",
+        "en": "  answers automatically on: {words}",
+    },
+    "answers.list_empty": {"zh": "没有符合条件的回复模板。", "en": "No ready answers match."},
+    "answers.unknown_category": {
+        "zh": "没有「{word}」这个类别。可用的类别：{known}，或 * 表示全部类别。",
+        "en": "There is no category “{word}”. Categories: {known}, or * for every category.",
+    },
+    "answers.unknown_action": {
+        "zh": "没有「{word}」这个动作。可用的动作：{known}。",
+        "en": "There is no action “{word}”. Actions: {known}.",
+    },
+    "answers.unknown_variable": {
+        "zh": "模板里有不认识的变量 {names}，没有保存。可用的变量：{allowed}（要写花括号本身请写 {{{{ 和 }}}}）。",
+        "en": "The template has unknown variable(s) {names}; it was not saved. Allowed: {allowed} (write {{{{ and }}}} for a brace itself).",
+    },
+    "answers.empty_text": {"zh": "模板文本不能为空。", "en": "The template's text is empty."},
+    "answers.too_long": {
+        "zh": "模板文本太长了（最多 {limit} 字）。",
+        "en": "The template's text is too long (at most {limit} characters).",
+    },
+    "answers.added": {
+        "zh": "已添加回复模板 <b>#{id}</b> · {category} · {action}：\n{text}",
+        "en": "Ready answer <b>#{id}</b> added · {category} · {action}:\n{text}",
+    },
+    "answers.deleted": {"zh": "已删除回复模板 #{id}。", "en": "Ready answer #{id} removed."},
+    "answers.not_found": {
+        "zh": "没有编号为 {id} 的回复模板。",
+        "en": "There is no ready answer #{id}.",
+    },
+    "answers.stats_title": {"zh": "常用回复（使用次数）：", "en": "Ready answers used most:"},
+    "answers.stats_line": {
+        "zh": "· {count} 次 · {category} · {action} · {words}",
+        "en": "· {count}× · {category} · {action} · {words}",
+    },
+    # -- 💬 ready answers on receipts: the choice, preview, 发送 / 改一改 in private (handlers/answers.py,
+    # bot/keyboards.py) — ABTN -------------------------------------------------------------------
+    "abtn.button": {"zh": "💬 回复", "en": "💬 Reply"},
+    "abtn.choice": {
+        "zh": "💬 工单 <b>{id}</b> · {category} · {place}\n状态：{status}\n{body}\n\n选一条常用回复（用得最多的在前），先预览再发送：",
+        "en": "💬 Ticket <b>{id}</b> · {category} · {place}\nStatus: {status}\n{body}\n\nPick a ready answer (most used first); you see a preview before it goes:",
+    },
+    "abtn.no_place": {"zh": "位置未识别", "en": "no location"},
+    "abtn.nothing": {
+        "zh": "工单 {id} 现在是「{status}」，没有可以发送的回复。",
+        "en": "Ticket {id} is {status}: there is no answer to send now.",
+    },
+    "abtn.template_button": {"zh": "【{action}】{words}", "en": "[{action}] {words}"},
+    "abtn.write_button": {"zh": "✏️ {action}（自己写）", "en": "✏️ {action} (own words)"},
+    "abtn.preview": {
+        "zh": "👀 预览 · {action} · 工单 {id}\n居民会在群里看到：\n\n{public}",
+        "en": "👀 Preview · {action} · ticket {id}\nThe resident will read in the group:\n\n{public}",
+    },
+    "abtn.send": {"zh": "✅ 发送", "en": "✅ Send"},
+    "abtn.edit": {"zh": "✏️ 改一改", "en": "✏️ Edit"},
+    "abtn.back": {"zh": "↩️ 返回", "en": "↩️ Back"},
+    "abtn.sent": {
+        "zh": "已发送 ✓ {action} · 工单 {id}\n\n{public}",
+        "en": "Sent ✓ {action} · ticket {id}\n\n{public}",
+    },
+    "abtn.prompt": {
+        "zh": "✏️ {action} · 工单 {id}\n点下面的文字即可复制，改好后<b>回复本条消息</b>发送：\n\n<code>{text}</code>",
+        "en": "✏️ {action} · ticket {id}\nTap the text below to copy it; <b>reply to this message</b> with your version to send it:\n\n<code>{text}</code>",
+    },
+    "abtn.prompt_own": {
+        "zh": "✏️ {action} · 工单 {id}\n请<b>回复本条消息</b>，写下要发给居民的话：",
+        "en": "✏️ {action} · ticket {id}\n<b>Reply to this message</b> with what the resident should read:",
+    },
+    "abtn.placeholder": {"zh": "改好的回复（{action}）", "en": "Your answer ({action})"},
+    "abtn.already_sent": {
+        "zh": "这条回复已经发送过了。要再回复工单 {id}，请在群里的回执上再点 💬。",
+        "en": "This answer was sent already. To answer ticket {id} again, press 💬 on its receipt in the group.",
+    },
+    "abtn.not_yours": {
+        "zh": "这条回复草稿不是您的，没有发送。",
+        "en": "This draft is not yours; nothing was sent.",
+    },
+    "abtn.popup_private": {
+        "zh": "已私信您：请在与我的私聊中选择回复。",
+        "en": "Sent to you privately: pick the answer in your chat with me.",
+    },
+    "abtn.popup_sent": {
+        "zh": "已发送：工单 {id} {status}",
+        "en": "Sent: ticket {id} is {status}",
+    },
+    "abtn.popup_used": {"zh": "已经发送过了。", "en": "Sent already."},
+    "abtn.popup_template_gone": {
+        "zh": "这条模板已删除，请重新选择。",
+        "en": "That template was deleted; please pick another.",
+    },
+    "abtn.start_first": {
+        "zh": "请先打开与我的私聊并点「开始」，回复选项会发到那里。",
+        "en": "Please open your chat with me and press Start first; the answers go there.",
+    },
+    "abtn.started": {
+        "zh": "好了，请回到群里，在工单回执上再点一次 💬。",
+        "en": "All set: press 💬 on the ticket's receipt in the group again.",
+    },
+    "abtn.open_public": {
+        "zh": "📋 工单 {id} 已受理：{text}\n—— {name}",
+        "en": "📋 Ticket {id} accepted: {text}\n— {name}",
+    },
+    # -- 议事 (bot/votes.py, bot/parsing/vote.py: VCORE): what the domain writes, the /vote
+    # line's errors ---------------------------------------------------------------------------
+    "vote.result_title": {
+        "zh": "🗳 <b>议事 {id} 结果</b>：{question}",
+        "en": "🗳 <b>Vote {id}: result</b> — {question}",
+    },
+    "vote.count_line": {"zh": "· {option}：{count} 户", "en": "· {option}: {count} households"},
+    "vote.result_turnout": {
+        "zh": "参与 {voted} 户 / 应参与 {eligible} 户",
+        "en": "{voted} of {eligible} eligible households voted",
+    },
+    "vote.result_proxies": {
+        "zh": "其中 {count} 户由网格员代为登记",
+        "en": "{count} of them recorded by an officer (proxy)",
+    },
+    "vote.result_rule": {"zh": "通过规则：{rule}", "en": "Rule: {rule}"},
+    "vote.result_passed": {"zh": "结果：✅ 通过", "en": "Result: ✅ passed"},
+    "vote.result_failed": {"zh": "结果：❌ 未通过", "en": "Result: ❌ not passed"},
+    "vote.result_no_quorum": {
+        "zh": "结果：❌ 未通过（参与户数未达到要求）",
+        "en": "Result: ❌ not passed (too few households took part)",
+    },
+    "vote.result_splits": {
+        "zh": "另有 {count} 户家庭成员意见不一致，已按最后一次选择计入并告知网格员。",
+        "en": "In {count} households members disagreed; the latest answer counted and the "
+        "officer was told.",
+    },
+    "vote.rule_majority": {
+        "zh": "“{option}”户数超过应参与户数的一半",
+        "en": "more than half of the eligible households choose “{option}”",
+    },
+    "vote.rule_more_than": {
+        "zh": "“{option}”户数超过应参与户数的 {share}",
+        "en": "more than {share} of the eligible households choose “{option}”",
+    },
+    "vote.rule_at_least": {
+        "zh": "“{option}”户数不少于应参与户数的 {share}",
+        "en": "at least {share} of the eligible households choose “{option}”",
+    },
+    "vote.rule_quorum": {
+        "zh": "，且参与户数不少于 {share}",
+        "en": ", and at least {share} of them take part",
+    },
+    "vote.detail_title": {
+        "zh": "🗳 <b>议事 {id}</b>（进行中）：{question}",
+        "en": "🗳 <b>Vote {id}</b> (open): {question}",
+    },
+    "vote.detail_title_closed": {
+        "zh": "🗳 <b>议事 {id}</b>（已结束）：{question}",
+        "en": "🗳 <b>Vote {id}</b> (closed): {question}",
+    },
+    "vote.detail_none": {"zh": "{label}：未表态", "en": "{label}: no answer"},
+    "vote.detail_member": {"zh": "{label}：{option}（{name}）", "en": "{label}: {option} ({name})"},
+    "vote.detail_proxy": {
+        "zh": "{label}：{option}（网格员 {name} 代录）",
+        "en": "{label}: {option} (recorded by officer {name})",
+    },
+    "vote.detail_note": {"zh": "，备注：{note}", "en": "; note: {note}"},
+    "vote.detail_split": {
+        "zh": "⚠️ {label} 家庭成员意见不一致：{answers}（按最后一次选择计）",
+        "en": "⚠️ {label}: members disagree — {answers} (the latest counts)",
+    },
+    "vote.detail_untied": {
+        "zh": "未计入：{count} 人尚未登记本次议事范围内的房号（{names}）",
+        "en": "Not counted: {count} people tied to no eligible household ({names})",
+    },
+    "vote.untied": {
+        "zh": "您在议事 {id}「{question}」中的选择已收到，但您还没有登记房号，所以暂未计入。\n"
+        "议事按“一户一票”计：请在本网格群里发送 <code>/room 楼号-单元-房号</code>"
+        "（例如 <code>/room 3-2-501</code>）登记；登记后无需重新投票，截止时会自动计入。",
+        "en": "Your answer to vote {id} “{question}” was received, but you have not told us "
+        "your room yet, so it does not count for now.\nVotes count one per household: send "
+        "<code>/room building-unit-room</code> (e.g. <code>/room 3-2-501</code>) in the grid's "
+        "group; you need not vote again — it counts at the close.",
+    },
+    "vote.not_eligible": {
+        "zh": "您在议事 {id}「{question}」中的选择已收到，但您登记的房号 {label} "
+        "不在本次议事的范围内，所以不计入。如房号有误，请在群里发送 <code>/room 正确房号</code>"
+        "更正，截止时会按新房号计入。",
+        "en": "Your answer to vote {id} “{question}” was received, but your room {label} is "
+        "not among the households of this vote, so it does not count. If your room is wrong, "
+        "send <code>/room your-room</code> in the group; it counts at the close.",
+    },
+    "vote.split": {
+        "zh": "⚠️ 议事 {id}「{question}」：{label} 的家庭成员选择不一致。"
+        "按规则以最后一次选择计入，请核实（<code>/vote show {id}</code>）。",
+        "en": "⚠️ Vote {id} “{question}”: members of {label} answered differently. The latest "
+        "answer counts; please check (<code>/vote show {id}</code>).",
+    },
+    "vote.error_question": {
+        "zh": "请写上要商议的事项。",
+        "en": "Please write what the households should decide.",
+    },
+    "vote.error_question_long": {
+        "zh": "议事事项太长了（最多 {limit} 字），请精简后再发。",
+        "en": "The question is too long (at most {limit} characters).",
+    },
+    "vote.error_options": {
+        "zh": "选项需要 {low}–{high} 个，用 | 隔开，例如 同意|不同意|弃权。",
+        "en": "Give {low}–{high} options separated by |, e.g. 同意|不同意|弃权.",
+    },
+    "vote.error_option_long": {
+        "zh": "每个选项最多 {limit} 字。",
+        "en": "Each option may have at most {limit} characters.",
+    },
+    "vote.error_options_alike": {
+        "zh": "选项不能重复。",
+        "en": "Two options are the same.",
+    },
+    "vote.error_where": {
+        "zh": "没看懂范围“{value}”，请写楼栋和单元，例如 --where 3号楼2单元。",
+        "en": "“{value}” is no building or unit; e.g. --where 3号楼2单元.",
+    },
+    "vote.error_until": {
+        "zh": "没看懂截止时间“{value}”，可以写 12月10日、12月10日18:00、3d 或 48h。",
+        "en": "“{value}” is no deadline; write e.g. 12月10日, 12月10日18:00, 3d or 48h.",
+    },
+    "vote.error_until_past": {
+        "zh": "截止时间“{value}”已经过去了，请换一个将来的时间。",
+        "en": "The deadline “{value}” has passed; choose one in the future.",
+    },
+    "vote.error_until_far": {
+        "zh": "截止时间最多在 {days} 天以内。",
+        "en": "The deadline may be at most {days} days away.",
+    },
+    "vote.error_pass": {
+        "zh": "没看懂通过规则“{value}”，可以写 过半、2/3 或 三分之二。",
+        "en": "“{value}” is no rule; write e.g. 过半, 2/3 or 三分之二.",
+    },
+    "vote.error_quorum": {
+        "zh": "没看懂参与要求“{value}”，可以写 1/2 或 2/3。",
+        "en": "“{value}” is no quorum; write e.g. 1/2 or 2/3.",
+    },
+    "vote.error_flag": {
+        "zh": "不认识的选项 {flag}；可用 --where --until --pass --quorum。",
+        "en": "Unknown flag {flag}; use --where --until --pass --quorum.",
+    },
+    "vote.error_flag_value": {
+        "zh": "{flag} 后面需要写内容。",
+        "en": "{flag} needs a value after it.",
+    },
+    "vote.answer_pair": {"zh": "{name}：{option}", "en": "{name}: {option}"},
+    "vote.list_separator": {"zh": "，", "en": ", "},
+    "vote.name_separator": {"zh": "、", "en": ", "},
+    "vote.cli_help_what": {
+        "zh": "；votes：议事（每次议事的各户表态与结果）",
+        "en": "; votes: the household votes (each household's answer, the results)",
+    },
+    "vote.cli_exported": {
+        "zh": "已导出 {votes} 次议事到 {path}",
+        "en": "{votes} votes exported to {path}",
+    },
+    "vote.error_label": {
+        "zh": "没看懂房号“{word}”，请写成 3-2-501（楼-单元-房号）或 3号楼2单元501。",
+        "en": "“{word}” is no room; write it as 3-2-501 (building-unit-room) or 3号楼2单元501.",
+    },
+    # -- 议事 in Telegram: /room and /vote, the poll answers (handlers/votes.py) — VTG; the two
+    # menu lines are menu.* because bot/commands.py names a command's line menu.<command> ------
+    "menu.room": {
+        "zh": "登记我家房号（议事一户一票）：/room 3-2-501",
+        "en": "Tell us your room (one vote per household): /room 3-2-501",
+    },
+    "menu.vote": {
+        "zh": "议事投票：/vote 事项 同意|不同意|弃权 · list · show · close · proxy",
+        "en": "Household votes: /vote question A|B|C · list · show · close · proxy",
+    },
+    "votes.room_usage": {
+        "zh": "🏠 <b>登记房号</b>（议事按一户一票计）\n"
+        "/room 3-2-501 登记我家（3号楼2单元501室；没有单元写 3-501）\n"
+        "/room 查看我登记的房号\n"
+        "网格员：回复居民的消息发 /room 3-2-501 代为登记，或只发 /room 确认她登记的房号；"
+        "/room add 3-2-502 3-2-503 添加没有微信/Telegram 的住户；/room list [3-2] 私聊查看名单",
+        "en": "🏠 <b>Your room</b> (votes count one per household)\n"
+        "/room 3-2-501 tells us yours (building 3, unit 2, room 501; 3-501 without a unit)\n"
+        "/room shows the room you gave\n"
+        "Officers: reply to a resident's message with /room 3-2-501 to set hers, or just /room "
+        "to confirm the one she gave; /room add 3-2-502 3-2-503 adds households without "
+        "Telegram; /room list [3-2] in private lists them",
+    },
+    "votes.unbound": {
+        "zh": "本群还没有绑定网格，暂时不能登记房号或议事。请管理员先 /bind。",
+        "en": "This group is not bound to a grid yet, so rooms and votes are not available. "
+        "An admin can /bind it.",
+    },
+    "votes.room_officers_only": {
+        "zh": "抱歉，只有本网格的网格员可以代为登记、确认房号或添加住户。"
+        "登记自己家请发 /room 3-2-501。",
+        "en": "Sorry, only this grid's officers can set or confirm others' rooms or add "
+        "households. To give your own, send /room 3-2-501.",
+    },
+    "votes.room_anonymous": {
+        "zh": "匿名身份无法登记房号，请用个人身份发送 /room 3-2-501。",
+        "en": "An anonymous admin cannot have a room; please send /room 3-2-501 as yourself.",
+    },
+    "votes.room_none": {
+        "zh": "您还没有登记房号。请在本网格群里发送 /room 3-2-501（楼-单元-房号）登记。",
+        "en": "You have not given your room yet. Send /room 3-2-501 (building-unit-room) in "
+        "your grid's group.",
+    },
+    "votes.room_mine_group": {
+        "zh": "您已登记房号（{status}）。为保护隐私，具体房号请私聊我发送 /room 查看。",
+        "en": "You have given your room ({status}). To keep it private, send /room to me in a "
+        "private chat to see it.",
+    },
+    "votes.room_confirmed_word": {"zh": "网格员已确认", "en": "confirmed by an officer"},
+    "votes.room_claimed_word": {"zh": "待网格员确认", "en": "awaiting an officer's confirmation"},
+    "votes.bad_line": {
+        "zh": "抱歉，没能看懂：{why}\n可以这样写：{example}",
+        "en": "Sorry, I could not read that: {why}\nWrite it like this: {example}",
+    },
+    "votes.room_example": {
+        "zh": "<code>/room 3-2-501</code> 或 <code>/room 3号楼2单元501</code>",
+        "en": "<code>/room 3-2-501</code> or <code>/room 3号楼2单元501</code>",
+    },
+    "votes.room_tied": {
+        "zh": "✅ 已登记 {label}（待网格员确认）。议事时同户任一成员的最新选择计为本户一票。",
+        "en": "✅ Room {label} noted (an officer will confirm it). In a vote, the latest answer "
+        "of anyone in a household counts as its one vote.",
+    },
+    "votes.room_tied_confirmed": {
+        "zh": "✅ 已登记 {label}。",
+        "en": "✅ Room {label} noted.",
+    },
+    "votes.room_moved": {
+        "zh": "\n（原登记 {before} 已改为新房号）",
+        "en": "\n(instead of {before})",
+    },
+    "votes.room_nothing_to_confirm": {
+        "zh": "{name} 还没有登记房号。回复她的消息发送 /room 3-2-501 即可代为登记。",
+        "en": "{name} has not given a room yet. Reply to her message with /room 3-2-501 to set it.",
+    },
+    "votes.room_confirmed": {
+        "zh": "✅ 已确认 {name} 的房号 {label}。",
+        "en": "✅ {name}'s room {label} is confirmed.",
+    },
+    "votes.room_set": {
+        "zh": "✅ 已为 {name} 登记房号 {label}（已确认）。",
+        "en": "✅ {name}'s room is now {label} (confirmed).",
+    },
+    "votes.room_add_usage": {
+        "zh": "请写出要添加的住户，例如 <code>/room add 3-2-502 3-2-503</code>。",
+        "en": "Write the households to add, e.g. <code>/room add 3-2-502 3-2-503</code>.",
+    },
+    "votes.room_add_example": {
+        "zh": "<code>/room add 3-2-502 3-2-503</code>",
+        "en": "<code>/room add 3-2-502 3-2-503</code>",
+    },
+    "votes.room_added": {
+        "zh": "✅ 新添加 {added} 户，{known} 户原已在名册中：{labels}",
+        "en": "✅ {added} households added, {known} already listed: {labels}",
+    },
+    "votes.room_counts": {
+        "zh": "🏠 本网格已登记 {households} 户、{members} 人（{unconfirmed} 人待确认）。"
+        "名单只有网格员能在私聊中查看（/room list）。",
+        "en": "🏠 This grid has {households} households and {members} people listed "
+        "({unconfirmed} awaiting confirmation). Officers see the names in private (/room list).",
+    },
+    "votes.room_add_in_group": {
+        "zh": "您负责多个网格：请在要添加住户的网格群里发送 /room add 3-2-502。",
+        "en": "You work several grids: send /room add 3-2-502 in the grid's own group.",
+    },
+    "votes.room_mine_head": {"zh": "🏠 您登记的房号：", "en": "🏠 Your rooms:"},
+    "votes.room_mine_line": {
+        "zh": "· {grid}：{label}（{status}）",
+        "en": "· {grid}: {label} ({status})",
+    },
+    "votes.room_in_group": {
+        "zh": "请在您所在网格的群里发送 /room 3-2-501，这样我才知道是哪个网格。",
+        "en": "Please send /room 3-2-501 in your grid's group, so that I know which grid it is.",
+    },
+    "votes.room_no_group": {
+        "zh": "没有找到您所在的网格群。请先加入本小区的网格群，再在群里发送 /room 3-2-501。",
+        "en": "I found no grid group you are in. Join your grid's group, then send "
+        "/room 3-2-501 there.",
+    },
+    "votes.room_list_head": {
+        "zh": "🏠 <b>{grid}</b>：{households} 户、{members} 人（{unconfirmed} 人待确认）",
+        "en": "🏠 <b>{grid}</b>: {households} households, {members} people ({unconfirmed} "
+        "unconfirmed)",
+    },
+    "votes.room_list_line": {"zh": "{label}：{members}", "en": "{label}: {members}"},
+    "votes.room_unconfirmed_mark": {"zh": "（待确认）", "en": " (unconfirmed)"},
+    "votes.room_list_nobody": {"zh": "（无人登记）", "en": "(nobody)"},
+    "votes.room_list_empty": {
+        "zh": "还没有登记的住户。居民可发 /room 3-2-501 登记，网格员可 /room add 添加。",
+        "en": "No households yet. Residents send /room 3-2-501; officers can /room add.",
+    },
+    "votes.room_list_more": {"zh": "……另有 {more} 户未列出", "en": "… {more} more not shown"},
+    "votes.usage": {
+        "zh": "🗳 <b>议事（一户一票）</b>\n"
+        "网格员在网格群里发起：<code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 --where 3号楼2单元 "
+        "--until 12月10日 --pass 2/3</code>\n"
+        "（选项默认 同意|不同意|弃权；范围默认全网格已登记住户；截止默认 7 天；规则默认“同意”过半）\n"
+        "/vote list 议事列表 · /vote show 编号 查看进度 · /vote close 编号 提前结束 · "
+        "/vote proxy 编号 3-2-502 同意 电话确认 代录\n"
+        "居民先发 /room 3-2-501 登记房号，再点投票即可。",
+        "en": "🗳 <b>Household votes (one per household)</b>\n"
+        "Officers start one in the grid's group: <code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 "
+        "--where 3号楼2单元 --until 12月10日 --pass 2/3</code>\n"
+        "(options 同意|不同意|弃权, every listed household, 7 days and more than half by "
+        "default)\n/vote list · /vote show N · /vote close N · "
+        "/vote proxy N 3-2-502 同意 by phone\n"
+        "Residents first send /room 3-2-501, then tap the poll.",
+    },
+    "votes.group_only": {
+        "zh": "议事请在网格群里发起，这样全体住户都能看到并投票。",
+        "en": "Start a vote in the grid's group, where every household can see it and vote.",
+    },
+    "votes.officers_only": {
+        "zh": "抱歉，只有本网格的网格员可以发起、结束议事或代录投票。如有提议，欢迎告诉网格员。",
+        "en": "Sorry, only this grid's officers can start or close votes or record proxies. "
+        "Tell an officer if you have a proposal.",
+    },
+    "votes.example": {
+        "zh": "<code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 --where 3号楼2单元 --until 12月10日 "
+        "--pass 2/3</code>",
+        "en": "<code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 --where 3号楼2单元 --until 12月10日 "
+        "--pass 2/3</code>",
+    },
+    "votes.scope_all": {"zh": "全网格", "en": "the whole grid"},
+    "votes.no_households": {
+        "zh": "{scope} 还没有登记的住户，无法发起议事。请居民先发送 /room 3-2-501 登记房号"
+        "（网格员也可 /room add 3-2-502 添加）。",
+        "en": "{scope} has no listed households yet, so there is nobody to vote. Residents "
+        "send /room 3-2-501 first (officers can /room add 3-2-502).",
+    },
+    "votes.started": {
+        "zh": "🗳 <b>议事 {id}</b> 已发起：{question}\n可投票：{scope} {eligible} 户\n"
+        "通过规则：{rule}\n截止：{deadline}\n请在下面的投票中选择；可改选或撤回，每户以最新一次选择为准。"
+        "还没登记房号的请先发 /room 3-2-501。",
+        "en": "🗳 <b>Vote {id}</b> started: {question}\nEligible: {scope}, {eligible} households\n"
+        "Rule: {rule}\nCloses: {deadline}\nChoose in the poll below; you may change or retract "
+        "your answer, and each household's latest counts. Not listed yet? Send /room 3-2-501.",
+    },
+    "votes.list_none_private": {
+        "zh": "没有找到您能查看的议事：登记房号（/room 3-2-501）后即可查看本网格的议事。",
+        "en": "There are no votes for you to see: give your room (/room 3-2-501) to see your "
+        "grid's votes.",
+    },
+    "votes.list_empty": {"zh": "还没有议事。", "en": "No votes yet."},
+    "votes.list_head": {"zh": "🗳 <b>议事</b>（最近的在前）", "en": "🗳 <b>Votes</b> (newest first)"},
+    "votes.list_line": {"zh": "{id}. {question} · {state}", "en": "{id}. {question} · {state}"},
+    "votes.list_open": {"zh": "进行中，{deadline} 截止", "en": "open until {deadline}"},
+    "votes.list_passed": {"zh": "已结束 ✅ 通过", "en": "closed ✅ passed"},
+    "votes.list_failed": {"zh": "已结束 ❌ 未通过", "en": "closed ❌ not passed"},
+    "votes.need_number": {
+        "zh": "请写出议事编号，例如 {usage}（编号见 /vote list）。",
+        "en": "Please give the vote's number, e.g. {usage} (see /vote list).",
+    },
+    "votes.example_show": {"zh": "<code>/vote show 3</code>", "en": "<code>/vote show 3</code>"},
+    "votes.example_close": {"zh": "<code>/vote close 3</code>", "en": "<code>/vote close 3</code>"},
+    "votes.example_proxy": {
+        "zh": "<code>/vote proxy 3 3-2-502 同意 电话确认</code>",
+        "en": "<code>/vote proxy 3 3-2-502 同意 by phone</code>",
+    },
+    "votes.not_found": {
+        "zh": "没有找到议事 {id}（或不属于本网格）。",
+        "en": "There is no vote {id} here (or it belongs to another grid).",
+    },
+    "votes.show_title": {
+        "zh": "🗳 <b>议事 {id}</b>（进行中）：{question}",
+        "en": "🗳 <b>Vote {id}</b> (open): {question}",
+    },
+    "votes.show_open": {
+        "zh": "通过规则：{rule}\n截止：{deadline}",
+        "en": "Rule: {rule}\nCloses: {deadline}",
+    },
+    "votes.show_closed": {"zh": "已于 {at} 结束", "en": "Closed {at}"},
+    "votes.closed": {
+        "zh": "✅ 议事 {id} 已结束，结果即将发到群里。",
+        "en": "✅ Vote {id} is closed; the result goes to the group.",
+    },
+    "votes.already_closed": {
+        "zh": "议事 {id} 已于 {at} 结束，结果已发到群里。",
+        "en": "Vote {id} closed {at}; its result is in the group.",
+    },
+    "votes.proxy_usage": {
+        "zh": "请写出住户和选择，例如 <code>/vote proxy {id} 3-2-502 同意 电话确认</code>"
+        "（可选：{options}，或写序号；撤回 = 撤销代录）。",
+        "en": "Write the household and the answer, e.g. <code>/vote proxy {id} 3-2-502 同意 by "
+        "phone</code> (options: {options}, or their numbers; 撤回 withdraws it).",
+    },
+    "votes.proxy_bad_option": {
+        "zh": "没看懂选项“{word}”：可写 {options}，或选项序号，或 撤回。",
+        "en": "“{word}” is no option: write {options}, an option's number, or 撤回.",
+    },
+    "votes.proxy_not_eligible": {
+        "zh": "{label} 不在议事 {id} 的可投票住户中（范围以发起时登记的住户为准）。",
+        "en": "{label} is not among the households of vote {id} (those listed when it started).",
+    },
+    "votes.proxy_recorded": {
+        "zh": "✅ 已为 {label} 代录“{option}”（议事 {id}，标记为代录）。",
+        "en": "✅ Recorded “{option}” for {label} (vote {id}, marked as a proxy).",
+    },
+    "votes.proxy_withdrawn": {
+        "zh": "✅ 已撤销为 {label} 代录的选择（议事 {id}）。",
+        "en": "✅ The answer recorded for {label} is withdrawn (vote {id}).",
+    },
 }
 
 

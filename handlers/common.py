@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from html import escape
-from typing import Generic, TypeVar, cast
+from typing import Final, Generic, TypeVar, cast
 
 from telegram import (
     CallbackQuery,
@@ -21,8 +21,9 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 
-from bot import callbacks
+from bot import callbacks, tickets
 from bot.callbacks import (
+    AnswerPress,
     CarePress,
     OfferPress,
     Outdated,
@@ -39,12 +40,12 @@ from bot.parsing.contacts import mask_sensitive
 from bot.receipts import receipt_text
 from bot.roles import Role
 from bot.texts import Texts
-from bot.tickets import Action, Actor, Status, Ticket, replied_ticket
+from bot.tickets import Action, Actor, Outcome, Status, Ticket, replied_ticket
 from storage import GridInfo, Offer
 
 logger = logging.getLogger(__name__)
 
-P = TypeVar("P", TicketPress, PagePress, RatingPress, OfferPress, CarePress)
+P = TypeVar("P", TicketPress, PagePress, RatingPress, OfferPress, CarePress, AnswerPress)
 
 _NUMBER = re.compile(r"^(?:no\.?|#|＃|工单)?(\d{1,12})号?$", re.IGNORECASE)
 
@@ -205,7 +206,11 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
     * a 登记提示 (offer): the message must be that offer's question and the choice one of its
       categories; the presser wrote the message it asks about, or works tickets in its grid;
     * 关爱走访: only in the presser's own private chat with the bot; to record a visit, the
-      presser works tickets in the person's grid (the roster is staff's only).
+      presser works tickets in the person's grid (the roster is staff's only);
+    * 💬 ready answers: on the ticket's receipt (the choice then goes to the presser's private
+      chat), or, for its other steps, in the presser's own private chat; either way the
+      presser works tickets in the ticket's grid (checked again at every step: one who
+      stopped working the grid is refused at 发送).
 
     Roles come from ``bot.roles`` (chat admins via getChatAdministrators, which works when the
     bot is a plain member, named officers, office-chat staff, ADMIN_IDS).
@@ -221,6 +226,8 @@ async def authorize_press(context: LinliContext, query: CallbackQuery, press: Pr
         return await _authorize_offer(context.runtime, query, message, press)
     if isinstance(press, CarePress):
         return await _authorize_care(context.runtime, query, message, press)
+    if isinstance(press, AnswerPress):
+        return await _authorize_answer(context.runtime, query, message, press)
     return await _authorize_rating(context.runtime, query, message, press)
 
 
@@ -248,16 +255,14 @@ def _carries(message: MaybeInaccessibleMessage, data: str | None) -> bool:
     return data is not None and any(b.callback_data == data for row in rows for b in row)
 
 
-async def _works(runtime: Runtime, user_id: int, ticket: Ticket) -> bool:
+async def works(runtime: Runtime, user_id: int, ticket: Ticket) -> bool:
+    """Whether the person works tickets (officer, staff, admin) in the ticket's grid."""
     grid = await runtime.storage.grids.grid(ticket.grid_id)
     return grid is not None and (await runtime.roles.role(user_id, grid)).works_tickets
 
 
-async def _authorize_ticket(
-    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: TicketPress
-) -> Decision:
-    ticket = await runtime.storage.tickets.get(press.ticket_id)
-    on_receipt = (
+def _on_receipt(ticket: Ticket | None, message: MaybeInaccessibleMessage) -> bool:
+    return (
         ticket is not None
         and ticket.chat_id == message.chat.id
         and (
@@ -267,18 +272,40 @@ async def _authorize_ticket(
             or (ticket.receipt_message_id is None and message.is_accessible)
         )
     )
-    if ticket is None or not on_receipt:
+
+
+async def _authorize_ticket(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: TicketPress
+) -> Decision:
+    ticket = await runtime.storage.tickets.get(press.ticket_id)
+    if ticket is None or not _on_receipt(ticket, message):
         return INVALID
-    if not await _works(runtime, query.from_user.id, ticket):
+    if not await works(runtime, query.from_user.id, ticket):
         return NOT_ALLOWED
     if press.other_id is None:
         return Decision(ticket=ticket)
     other = await runtime.storage.tickets.get(press.other_id)
     if other is None:
         return INVALID
-    if not await _works(runtime, query.from_user.id, other):
+    if not await works(runtime, query.from_user.id, other):
         return NOT_ALLOWED
     return Decision(ticket=ticket, other=other)
+
+
+async def _authorize_answer(
+    runtime: Runtime, query: CallbackQuery, message: MaybeInaccessibleMessage, press: AnswerPress
+) -> Decision:
+    ticket = await runtime.storage.tickets.get(press.ticket_id)
+    if ticket is None:
+        return INVALID
+    if press.step == "ask":
+        if not _on_receipt(ticket, message):
+            return INVALID
+    elif message.chat.id != query.from_user.id:  # previews and prompts: one's own chat only
+        return INVALID
+    if not await works(runtime, query.from_user.id, ticket):
+        return NOT_ALLOWED
+    return Decision(ticket=ticket)
 
 
 async def _authorize_page(
@@ -492,20 +519,96 @@ def tag_list(runtime: Runtime) -> str:
     return " ".join(f"#{c.tag}" for c in runtime.catalog)
 
 
-async def refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: Action) -> None:
+def wrong_status(texts: Texts, ticket: Ticket, action: Action) -> str:
     """The polite "not now": the ticket's status, what was refused, and what to do instead."""
-    texts = texts_for(runtime, message)
     hint = texts(f"officer.hint.{ticket.status}", id=ticket.id) if ticket.status in HINTED else ""
-    await answer(
-        message,
-        texts(
-            "officer.wrong_status",
-            id=ticket.id,
-            status=texts.status(ticket.status),
-            action=texts(f"officer.action.{action}"),
-            hint=hint,
-        ),
+    return texts(
+        "officer.wrong_status",
+        id=ticket.id,
+        status=texts.status(ticket.status),
+        action=texts(f"officer.action.{action}"),
+        hint=hint,
     )
+
+
+async def refuse_status(message: Message, runtime: Runtime, ticket: Ticket, action: Action) -> None:
+    """Answer ``message`` with the polite "not now" (``wrong_status``)."""
+    await answer(message, wrong_status(texts_for(runtime, message), ticket, action))
+
+
+@dataclass(frozen=True)
+class PublicPost:
+    """How an action is told to the resident, replying to her report: the catalogue key, and
+    whether the officer's words follow its sentence (``：换了灯泡``; optional words) or are
+    its text. The key is given ``id``, ``name`` (who acted, or the assignee), ``count`` (times
+    reopened), and the words as ``text`` and ``reason``."""
+
+    key: str
+    words_after: bool = False
+
+
+# the posts of the officer commands (handlers.officer) and of 💬 ready answers (handlers.answers)
+PUBLIC_POSTS: Final[dict[Action, PublicPost]] = {
+    Action.PROGRESS: PublicPost("officer.progress_public"),
+    Action.DONE: PublicPost("officer.done_public", words_after=True),
+    Action.REJECT: PublicPost("officer.rejected_public"),
+    Action.REOPEN: PublicPost("officer.reopened_public", words_after=True),
+}
+
+
+def deed_values(
+    texts: Texts, ticket: Ticket, name: str, words: str, *, words_after: bool
+) -> dict[str, object]:
+    """The values of an action's post and of the officer's answer (see ``PublicPost``)."""
+    shown = said(texts, words) if words_after else escape(mask_sensitive(words))
+    count = ticket.reopen_count
+    return {"id": ticket.id, "name": escape(name), "count": count, "text": shown, "reason": shown}
+
+
+@dataclass(frozen=True)
+class Performed:
+    """What ``perform`` did: the outcome, and the post to the resident (None: none, or it
+    could not go)."""
+
+    outcome: Outcome
+    posted: Message | None = None
+
+
+async def perform(
+    context: LinliContext,
+    action: Action,
+    ticket: Ticket,
+    actor: Actor,
+    words: str,
+    *,
+    public: PublicPost | None,
+    assignee: Actor | None = None,
+) -> Performed:
+    """One officer action, as a command does it and a ready answer too: ``bot.tickets.act``
+    (the lifecycle check, then the guarded move), then, moved, the post replying to the
+    resident's report. The caller answers the officer and refreshes the receipt."""
+    runtime = context.runtime
+    outcome = await tickets.act(
+        runtime.storage,
+        action,
+        ticket,
+        actor,
+        runtime.clock.now(),
+        words,
+        assignee=assignee,
+        followup_after=runtime.settings.followup_delay,
+    )
+    if not outcome.moved or public is None:
+        return Performed(outcome)
+    values = deed_values(
+        runtime.texts,
+        outcome.ticket,
+        (assignee or actor).name,
+        words,
+        words_after=public.words_after,
+    )
+    posted = await post_to_reporter(context, outcome.ticket, runtime.texts(public.key, **values))
+    return Performed(outcome, posted)
 
 
 async def announce_done(context: LinliContext, ticket: Ticket, words: str) -> Message | None:

@@ -9,6 +9,7 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import MessageHandler, filters
 
+from bot import answers
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.parsing import ParsedReport, parse_report
 from bot.tickets import IntakeMessage, MediaItem, Ticket, apply_edit, open_ticket
@@ -134,6 +135,12 @@ async def take_report(message: Message, context: LinliContext) -> None:
         # the receipt was queued with the ticket, and handed to the running sender there
         # (storage.outbox.Adopter): nothing to wake
         logger.info("ticket %s opened in chat %s", result.ticket.id, result.ticket.chat_id)
+        # 咨询 and the like: an automatic answer when a template's keywords match (from memory)
+        auto = await answers.answer_on_opening(
+            runtime.storage, result.ticket, runtime.catalog, runtime.settings.tz, runtime.texts, now
+        )
+        if auto is not None and auto.queued:
+            runtime.wake_sender()
 
 
 async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:

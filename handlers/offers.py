@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyP
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import callbacks, offers
+from bot import answers, callbacks, offers
 from bot.callbacks import OfferPress
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.fit import fit
@@ -221,6 +221,15 @@ async def on_offer_button(update: Update, context: LinliContext) -> None:
     )
     ticket = outcome.ticket
     if outcome.answer == Answer.OPENED and ticket is not None:
+        # 咨询 and the like: an automatic answer when a template's keywords match (from memory)
+        await answers.answer_on_opening(
+            runtime.storage,
+            ticket,
+            runtime.catalog,
+            runtime.settings.tz,
+            runtime.texts,
+            runtime.clock.now(),
+        )
         runtime.wake_sender()  # the receipt, replying to the resident's message, was queued
         await pop_up(query, texts("popup.offer_opened", id=ticket.id))
     elif outcome.answer == Answer.ANSWERED and ticket is not None:

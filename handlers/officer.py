@@ -23,23 +23,24 @@ from telegram.ext import CommandHandler
 from bot import tickets
 from bot.context import LinliApp, LinliContext, Runtime
 from bot.parsing import parse_report
-from bot.parsing.contacts import mask_sensitive
-from bot.texts import Texts
 from bot.tickets import Action, Actor, IntakeMessage, Ticket
 from handlers.common import (
+    PUBLIC_POSTS,
+    PublicPost,
     Target,
     actor_of,
     answer,
     command_words,
+    deed_values,
     is_private,
     officer_target,
+    perform,
     post_to_reporter,
     refresh_receipt,
     refuse_status,
     replied_person,
     reply,
     role_for,
-    said,
     tag_list,
     texts_for,
     ticket_number,
@@ -92,7 +93,7 @@ COMMANDS: Final = (
         Action.PROGRESS,
         Words.REQUIRED,
         "officer.progress_posted",
-        "officer.progress_public",
+        PUBLIC_POSTS[Action.PROGRESS].key,
         Reply.UNLESS_POSTED_HERE,
     ),
     OfficerCommand(
@@ -103,7 +104,7 @@ COMMANDS: Final = (
         Action.DONE,
         Words.OPTIONAL,
         "officer.done",
-        "officer.done_public",
+        PUBLIC_POSTS[Action.DONE].key,
         Reply.UNLESS_POSTED_HERE,
     ),
     OfficerCommand(
@@ -111,11 +112,15 @@ COMMANDS: Final = (
         Action.REJECT,
         Words.REQUIRED,
         "officer.rejected",
-        "officer.rejected_public",
+        PUBLIC_POSTS[Action.REJECT].key,
         Reply.UNLESS_POSTED_HERE,
     ),
     OfficerCommand(
-        "reopen", Action.REOPEN, Words.OPTIONAL, "officer.reopened", "officer.reopened_public"
+        "reopen",
+        Action.REOPEN,
+        Words.OPTIONAL,
+        "officer.reopened",
+        PUBLIC_POSTS[Action.REOPEN].key,
     ),
 )
 ASSIGN: Final = OfficerCommand("assign", Action.ASSIGN, Words.NONE, "officer.assigned")
@@ -181,24 +186,29 @@ async def _act(
     words: str,
     assignee: Actor | None = None,
 ) -> None:
-    """``bot.tickets.act``; then refuse politely, or post to the reporter, answer the officer
-    and refresh the receipt."""
-    runtime = context.runtime
-    outcome = await tickets.act(
-        runtime.storage,
+    """``handlers.common.perform`` (``bot.tickets.act``, the post to the reporter); then refuse
+    politely, or answer the officer and refresh the receipt."""
+    public = (
+        None
+        if command.public is None
+        else PublicPost(command.public, words_after=command.words is Words.OPTIONAL)
+    )
+    performed = await perform(
+        context,
         command.action,
         target.ticket,
         target.actor,
-        runtime.clock.now(),
         words,
+        public=public,
         assignee=assignee,
-        followup_after=runtime.settings.followup_delay,
     )
-    if not outcome.moved:
-        await refuse_status(message, runtime, outcome.ticket, command.action)
+    ticket = performed.outcome.ticket
+    if not performed.outcome.moved:
+        await refuse_status(message, context.runtime, ticket, command.action)
         return
-    await _tell(context, command, message, outcome.ticket, (assignee or target.actor).name, words)
-    await refresh_receipt(context, outcome.ticket, before=target.ticket)
+    who = (assignee or target.actor).name
+    await _tell(context, command, message, ticket, who, words, performed.posted)
+    await refresh_receipt(context, ticket, before=target.ticket)
 
 
 async def _tell(
@@ -208,33 +218,16 @@ async def _tell(
     ticket: Ticket,
     who: str,
     words: str,
+    posted: Message | None,
 ) -> None:
-    """Post to the reporter (if the command does), and answer the officer when it should."""
-    runtime = context.runtime
-    posted = None
-    if command.public is not None:
-        public = runtime.texts(
-            command.public, **_values(runtime.texts, command, ticket, who, words)
-        )
-        posted = await post_to_reporter(context, ticket, public)
-    texts = texts_for(runtime, message)
-    text = texts(command.reply, **_values(texts, command, ticket, who, words))
+    """Answer the officer when he should (the post to the reporter went already)."""
+    texts = texts_for(context.runtime, message)
+    values = deed_values(texts, ticket, who, words, words_after=command.words is Words.OPTIONAL)
+    text = texts(command.reply, **values)
     if command.reply_when is Reply.INSTEAD_OF_COMMAND:
         await _answer_hiding_command(context, message, text)
     elif command.reply_when is Reply.ALWAYS or posted is None or posted.chat_id != message.chat_id:
         await answer(message, text)
-
-
-def _values(
-    texts: Texts, command: OfficerCommand, ticket: Ticket, name: str, words: str
-) -> dict[str, object]:
-    shown = said(texts, words) if command.words is Words.OPTIONAL else _masked(words)
-    count = ticket.reopen_count
-    return {"id": ticket.id, "name": escape(name), "count": count, "text": shown, "reason": shown}
-
-
-def _masked(words: str) -> str:
-    return escape(mask_sensitive(words))
 
 
 async def _answer_hiding_command(context: LinliContext, message: Message, text: str) -> None:

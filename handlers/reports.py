@@ -147,6 +147,7 @@ async def on_stats(update: Update, context: LinliContext) -> None:
         days=days,
         texts=texts,
         now=runtime.clock.now(),
+        catalog=runtime.catalog,
     )
     await answer(message, text)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.answers import AnswerRepository, AnswerTemplate, Draft, TemplateSpec
 from storage.care import CareRepository
 from storage.db import Database, SchemaTooNewError, UpdateScope, handling, is_url, open_database
 from storage.grids import GridRepository, GridTakenError, UnknownUnitError
@@ -18,14 +19,18 @@ from storage.outbox import OutboxDraft, OutboxItem, OutboxRepository
 from storage.schedule import ScheduleRepository
 from storage.tickets import EventDraft, TicketChange, TicketFilter, TicketRepository
 from storage.updates import HandledUpdates
+from storage.votes import VoteRepository
 from storage.web import AuditEntry, WebLogin, WebRepository, WebSession
 
 __all__ = [
     "Acceptance",
+    "AnswerRepository",
+    "AnswerTemplate",
     "AuditEntry",
     "CareRepository",
     "ChatBinding",
     "Database",
+    "Draft",
     "EventDraft",
     "GridInfo",
     "GridRepository",
@@ -50,6 +55,7 @@ __all__ = [
     "ScheduleRepository",
     "SchemaTooNewError",
     "Storage",
+    "TemplateSpec",
     "Ticket",
     "TicketChange",
     "TicketEvent",
@@ -57,6 +63,7 @@ __all__ = [
     "TicketRepository",
     "UnknownUnitError",
     "UpdateScope",
+    "VoteRepository",
     "WebLogin",
     "WebRepository",
     "WebSession",
@@ -84,6 +91,8 @@ class Storage:
         self.inbox = InboxRepository(db)
         self.web = WebRepository(db)
         self.care = CareRepository(db)
+        self.votes = VoteRepository(db)
+        self.answers = AnswerRepository(db)
 
     @classmethod
     async def open(

@@ -157,3 +157,37 @@ class CareEventKind(StrEnum):
     REMINDED = "reminded"
     ESCALATED = "escalated"
     ROUND = "round"  # an extra round made the person due
+
+
+# -- 议事 (bot.votes) -------------------------------------------------------------------------
+
+
+@unique
+class VoteStatus(StrEnum):
+    """Where a household vote stands (``votes.status``)."""
+
+    OPEN = "open"  # the poll takes answers until its deadline or /vote close
+    CLOSED = "closed"  # counted: the finals and the result are recorded
+
+
+@unique
+class VoteEventKind(StrEnum):
+    """The kind of one vote history row (``vote_events.kind``)."""
+
+    STARTED = "started"
+    POLL_SENT = "poll_sent"
+    ANSWERED = "answered"  # a member's answer (counted for her household at close)
+    RETRACTED = "retracted"  # a member took her answer back
+    PROXY = "proxy"  # an officer recorded (or withdrew) a household's answer
+    NOT_COUNTED = "not_counted"  # an answer of someone tied to no eligible household
+    SPLIT = "split"  # members of one household answered differently
+    CLOSED = "closed"
+    POLL_STOPPED = "poll_stopped"
+
+
+@unique
+class MemberStatus(StrEnum):
+    """How a person's tie to a household was made (``household_members.status``)."""
+
+    CLAIMED = "claimed"  # she said so herself (/room 3-2-501)
+    CONFIRMED = "confirmed"  # an officer set or confirmed it

@@ -116,7 +116,7 @@ async def test_command_menu_per_scope_and_language(bot: Harness) -> None:
     private = [c["command"] for c in commands[("all_private_chats", "")]]
     assert private[:4] == ["start", "help", "my", "status"] and "export" in private
     group = [c["command"] for c in commands[("all_group_chats", "zh")]]
-    assert group == ["help", "my", "status", "metoo"]
+    assert group == ["help", "my", "status", "metoo", "room"]
     # every command in a menu has a handler
     registered = {
         name

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import callbacks
+from bot import answers, callbacks
 from bot.callbacks import (
     MAX_BYTES,
+    AnswerPress,
     Invalid,
     OfferPress,
     Outdated,
@@ -90,6 +91,7 @@ async def world(bot: Harness, *, bot_status: str = "administrator") -> World:
     assert buttons(receipt_of(bot, w, ticket)) == [
         encode(TicketPress("take", ticket.id)),
         encode(TicketPress("done", ticket.id)),
+        encode(AnswerPress("ask", ticket.id)),
         encode(TicketPress("merge", ticket.id, original.id)),
     ]
     return w
@@ -457,12 +459,18 @@ BIGGEST = [
     PagePress("overdue", callbacks.MAX_PAGE),
     RatingPress(10**12 - 1, "u"),
     OfferPress(10**12 - 1, callbacks.MAX_OFFER_CHOICES - 1),
+    AnswerPress("ask", 10**12 - 1),
+    AnswerPress("pick", 10**12 - 1, 10**12 - 1),
+    AnswerPress("send", 10**12 - 1, 10**12 - 1),
+    AnswerPress("edit", 10**12 - 1, 0),
+    AnswerPress("write", 10**12 - 1, action="progress"),
+    AnswerPress("back", 10**12 - 1),
 ]
 
 
 @pytest.mark.parametrize("press_", BIGGEST, ids=repr)
 def test_every_encoding_fits_telegrams_64_bytes_and_parses_back(
-    press_: TicketPress | PagePress | RatingPress | OfferPress,
+    press_: TicketPress | PagePress | RatingPress | OfferPress | AnswerPress,
 ) -> None:
     data = encode(press_)
     assert len(data.encode()) <= MAX_BYTES and data.startswith("v1|")
@@ -486,11 +494,42 @@ def test_every_encoding_fits_telegrams_64_bytes_and_parses_back(
         (lambda: OfferPress(0, 0), "out of range"),
         (lambda: OfferPress(1, callbacks.MAX_OFFER_CHOICES), "out of range"),
         (lambda: OfferPress(1, -1), "out of range"),
+        (lambda: AnswerPress("ask", 0), "out of range"),
+        (lambda: AnswerPress("pick", 1), "out of range"),  # a preview names its template
+        (lambda: AnswerPress("send", 1, -1), "out of range"),
+        (lambda: AnswerPress("back", 1, 5), "names no template"),
+        (lambda: AnswerPress("write", 1), "only write"),
+        (lambda: AnswerPress("ask", 1, action="done"), "only write"),
+        (lambda: AnswerPress("write", 1, action="take"), "answer action"),  # type: ignore[arg-type]
+        (lambda: AnswerPress("reply", 1), "answer step"),  # type: ignore[arg-type]
     ],
 )
 def test_presses_that_could_not_be_sent_cannot_be_made(make: Any, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         make()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "v1|an|0",
+        "v1|an|012",
+        "v1|an|pick|12|0",  # a preview names its template
+        "v1|an|pick|12",
+        "v1|an|send|12|05",
+        "v1|an|back|12|0",
+        "v1|an|write|12|take",
+        "v1|an|write|12",
+        "v1|an|ask|12",  # the receipt's 💬 is v1|an|12
+        "v1|an|12|3",
+    ],
+)
+def test_ready_answer_data_we_never_send_is_invalid(data: str) -> None:
+    assert isinstance(parse(data), Invalid)
+
+
+def test_the_ready_answer_actions_are_bot_answers_actions() -> None:
+    assert get_args(callbacks.AnswerAction) == answers.ACTIONS
 
 
 def test_a_list_whose_scope_no_button_can_carry_gets_no_buttons() -> None:
@@ -522,8 +561,27 @@ def test_parse_never_raises_and_accepts_only_what_encode_makes(data: str) -> Non
         ),
         st.builds(RatingPress, st.integers(1, 10**12 - 1), st.sampled_from(["s", "b", "u"])),
         st.builds(OfferPress, st.integers(1, 10**12 - 1), st.integers(0, 2)),
+        st.builds(
+            AnswerPress,
+            st.sampled_from(["send", "edit"]),
+            st.integers(1, 10**12 - 1),
+            st.integers(0, 10**12 - 1),
+        ),
+        st.builds(
+            AnswerPress,
+            st.sampled_from(["ask", "back"]),
+            st.integers(1, 10**12 - 1),
+        ),
+        st.builds(
+            AnswerPress,
+            st.just("write"),
+            st.integers(1, 10**12 - 1),
+            action=st.sampled_from(["open", "progress", "done", "reject"]),
+        ),
     )
 )
-def test_round_trip(press_: TicketPress | PagePress | RatingPress | OfferPress) -> None:
+def test_round_trip(
+    press_: TicketPress | PagePress | RatingPress | OfferPress | AnswerPress,
+) -> None:
     data = encode(press_)
     assert len(data.encode()) <= MAX_BYTES and parse(data) == press_

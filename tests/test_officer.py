@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.callbacks import PagePress, TicketPress, encode
+from bot.callbacks import AnswerPress, PagePress, TicketPress, encode
 from bot.simulator.models import SimChat, SimUser
 from storage import TicketFilter
 from tests.harness import Harness
@@ -64,6 +64,7 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
     assert buttons(receipt(bot, w.grid1, message)) == [
         encode(TicketPress("take", ticket.id)),
         encode(TicketPress("done", ticket.id)),
+        encode(AnswerPress("ask", ticket.id)),
     ]
 
     take = await bot.say(w.grid1, w.officer1, f"/take {ticket.id}")
@@ -71,7 +72,10 @@ async def test_lifecycle_by_command(bot: Harness) -> None:
     t = await bot.fresh(ticket)
     assert (t.status, t.assignee_id, t.accepted_at) == ("accepted", w.officer1.id, bot.clock.now())
     assert "状态：处理中（刘网格员）" in receipt(bot, w.grid1, message)["text"]
-    assert buttons(receipt(bot, w.grid1, message)) == [encode(TicketPress("done", ticket.id))]
+    assert buttons(receipt(bot, w.grid1, message)) == [
+        encode(TicketPress("done", ticket.id)),
+        encode(AnswerPress("ask", ticket.id)),
+    ]
 
     await bot.say(w.grid1, w.officer1, f"/progress {ticket.id} 已联系电工，明天上午来修")
     public = [m for m in bot.replies(w.grid1, message) if "进展" in m["text"]]
@@ -214,6 +218,7 @@ async def test_permission_matrix_buttons(bot: Harness, who: str, button: str, af
     assert data == [
         encode(TicketPress("take", ticket.id)),
         encode(TicketPress("done", ticket.id)),
+        encode(AnswerPress("ask", ticket.id)),
         encode(TicketPress("merge", ticket.id, original.id)),
     ]  # the likely duplicate is offered for merging
     actor = bot.admin if who == "admin" else getattr(w, who)

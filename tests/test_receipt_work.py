@@ -148,8 +148,8 @@ async def test_a_receipt_names_only_earlier_reports_as_likely_duplicates(bot: Ha
     assert earlier is not None
     assert DUPLICATE_LINE not in bot.reply_text(chat, first)  # the later one is no original
     assert f"{DUPLICATE_LINE} {earlier.id} " in bot.reply_text(chat, second)
-    assert len(buttons(bot.replies(chat, first)[0])) == 2  # 接单, 办结: nothing to merge into
-    assert len(buttons(bot.replies(chat, second)[0])) == 3  # and 合并 into the earlier one
+    assert len(buttons(bot.replies(chat, first)[0])) == 3  # 接单, 办结, 💬: nothing to merge into
+    assert len(buttons(bot.replies(chat, second)[0])) == 4  # and 合并 into the earlier one
 
 
 async def test_receipts_left_pending_go_out_after_a_restart(tmp_path: Path) -> None:

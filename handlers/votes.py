@@ -1,0 +1,776 @@
+"""议事 in Telegram: ``/room`` (who lives where), ``/vote`` (start, list, show, close, proxy)
+and the answers to the bot's native polls.
+
+* **Who**: every command checks its sender (``handlers.common.role_for``: an anonymous admin
+  of the grid's group counts as its officer). Starting, closing, recording a proxy, confirming
+  or setting someone else's room and ``/room add`` need someone who works the grid
+  (``bot.roles``: officer, staff, admin); anyone else hears one polite line.
+* **Privacy**: names of who lives where, and of who answered what, are read only by the
+  grid's officers in their private chat (``/room list``, ``/vote show``); a group sees
+  counts. A resident's own room is shown to her in private; in a group only that she has one.
+* **Polls**: a ``poll_answer`` goes to ``bot.votes.answer`` (``option_ids`` [] = a
+  retraction); an answer of an anonymous admin (``voter_chat``) is nobody's household and
+  is not counted; ``poll`` updates (the poll's state) are ignored.
+* **Rules** are ``bot.votes``'s and the line's words ``bot.parsing.vote``'s: this module reads
+  words and shows results. A line that does not parse gets one polite reply with an example.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from html import escape
+
+from telegram import Message, Update, User
+from telegram.ext import CommandHandler, PollAnswerHandler, PollHandler, filters
+
+from bot import votes
+from bot.care import Actor
+from bot.context import LinliApp, LinliContext, Runtime
+from bot.fit import visible_length
+from bot.parsing.vote import (
+    WITHDRAW,
+    Label,
+    VoteLineError,
+    choice_of,
+    parse_label,
+    parse_labels,
+    parse_scope,
+    parse_vote_line,
+    room_subcommand,
+    vote_number,
+    vote_subcommand,
+)
+from bot.roles import ASK_GROUPS
+from bot.texts import Texts
+from handlers.common import (
+    actor_of,
+    answer,
+    is_anonymous_admin,
+    is_private,
+    replied_person,
+    role_for,
+    texts_for,
+)
+from storage import GridInfo
+from storage.vocabulary import MemberStatus
+from storage.votes import HouseholdLine, Vote
+
+logger = logging.getLogger(__name__)
+
+GROUP = 0
+LIST_VOTES = 10  # /vote list shows the newest this many
+LIST_ROOM = 3500  # UTF-16 units for /room list's lines (Telegram: 4,096 with the heading)
+NOTE_LIMIT = 200  # a proxy's note
+EXAMPLES = {
+    "show": "votes.example_show",
+    "close": "votes.example_close",
+    "proxy": "votes.example_proxy",
+}
+
+
+def register(app: LinliApp) -> None:
+    messages = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("room", on_room, filters=messages), group=GROUP)
+    app.add_handler(CommandHandler("vote", on_vote, filters=messages), group=GROUP)
+    app.add_handler(PollAnswerHandler(on_poll_answer), group=GROUP)
+    app.add_handler(PollHandler(on_poll), group=GROUP)
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+async def _grid_of_chat(runtime: Runtime, chat_id: int) -> GridInfo | None:
+    """The grid a group is bound to (None: not a grid's group)."""
+    binding = await runtime.storage.grids.active_binding(chat_id)
+    if binding is None or not binding.is_grid or binding.grid_id is None:
+        return None
+    return await runtime.storage.grids.grid(binding.grid_id)
+
+
+async def _works(runtime: Runtime, message: Message, grid: GridInfo) -> bool:
+    return (await role_for(runtime, message, grid)).works_tickets
+
+
+def _actor(runtime: Runtime, message: Message) -> Actor:
+    found = actor_of(message, runtime.texts)
+    return Actor(found.user_id, found.name)
+
+
+def _is_help(word: str) -> bool:
+    return word.strip().casefold() in {"help", "?", "？", "帮助", "说明"}
+
+
+def _bad_line(texts: Texts, error: VoteLineError, example_key: str) -> str:
+    """What is wrong (the parser's key), and how to write it."""
+    values = {k: escape(v) if isinstance(v, str) else v for k, v in error.values.items()}
+    return texts("votes.bad_line", why=texts(error.key, **values), example=texts(example_key))
+
+
+def _status_word(texts: Texts, status: MemberStatus) -> str:
+    key = (
+        "votes.room_confirmed_word"
+        if status is MemberStatus.CONFIRMED
+        else "votes.room_claimed_word"
+    )
+    return texts(key)
+
+
+async def _tied_grids(runtime: Runtime, user_id: int) -> list[tuple[GridInfo, str, MemberStatus]]:
+    """The grids where the person is tied to a room: (grid, label, status) each."""
+    found: list[tuple[GridInfo, str, MemberStatus]] = []
+    for grid in await runtime.storage.grids.grids():
+        tied = await runtime.storage.votes.household_of(grid.id, user_id)
+        if tied is not None:
+            found.append((grid, tied[0].label, tied[1].status))
+    return found
+
+
+async def _member_grids(runtime: Runtime, user_id: int) -> list[GridInfo] | None:
+    """The bound grids whose group the person is in (asked of Telegram, cached); None when
+    there are too many grid groups to ask (she is asked to write in her group)."""
+    bound = [g for g in await runtime.storage.grids.grids() if g.chat_id is not None]
+    if len(bound) > ASK_GROUPS:
+        return None
+    return [g for g in bound if g.chat_id and await runtime.roles.is_member(g.chat_id, user_id)]
+
+
+def _grid_name(grid: GridInfo) -> str:
+    return escape(f"{grid.community_name} {grid.name}")
+
+
+# -- /room ------------------------------------------------------------------------------------
+
+
+async def on_room(update: Update, context: LinliContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    texts = texts_for(runtime, message)
+    args = list(context.args or [])
+    if args and _is_help(args[0]):
+        await answer(message, texts("votes.room_usage"))
+        return
+    sub = room_subcommand(args[0]) if args else None
+    words = args[1:] if sub is not None else args
+    if is_private(message):
+        await _room_private(message, context, texts, sub, words)
+    else:
+        await _room_group(message, context, texts, sub, words)
+
+
+async def _room_group(
+    message: Message, context: LinliContext, texts: Texts, sub: str | None, words: list[str]
+) -> None:
+    runtime = context.runtime
+    grid = await _grid_of_chat(runtime, message.chat_id)
+    if grid is None:
+        await answer(message, texts("votes.unbound"))
+        return
+    if sub == "list":
+        await _room_counts(message, runtime, texts, grid, words)
+        return
+    if sub == "add":
+        if not await _works(runtime, message, grid):
+            await answer(message, texts("votes.room_officers_only"))
+            return
+        await _room_add(message, runtime, texts, grid, words)
+        return
+    person = replied_person(message)
+    user = message.from_user
+    if (
+        person is not None
+        and person.user_id is not None
+        and (user is None or person.user_id != user.id)
+        and await _works(runtime, message, grid)
+    ):
+        await _room_for(message, runtime, texts, grid, person.user_id, person.name, words)
+        return
+    if user is None or is_anonymous_admin(message):
+        await answer(message, texts("votes.room_anonymous"))
+        return
+    if not words:
+        tied = await runtime.storage.votes.household_of(grid.id, user.id)
+        if tied is None:
+            await answer(message, texts("votes.room_none"))
+        else:
+            await answer(
+                message, texts("votes.room_mine_group", status=_status_word(texts, tied[1].status))
+            )
+        return
+    officer = await _works(runtime, message, grid)
+    await _tie_self(message, runtime, texts, grid, user, words, officer)
+
+
+def _label_of(words: Sequence[str]) -> Label | None:
+    """``3-2-501``, or what was written with spaces (``3号楼 2单元 501``)."""
+    return parse_label("".join(words)) or (parse_label(words[0]) if words else None)
+
+
+async def _tie_self(
+    message: Message,
+    runtime: Runtime,
+    texts: Texts,
+    grid: GridInfo,
+    user: User,
+    words: list[str],
+    officer: bool,
+) -> None:
+    label = _label_of(words)
+    if label is None:
+        await answer(
+            message,
+            _bad_line(
+                texts,
+                VoteLineError("vote.error_label", word=" ".join(words)[:40]),
+                "votes.room_example",
+            ),
+        )
+        return
+    status = MemberStatus.CONFIRMED if officer else MemberStatus.CLAIMED
+    tied = await votes.tie(
+        runtime.care_desk,
+        grid_id=grid.id,
+        user_id=user.id,
+        user_name=user.full_name,
+        label=label,
+        status=status,
+        set_by=user.id,
+        now=runtime.clock.now(),
+    )
+    key = "votes.room_tied_confirmed" if officer else "votes.room_tied"
+    text = texts(key, label=escape(tied.household.label))
+    if tied.moved_from is not None:
+        text += texts("votes.room_moved", before=escape(tied.moved_from.label))
+    logger.info("room: user %s tied in grid %s (%s)", user.id, grid.id, status)
+    await answer(message, text)
+
+
+async def _room_for(
+    message: Message,
+    runtime: Runtime,
+    texts: Texts,
+    grid: GridInfo,
+    user_id: int,
+    name: str,
+    words: list[str],
+) -> None:
+    """An officer replying to a resident: ``/room 3-2-501`` sets her room, ``/room`` confirms
+    the one she claimed."""
+    officer = message.from_user.id if message.from_user else None
+    now = runtime.clock.now()
+    if not words:
+        confirmed = await runtime.storage.votes.confirm(grid.id, user_id, officer or 0, now)
+        if confirmed is None:
+            await answer(message, texts("votes.room_nothing_to_confirm", name=escape(name)))
+            return
+        await answer(
+            message,
+            texts(
+                "votes.room_confirmed",
+                name=escape(name),
+                label=escape(confirmed.household.label),
+            ),
+        )
+        return
+    label = _label_of(words)
+    if label is None:
+        await answer(
+            message,
+            _bad_line(
+                texts,
+                VoteLineError("vote.error_label", word=" ".join(words)[:40]),
+                "votes.room_example",
+            ),
+        )
+        return
+    tied = await votes.tie(
+        runtime.care_desk,
+        grid_id=grid.id,
+        user_id=user_id,
+        user_name=name,
+        label=label,
+        status=MemberStatus.CONFIRMED,
+        set_by=officer,
+        now=now,
+    )
+    text = texts("votes.room_set", name=escape(name), label=escape(tied.household.label))
+    if tied.moved_from is not None:
+        text += texts("votes.room_moved", before=escape(tied.moved_from.label))
+    logger.info("room: user %s set in grid %s by %s", user_id, grid.id, officer)
+    await answer(message, text)
+
+
+async def _room_add(
+    message: Message, runtime: Runtime, texts: Texts, grid: GridInfo, words: list[str]
+) -> None:
+    if not words:
+        await answer(message, texts("votes.room_add_usage"))
+        return
+    try:
+        labels = parse_labels(words)
+    except VoteLineError as error:
+        await answer(message, _bad_line(texts, error, "votes.room_add_example"))
+        return
+    officer = message.from_user.id if message.from_user else None
+    added = await votes.add_households(
+        runtime.care_desk, grid_id=grid.id, labels=labels, by=officer, now=runtime.clock.now()
+    )
+    await answer(
+        message,
+        texts(
+            "votes.room_added",
+            added=added,
+            known=len(labels) - added,
+            labels=escape(texts("text.list_separator").join(label.text for label in labels)),
+        ),
+    )
+
+
+def _counts(lines: Sequence[HouseholdLine]) -> tuple[int, int, int]:
+    """Households, people tied to them, those not yet confirmed."""
+    members = [m for line in lines for m in line.members]
+    unconfirmed = sum(1 for m in members if m.status is not MemberStatus.CONFIRMED)
+    return len(lines), len(members), unconfirmed
+
+
+def _prefix(texts: Texts, words: list[str]) -> tuple[str, str | None]:
+    """``/room list 3-2``: the label prefix (``''``: all) and, if the words named none, the
+    refusal."""
+    if not words:
+        return "", None
+    scope = parse_scope(" ".join(words))
+    if scope is None:
+        return "", texts("vote.error_where", value=escape(" ".join(words)[:40]))
+    return scope, None
+
+
+async def _room_counts(
+    message: Message, runtime: Runtime, texts: Texts, grid: GridInfo, words: list[str]
+) -> None:
+    """In a group: how many households and people, no names."""
+    prefix, refusal = _prefix(texts, words)
+    if refusal is not None:
+        await answer(message, refusal)
+        return
+    households, members, unconfirmed = _counts(
+        await runtime.storage.votes.households(grid.id, prefix)
+    )
+    await answer(
+        message,
+        texts(
+            "votes.room_counts",
+            households=households,
+            members=members,
+            unconfirmed=unconfirmed,
+        ),
+    )
+
+
+async def _room_private(
+    message: Message, context: LinliContext, texts: Texts, sub: str | None, words: list[str]
+) -> None:
+    runtime = context.runtime
+    user = message.from_user
+    if user is None:
+        return
+    if sub is not None:
+        grids = await runtime.roles.workable_grids(user.id)
+        if grids is not None and not grids:
+            await answer(message, texts("votes.room_officers_only"))
+            return
+        if sub == "list":
+            await _room_list(message, runtime, texts, grids, words)
+            return
+        if grids is None or len(grids) != 1:
+            await answer(message, texts("votes.room_add_in_group"))
+            return
+        await _room_add(message, runtime, texts, grids[0], words)
+        return
+    if not words:
+        tied = await _tied_grids(runtime, user.id)
+        if not tied:
+            await answer(message, texts("votes.room_none"))
+            return
+        lines = [texts("votes.room_mine_head")]
+        lines += [
+            texts(
+                "votes.room_mine_line",
+                grid=_grid_name(grid),
+                label=escape(label),
+                status=_status_word(texts, status),
+            )
+            for grid, label, status in tied
+        ]
+        await answer(message, "\n".join(lines))
+        return
+    candidates = await _member_grids(runtime, user.id)
+    if candidates is None or len(candidates) > 1:
+        await answer(message, texts("votes.room_in_group"))
+        return
+    if not candidates:
+        await answer(message, texts("votes.room_no_group"))
+        return
+    grid = candidates[0]
+    officer = (await runtime.roles.role(user.id, grid)).works_tickets
+    await _tie_self(message, runtime, texts, grid, user, words, officer)
+
+
+async def _room_list(
+    message: Message,
+    runtime: Runtime,
+    texts: Texts,
+    grids: list[GridInfo] | None,
+    words: list[str],
+) -> None:
+    """For officers in private: each household of their grids, its members, the unconfirmed
+    marked."""
+    prefix, refusal = _prefix(texts, words)
+    if refusal is not None:
+        await answer(message, refusal)
+        return
+    every = await runtime.storage.grids.grids() if grids is None else grids
+    parts: list[str] = []
+    room = LIST_ROOM
+    shown = total = 0
+    for grid in every:
+        lines = await runtime.storage.votes.households(grid.id, prefix)
+        if not lines:
+            continue
+        households, members, unconfirmed = _counts(lines)
+        parts.append(
+            texts(
+                "votes.room_list_head",
+                grid=_grid_name(grid),
+                households=households,
+                members=members,
+                unconfirmed=unconfirmed,
+            )
+        )
+        for line in lines:
+            total += 1
+            people = texts("text.list_separator").join(
+                escape(m.user_name or str(m.user_id))
+                + (
+                    ""
+                    if m.status is MemberStatus.CONFIRMED
+                    else texts("votes.room_unconfirmed_mark")
+                )
+                for m in line.members
+            )
+            text = texts(
+                "votes.room_list_line",
+                label=escape(line.household.label),
+                members=people or texts("votes.room_list_nobody"),
+            )
+            room -= visible_length(text) + 1
+            if room < 0:
+                continue
+            parts.append(text)
+            shown += 1
+    if not parts:
+        await answer(message, texts("votes.room_list_empty"))
+        return
+    if shown < total:
+        parts.append(texts("votes.room_list_more", more=total - shown))
+    await answer(message, "\n".join(parts))
+
+
+# -- /vote ------------------------------------------------------------------------------------
+
+
+async def on_vote(update: Update, context: LinliContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    runtime = context.runtime
+    texts = texts_for(runtime, message)
+    args = list(context.args or [])
+    if not args or _is_help(args[0]):
+        await answer(message, texts("votes.usage"))
+        return
+    sub = vote_subcommand(args[0])
+    if sub is None:
+        await _start(message, runtime, texts)
+    elif sub == "list":
+        await _list(message, runtime, texts)
+    else:
+        vote = await _numbered(message, runtime, texts, sub, args[1:])
+        if vote is None:
+            return
+        if sub == "show":
+            await _show(message, runtime, texts, vote)
+        elif sub == "close":
+            await _close(message, runtime, texts, vote)
+        else:
+            await _proxy(message, runtime, texts, vote, args[2:])
+
+
+async def _start(message: Message, runtime: Runtime, texts: Texts) -> None:
+    if is_private(message):
+        await answer(message, texts("votes.group_only"))
+        return
+    grid = await _grid_of_chat(runtime, message.chat_id)
+    if grid is None:
+        await answer(message, texts("votes.unbound"))
+        return
+    if not await _works(runtime, message, grid):
+        await answer(message, texts("votes.officers_only"))
+        return
+    now = runtime.clock.now()
+    try:
+        line = parse_vote_line(message.text or "", now, runtime.settings.tz, runtime.catalog)
+    except VoteLineError as error:
+        await answer(message, _bad_line(texts, error, "votes.example"))
+        return
+    started = await votes.start(
+        runtime.care_desk,
+        grid_id=grid.id,
+        chat_id=message.chat_id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        line=line,
+        actor=_actor(runtime, message),
+        now=now,
+        source=(message.chat_id, message.message_id),
+    )
+    if started is None:
+        where = escape(line.scope) if line.scope else texts("votes.scope_all")
+        await answer(message, texts("votes.no_households", scope=where))
+        return
+    runtime.wake_sender()  # the poll
+    vote = started.vote
+    logger.info("vote %s started in grid %s: %s households", vote.id, grid.id, vote.eligible)
+    await answer(
+        message,
+        texts(
+            "votes.started",
+            id=vote.id,
+            question=escape(vote.question),
+            eligible=vote.eligible,
+            scope=escape(vote.scope) if vote.scope else texts("votes.scope_all"),
+            rule=votes.rule_text(texts, vote),
+            deadline=texts.moment(vote.deadline, runtime.settings.tz),
+        ),
+    )
+
+
+async def _visible_grids(runtime: Runtime, message: Message) -> list[int] | None:
+    """The grids whose votes the sender may list here: a group's own grid; in private the
+    grids she works (None: every grid) and those she lives in."""
+    user = message.from_user
+    if not is_private(message):
+        grid = await _grid_of_chat(runtime, message.chat_id)
+        return [] if grid is None else [grid.id]
+    if user is None:
+        return []
+    works = await runtime.roles.workable_grids(user.id)
+    if works is None:
+        return None
+    ids = {g.id for g in works}
+    ids |= {grid.id for grid, _label, _status in await _tied_grids(runtime, user.id)}
+    return sorted(ids)
+
+
+async def _list(message: Message, runtime: Runtime, texts: Texts) -> None:
+    grid_ids = await _visible_grids(runtime, message)
+    if grid_ids == []:
+        key = "votes.list_none_private" if is_private(message) else "votes.unbound"
+        await answer(message, texts(key))
+        return
+    found = await runtime.storage.votes.list_votes(grid_ids, limit=LIST_VOTES)
+    if not found:
+        await answer(message, texts("votes.list_empty"))
+        return
+    tz = runtime.settings.tz
+    lines = [texts("votes.list_head")]
+    for vote in found:
+        if vote.is_open:
+            state = texts("votes.list_open", deadline=texts.moment(vote.deadline, tz))
+        elif vote.result is not None and vote.result.get("passed"):
+            state = texts("votes.list_passed")
+        else:
+            state = texts("votes.list_failed")
+        lines.append(
+            texts("votes.list_line", id=vote.id, question=escape(vote.question), state=state)
+        )
+    await answer(message, "\n".join(lines))
+
+
+async def _numbered(
+    message: Message, runtime: Runtime, texts: Texts, sub: str, words: list[str]
+) -> Vote | None:
+    """The vote a subcommand names, if the sender may see it here; told otherwise (the same
+    words whether it does not exist or is another grid's)."""
+    number = vote_number(words[0]) if words else None
+    if number is None:
+        await answer(message, texts("votes.need_number", usage=texts(EXAMPLES[sub])))
+        return None
+    vote = await runtime.storage.votes.get(number)
+    visible = await _visible_grids(runtime, message)
+    if vote is None or (visible is not None and vote.grid_id not in visible):
+        await answer(message, texts("votes.not_found", id=number))
+        return None
+    return vote
+
+
+async def _officer_of(message: Message, runtime: Runtime, vote: Vote) -> bool:
+    grid = await runtime.storage.grids.grid(vote.grid_id)
+    return grid is not None and await _works(runtime, message, grid)
+
+
+async def _show(message: Message, runtime: Runtime, texts: Texts, vote: Vote) -> None:
+    """The count so far; household detail and splits only for officers in private."""
+    found = await votes.current(runtime.care_desk, vote.id)
+    if found is None:
+        await answer(message, texts("votes.not_found", id=vote.id))
+        return
+    vote, result = found
+    tz = runtime.settings.tz
+    if is_private(message) and await _officer_of(message, runtime, vote):
+        body = votes.detail_text(texts, vote, result, closed=not vote.is_open)
+    elif not vote.is_open:
+        body = votes.result_text(texts, vote, result)
+    else:
+        lines = [texts("votes.show_title", id=vote.id, question=escape(vote.question))]
+        lines += [
+            texts("vote.count_line", option=escape(option), count=count)
+            for option, count in zip(result.options, result.counts, strict=True)
+        ]
+        lines.append(texts("vote.result_turnout", voted=result.voted, eligible=result.eligible))
+        body = "\n".join(lines)
+    tail = (
+        texts(
+            "votes.show_open",
+            deadline=texts.moment(vote.deadline, tz),
+            rule=votes.rule_text(texts, vote),
+        )
+        if vote.is_open
+        else texts("votes.show_closed", at=texts.moment(vote.closed_at or vote.deadline, tz))
+    )
+    await answer(message, f"{body}\n{tail}")
+
+
+async def _close(message: Message, runtime: Runtime, texts: Texts, vote: Vote) -> None:
+    if not await _officer_of(message, runtime, vote):
+        await answer(message, texts("votes.officers_only"))
+        return
+    if not vote.is_open:
+        await _already_closed(message, runtime, texts, vote)
+        return
+    closed = await votes.close(
+        runtime.care_desk, vote, runtime.clock.now(), _actor(runtime, message)
+    )
+    if closed is None:
+        current = await runtime.storage.votes.get(vote.id)
+        await _already_closed(message, runtime, texts, current or vote)
+        return
+    runtime.wake_sender()  # stop_poll, the result, the detail to the starter
+    logger.info(
+        "vote %s closed by %s", vote.id, message.from_user.id if message.from_user else None
+    )
+    await answer(message, texts("votes.closed", id=vote.id))
+
+
+async def _already_closed(message: Message, runtime: Runtime, texts: Texts, vote: Vote) -> None:
+    at = texts.moment(vote.closed_at or vote.deadline, runtime.settings.tz)
+    await answer(message, texts("votes.already_closed", id=vote.id, at=at))
+
+
+async def _proxy(
+    message: Message, runtime: Runtime, texts: Texts, vote: Vote, words: list[str]
+) -> None:
+    """``/vote proxy 3 3-2-502 同意 电话确认``: an officer records a household's answer."""
+    if not await _officer_of(message, runtime, vote):
+        await answer(message, texts("votes.officers_only"))
+        return
+    if not vote.is_open:
+        await _already_closed(message, runtime, texts, vote)
+        return
+    options = texts("text.list_separator").join(escape(o) for o in vote.options)
+    if len(words) < 2:
+        await answer(message, texts("votes.proxy_usage", id=vote.id, options=options))
+        return
+    label = parse_label(words[0])
+    if label is None:
+        error = VoteLineError("vote.error_label", word=words[0][:40])
+        await answer(message, _bad_line(texts, error, "votes.example_proxy"))
+        return
+    choice = choice_of(words[1], vote.options)
+    if choice is None:
+        await answer(
+            message,
+            texts("votes.proxy_bad_option", word=escape(words[1][:40]), options=options),
+        )
+        return
+    option = None if choice == WITHDRAW else choice
+    assert option is None or isinstance(option, int)
+    note = " ".join(words[2:]).strip()[:NOTE_LIMIT]
+    done = await votes.proxy(
+        runtime.care_desk,
+        vote,
+        label,
+        option,
+        actor=_actor(runtime, message),
+        note=note,
+        now=runtime.clock.now(),
+    )
+    if done is None:
+        current = await runtime.storage.votes.get(vote.id)
+        if current is not None and not current.is_open:
+            await _already_closed(message, runtime, texts, current)
+        else:
+            await answer(
+                message, texts("votes.proxy_not_eligible", id=vote.id, label=escape(label.text))
+            )
+        return
+    logger.info("vote %s: proxy for household %s", vote.id, done.household.household_id)
+    if option is None:
+        await answer(message, texts("votes.proxy_withdrawn", id=vote.id, label=escape(label.text)))
+        return
+    await answer(
+        message,
+        texts(
+            "votes.proxy_recorded",
+            id=vote.id,
+            label=escape(label.text),
+            option=escape(vote.options[option]),
+        ),
+    )
+
+
+# -- the polls --------------------------------------------------------------------------------
+
+
+async def on_poll_answer(update: Update, context: LinliContext) -> None:
+    """A tap on one of our polls (``option_ids`` [] = she took her answer back)."""
+    poll_answer = update.poll_answer
+    if poll_answer is None:
+        return
+    if poll_answer.voter_chat is not None or poll_answer.user is None:
+        logger.info("poll %s: an answer as a chat, not counted", poll_answer.poll_id)
+        return
+    runtime = context.runtime
+    user = poll_answer.user
+    answered = await votes.answer(
+        runtime.care_desk,
+        poll_id=poll_answer.poll_id,
+        user_id=user.id,
+        user_name=user.full_name,
+        option_ids=list(poll_answer.option_ids),
+        now=runtime.clock.now(),
+    )
+    if answered is None:
+        return
+    if answered.notified:
+        runtime.wake_sender()  # the untied notice, or the split flag to the starter
+    logger.info(
+        "vote %s: answer by %s (%s)",
+        answered.vote.id,
+        user.id,
+        "counted" if answered.household is not None else "not counted",
+    )
+
+
+async def on_poll(update: Update, context: LinliContext) -> None:
+    """A poll's new state (votes, closing): what counts is the answers; nothing to do."""

@@ -1,0 +1,384 @@
+"""Ready answers (模板 / 快捷回复): the templates, each use of one, and the 💬 flow's drafts.
+
+Templates come from two places: the categories file and the shipped defaults (``source =
+'file'``, each with a stable ``file_key``; :meth:`AnswerRepository.sync_file` upserts them at
+start and marks the ones gone ``deleted_at``) and ``/template add`` (``source = 'chat'``). A
+deleted template keeps its row, so its uses still count. A use is one row of ``answer_uses``;
+the automatic answer on opening queues its message and records its use in one transaction,
+under the dedupe key ``answer:auto:<ticket id>``, so a replay or a restart does both once. A
+draft (a preview or a ForceReply prompt of the 💬 flow) is used once: :meth:`claim_draft` is
+``UPDATE … WHERE used_at IS NULL``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Conn, Database, Row, from_db_time, time_at, to_db_time
+from storage.outbox import OutboxDraft, queue_in
+
+EVERY_CATEGORY = ""  # a template's category meaning every category ("*" in the file)
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """A template of the categories file or of the shipped defaults, as synced at start."""
+
+    file_key: str  # stable: "<origin>|<category>|<action>|<n>"
+    category: str  # a category key, or EVERY_CATEGORY
+    action: str  # open | progress | done | reject
+    text: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerTemplate:
+    id: int
+    category: str  # a category key, or EVERY_CATEGORY
+    action: str
+    text: str
+    keywords: tuple[str, ...]
+    source: str  # 'file' | 'chat'
+    file_key: str | None
+    created_by: int | None
+    created_at: datetime
+    deleted_at: datetime | None = None
+    uses: int = 0  # filled by list() and top(); 0 elsewhere
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @classmethod
+    def from_row(cls, row: Row, uses: int = 0) -> AnswerTemplate:
+        return cls(
+            id=row["id"],
+            category=row["category"],
+            action=row["action"],
+            text=row["text"],
+            keywords=tuple(json.loads(row["keywords"])),
+            source=row["source"],
+            file_key=row["file_key"],
+            created_by=row["created_by"],
+            created_at=time_at(row, "created_at"),
+            deleted_at=from_db_time(row["deleted_at"]),
+            uses=uses,
+        )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A preview or a ForceReply prompt of the 💬 flow (its private chat and message)."""
+
+    id: int
+    chat_id: int
+    message_id: int
+    user_id: int
+    ticket_id: int
+    action: str
+    template_id: int | None
+    text: str
+    created_at: datetime
+    used_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Draft:
+        return cls(
+            id=row["id"],
+            chat_id=row["chat_id"],
+            message_id=row["message_id"],
+            user_id=row["user_id"],
+            ticket_id=row["ticket_id"],
+            action=row["action"],
+            template_id=row["template_id"],
+            text=row["text"],
+            created_at=time_at(row, "created_at"),
+            used_at=from_db_time(row["used_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+
+
+class AnswerRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- templates ------------------------------------------------------------------------------
+
+    async def sync_file(self, templates: Sequence[TemplateSpec], now: datetime) -> SyncResult:
+        """Make the file/default templates in the database exactly ``templates`` (by
+        ``file_key``): new ones added, changed ones updated (a deleted one comes back), the
+        ones no longer given marked deleted. One transaction."""
+        return await self._db.atomic(lambda conn: _sync(conn, templates, now))
+
+    async def add(
+        self,
+        category: str,
+        action: str,
+        text: str,
+        keywords: Sequence[str],
+        by: int | None,
+        now: datetime,
+    ) -> int:
+        """A template written in the chat (/template add); its id."""
+        return await self._db.atomic(
+            lambda conn: int(
+                conn.execute(
+                    "INSERT INTO answer_templates (category, action, text, keywords, source,"
+                    " created_by, created_at) VALUES (?, ?, ?, ?, 'chat', ?, ?) RETURNING id",
+                    (category, action, text, _keywords(keywords), by, to_db_time(now)),
+                ).fetchone()[0]
+            )
+        )
+
+    async def delete(self, template_id: int, now: datetime, by: int | None = None) -> bool:
+        """Mark a template deleted (its uses still count); False if none or deleted already.
+        A file or default template deleted ``by`` someone stays deleted at the next start."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE answer_templates SET deleted_at = ?, deleted_by = ?"
+                " WHERE id = ? AND deleted_at IS NULL",
+                (to_db_time(now), by, template_id),
+            )
+            return cursor.rowcount > 0
+
+    async def get(self, template_id: int) -> AnswerTemplate | None:
+        """A template by id, deleted or not (``deleted_at`` says)."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM answer_templates WHERE id = ?", (template_id,)
+        )
+        return None if row is None else AnswerTemplate.from_row(row)
+
+    async def list(
+        self, category: str | None = None, action: str | None = None
+    ) -> builtins.list[AnswerTemplate]:
+        """The templates in force with their use counts (all time), by category, action, id.
+        ``category`` given: that category's and the every-category ones."""
+        where, params = _filter(category, action)
+        rows = await self._db.fetch_all(
+            f"SELECT {_WITH_USES} WHERE t.deleted_at IS NULL{where}"
+            f" GROUP BY {_GROUP} ORDER BY t.category, t.action, t.id",
+            params,
+        )
+        return [AnswerTemplate.from_row(row, int(row["uses"])) for row in rows]
+
+    async def top(
+        self, category: str, action: str, limit: int = 3
+    ) -> builtins.list[AnswerTemplate]:
+        """The ``limit`` templates in force for a category (every-category ones included) and
+        action, used most first, then the oldest."""
+        where, params = _filter(category, action)
+        rows = await self._db.fetch_all(
+            f"SELECT {_WITH_USES} WHERE t.deleted_at IS NULL{where}"
+            f" GROUP BY {_GROUP} ORDER BY COUNT(u.id) DESC, t.id LIMIT ?",
+            (*params, limit),
+        )
+        return [AnswerTemplate.from_row(row, int(row["uses"])) for row in rows]
+
+    async def active(self) -> builtins.list[AnswerTemplate]:
+        """Every template in force (the in-memory book's refresh), by id."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM answer_templates WHERE deleted_at IS NULL ORDER BY id"
+        )
+        return [AnswerTemplate.from_row(row) for row in rows]
+
+    # -- uses -----------------------------------------------------------------------------------
+
+    async def record_use(
+        self,
+        template_id: int,
+        *,
+        ticket_id: int,
+        grid_id: int,
+        action: str,
+        auto: bool,
+        by: int | None,
+        now: datetime,
+    ) -> None:
+        """One use of a template on a ticket (a send of the 💬 flow)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                _USE, (template_id, ticket_id, grid_id, action, int(auto), by, to_db_time(now))
+            )
+
+    async def answer_automatically(
+        self, template_id: int, *, ticket_id: int, grid_id: int, message: OutboxDraft, now: datetime
+    ) -> bool:
+        """Queue the automatic answer on opening and record its use (auto) in one transaction,
+        once per ticket: False (nothing done) when ``message``'s dedupe key was queued before."""
+
+        def work(conn: Conn) -> bool:
+            if not queue_in(conn, message, now):
+                return False
+            conn.execute(_USE, (template_id, ticket_id, grid_id, "open", 1, None, to_db_time(now)))
+            return True
+
+        return await self._db.atomic(work)
+
+    async def uses(
+        self,
+        start: datetime,
+        end: datetime,
+        grid_ids: Collection[int] | None = None,
+        limit: int = 5,
+    ) -> builtins.list[tuple[AnswerTemplate, int]]:
+        """The templates used most in ``[start, end)`` in those grids (None: every grid), with
+        their counts, most first, then by id; deleted templates included (they were used)."""
+        where, params = "", ()  # type: tuple[str, Sequence[Any]]
+        if grid_ids is not None:
+            ids = list(grid_ids)
+            if not ids:
+                return []
+            where, params = f" AND u.grid_id IN ({', '.join('?' for _ in ids)})", ids
+        rows = await self._db.fetch_all(
+            f"SELECT t.*, COUNT(u.id) AS uses FROM answer_uses u"  # noqa: S608 - fixed SQL
+            " JOIN answer_templates t ON t.id = u.template_id"
+            f" WHERE u.used_at >= ? AND u.used_at < ?{where}"
+            f" GROUP BY {_GROUP} ORDER BY COUNT(u.id) DESC, t.id LIMIT ?",
+            (to_db_time(start), to_db_time(end), *params, limit),
+        )
+        return [(AnswerTemplate.from_row(row, int(row["uses"])), int(row["uses"])) for row in rows]
+
+    # -- drafts of the 💬 flow --------------------------------------------------------------------
+
+    async def draft(
+        self,
+        chat_id: int,
+        message_id: int,
+        user_id: int,
+        ticket_id: int,
+        action: str,
+        template_id: int | None,
+        text: str,
+        now: datetime,
+    ) -> Draft:
+        """Keep a preview or prompt sent as ``message_id`` in ``chat_id`` (one per message: the
+        same message again replaces an unused draft's text, template and action)."""
+        row = await self._db.atomic(
+            lambda conn: conn.execute(
+                "INSERT INTO answer_drafts (chat_id, message_id, user_id, ticket_id, action,"
+                " template_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, message_id) DO UPDATE SET action = excluded.action,"
+                " template_id = excluded.template_id, text = excluded.text,"
+                " ticket_id = excluded.ticket_id, user_id = excluded.user_id"
+                " WHERE answer_drafts.used_at IS NULL RETURNING *",
+                (
+                    chat_id,
+                    message_id,
+                    user_id,
+                    ticket_id,
+                    action,
+                    template_id,
+                    text,
+                    to_db_time(now),
+                ),
+            ).fetchone()
+        )
+        if row is None:  # the message's draft was used already: it stays as it was
+            found = await self.find_draft(chat_id, message_id)
+            assert found is not None
+            return found
+        return Draft.from_row(row)
+
+    async def find_draft(self, chat_id: int, message_id: int) -> Draft | None:
+        """The draft kept for a message, used or not (a reply to a used prompt: 已发送过)."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM answer_drafts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        return None if row is None else Draft.from_row(row)
+
+    async def claim_draft(
+        self, chat_id: int, message_id: int, user_id: int, now: datetime
+    ) -> Draft | None:
+        """Use a draft once: the draft if this call used it (its ``user_id`` must be
+        ``user_id``), None if there is none, it is another's, or it was used already."""
+        row = await self._db.atomic(
+            lambda conn: conn.execute(
+                "UPDATE answer_drafts SET used_at = ? WHERE chat_id = ? AND message_id = ?"
+                " AND user_id = ? AND used_at IS NULL RETURNING *",
+                (to_db_time(now), chat_id, message_id, user_id),
+            ).fetchone()
+        )
+        return None if row is None else Draft.from_row(row)
+
+
+_GROUP = (
+    "t.id, t.category, t.action, t.text, t.keywords, t.source, t.file_key, t.created_by,"
+    " t.created_at, t.deleted_at, t.deleted_by"
+)
+_WITH_USES = (
+    f"{_GROUP}, COUNT(u.id) AS uses FROM answer_templates t"
+    " LEFT JOIN answer_uses u ON u.template_id = t.id"
+)
+_USE = (
+    "INSERT INTO answer_uses (template_id, ticket_id, grid_id, action, auto, used_by, used_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _keywords(words: Sequence[str]) -> str:
+    return json.dumps(list(words), ensure_ascii=False)
+
+
+def _filter(category: str | None, action: str | None) -> tuple[str, list[Any]]:
+    where, params = "", []  # type: tuple[str, list[Any]]
+    if category is not None:
+        where += " AND t.category IN (?, ?)"
+        params += [category, EVERY_CATEGORY]
+    if action is not None:
+        where += " AND t.action = ?"
+        params.append(action)
+    return where, params
+
+
+def _sync(conn: Conn, templates: Sequence[TemplateSpec], now: datetime) -> SyncResult:
+    stamp = to_db_time(now)
+    known = {
+        row["file_key"]: row
+        for row in conn.execute(
+            "SELECT * FROM answer_templates WHERE file_key IS NOT NULL"
+        ).fetchall()
+    }
+    added = changed = removed = 0
+    given: set[str] = set()
+    for spec in templates:
+        given.add(spec.file_key)
+        keywords = _keywords(spec.keywords)
+        row = known.get(spec.file_key)
+        if row is None:
+            # another instance starting at the same time may have added it: then it is there
+            added += conn.execute(
+                "INSERT INTO answer_templates (category, action, text, keywords, source,"
+                " file_key, created_at) VALUES (?, ?, ?, ?, 'file', ?, ?)"
+                " ON CONFLICT (file_key) DO NOTHING",
+                (spec.category, spec.action, spec.text, keywords, spec.file_key, stamp),
+            ).rowcount
+            continue
+        # removed by someone (/template del): it stays removed; by an earlier sync: it is back
+        deleted = row["deleted_at"] if row["deleted_by"] is not None else None
+        now_is = (row["category"], row["action"], row["text"], row["keywords"], row["deleted_at"])
+        if now_is != (spec.category, spec.action, spec.text, keywords, deleted):
+            conn.execute(
+                "UPDATE answer_templates SET category = ?, action = ?, text = ?, keywords = ?,"
+                " deleted_at = ? WHERE id = ?",
+                (spec.category, spec.action, spec.text, keywords, deleted, row["id"]),
+            )
+            changed += 1
+    for key, row in known.items():  # no longer in the file: removed (by the sync)
+        if key not in given and row["deleted_at"] is None:
+            conn.execute(
+                "UPDATE answer_templates SET deleted_at = ? WHERE id = ?", (stamp, row["id"])
+            )
+            removed += 1
+    return SyncResult(added, changed, removed)
