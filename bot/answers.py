@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -47,8 +46,16 @@ from bot.categories import checked_answer as check
 from bot.categories import unknown_variables as validate
 from bot.receipts import location_text
 from storage import Storage, Ticket
-from storage.answers import EVERY_CATEGORY, AnswerTemplate, TemplateSpec
+from storage.answers import (
+    EVERY_CATEGORY,
+    AnswerTemplate,
+    TemplateSpec,
+    answer_automatically_in,
+)
+from storage.db import Conn
+from storage.officers import officer_names_in
 from storage.outbox import OutboxDraft
+from storage.tickets import OnOpened
 
 if TYPE_CHECKING:
     from bot.texts import Texts
@@ -61,11 +68,9 @@ __all__ = [
     "VARIABLES",
     "AnswerBook",
     "AnswerError",
-    "AutoAnswer",
     "Template",
     "action_name",
     "action_of",
-    "answer_on_opening",
     "auto_key",
     "auto_message",
     "book",
@@ -74,6 +79,7 @@ __all__ = [
     "defaults",
     "file_templates",
     "first_words",
+    "on_opening",
     "pick_auto",
     "render",
     "sync",
@@ -281,12 +287,25 @@ class AnswerBook:
         loaded = self._loaded_at
         return loaded is not None and loaded <= now < loaded + REFRESH
 
+    async def refresh(self, now: datetime) -> None:
+        """Read the templates again when the book is older than a minute."""
+        if not self._fresh(now):
+            await self.load(now)
+
+    @property
+    def has_keywords(self) -> bool:
+        return bool(self._keyed)
+
+    def keyed(self, category: str) -> tuple[AnswerTemplate, ...]:
+        """The ``open`` templates with keywords for ``category`` and for every category, as
+        last read (no read: also called in the engine's thread)."""
+        return (*self._keyed.get(category, ()), *self._keyed.get(EVERY_CATEGORY, ()))
+
     async def candidates(self, category: str, now: datetime) -> tuple[AnswerTemplate, ...]:
         """The ``open`` templates with keywords for ``category`` (and every category); from
         memory, read again only when the book is older than a minute."""
-        if not self._fresh(now):
-            await self.load(now)
-        return (*self._keyed.get(category, ()), *self._keyed.get(EVERY_CATEGORY, ()))
+        await self.refresh(now)
+        return self.keyed(category)
 
     async def pick(self, category: str, report: str, now: datetime) -> AnswerTemplate | None:
         """The automatic answer for a report (:func:`pick_auto` over :meth:`candidates`)."""
@@ -311,30 +330,28 @@ async def sync(storage: Storage, catalog: CategoryCatalog, now: datetime) -> Non
     await book(storage).load(now)
 
 
-@dataclass(frozen=True)
-class AutoAnswer:
-    template: AnswerTemplate
-    queued: bool  # False: the ticket had its automatic answer already (a replay)
-
-
-async def answer_on_opening(
-    storage: Storage,
-    ticket: Ticket,
-    catalog: CategoryCatalog,
-    tz: ZoneInfo,
-    texts: Texts,
-    now: datetime,
-) -> AutoAnswer | None:
-    """After a ticket opened: when an ``open`` template of its category has keywords found in
-    the report, queue its automatic answer in the group (replying to the report) and record the
-    use, once per ticket. None when none matches — decided from memory, without a read, for a
-    category none of whose templates has keywords. {网格员} is the grid's officers' names."""
-    template = await book(storage).pick(ticket.category, ticket.text, now)
-    if template is None:
+async def on_opening(
+    storage: Storage, catalog: CategoryCatalog, tz: ZoneInfo, texts: Texts, now: datetime
+) -> OnOpened | None:
+    """What a new ticket owes besides its receipt, queued in its opening transaction
+    (storage.tickets.OnOpened): when an ``open`` template of its category has keywords found
+    in the report, its automatic answer in the group (replying to the report) and the use, once
+    per ticket — so neither a replay nor a crash between two transactions can double or lose
+    it. Decided from memory (the book is read again when older than a minute); None when no
+    template has keywords at all. {网格员} is the grid's officers' names."""
+    current = book(storage)
+    await current.refresh(now)
+    if not current.has_keywords:
         return None
-    officers = [name for _, name in await storage.officers.of_grid(ticket.grid_id)]
-    message = auto_message(template, ticket, catalog, tz, officers, texts)
-    queued = await storage.answers.answer_automatically(
-        template.id, ticket_id=ticket.id, grid_id=ticket.grid_id, message=message, now=now
-    )
-    return AutoAnswer(template, queued)
+
+    def then(conn: Conn, ticket: Ticket) -> None:
+        template = pick_auto(current.keyed(ticket.category), ticket.category, ticket.text)
+        if template is None:
+            return
+        officers = officer_names_in(conn, ticket.grid_id)
+        message = auto_message(template, ticket, catalog, tz, officers, texts)
+        answer_automatically_in(
+            conn, template.id, ticket_id=ticket.id, grid_id=ticket.grid_id, message=message, now=now
+        )
+
+    return then

@@ -18,6 +18,7 @@ from bot.classify import Reading, read_message
 from bot.parsing import ParsedReport, parse_report
 from bot.tickets import DUPLICATE_WINDOW, IntakeMessage, new_ticket
 from storage import Acceptance, ChatBinding, Offer, OfferDraft, OfferStatus, Storage, Ticket
+from storage.tickets import OnOpened
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ async def accept(
     choice: int,
     accepted_by: int | None,
     now: datetime,
+    then: OnOpened | None = None,
 ) -> Outcome:
     """Open the ticket of ``offer``'s message in its ``choice``-th category, exactly as the
     same message with that category's tag would have opened it (category, labels, body,
@@ -118,6 +120,7 @@ async def accept(
         accepted_by=accepted_by,
         opened_after=now - LIFETIME,
         duplicates_since=now - DUPLICATE_WINDOW,
+        then=then,
     )
     if result.status == OfferStatus.EXPIRED:
         return Outcome(Answer.EXPIRED)

@@ -575,12 +575,15 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": (
             "在本群发送 <b>#标签 + 问题描述</b> 即可登记工单，例如：\n"
             "#报修 3号楼2单元楼道灯不亮\n可用的标签：{tags}\n"
-            "没带标签也没关系：看起来是问题的消息，我会问一句要不要登记，点一下类别按钮就行。"
+            "没带标签也没关系：看起来是问题的消息，我会问一句要不要登记，点一下类别按钮就行。\n"
+            "议事投票一户一票：请先发送 /room 加房号登记，例如 /room 3-2-501。"
         ),
         "en": (
             "Post <b>#tag + description</b> here to open a ticket.\nTags: {tags}\n"
             "No tag? If a message reads like a problem, I ask whether to register it: "
-            "press a category."
+            "press a category.\n"
+            "Household votes count one vote per household: first tie yourself to your room "
+            "with /room, e.g. /room 3-2-501."
         ),
     },
     "error.generic": {

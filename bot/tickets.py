@@ -24,6 +24,7 @@ from storage import (
     Ticket,
     TicketChange,
 )
+from storage.tickets import OnOpened
 from storage.vocabulary import OPEN_STATUSES, Action, EventKind, Satisfaction, Status
 
 __all__ = [
@@ -114,14 +115,18 @@ async def open_ticket(
     parsed: ParsedReport,
     message: IntakeMessage,
     now: datetime,
+    then: OnOpened | None = None,
 ) -> OpenResult:
-    """Open one ticket for a tagged message; the same message twice gives the same ticket."""
+    """Open one ticket for a tagged message; the same message twice gives the same ticket.
+    ``then``: what else a new ticket owes, queued in its transaction (storage.tickets.OnOpened)."""
     if binding.grid_id is None:
         raise ValueError("only a grid chat opens tickets")
     draft = new_ticket(catalog, binding.grid_id, parsed, message, now)
     # the receipt's likely duplicates are found in the opening transaction, with the ticket
     since = now - DUPLICATE_WINDOW
-    ticket, created = await storage.tickets.open(draft, receipt=True, duplicates_since=since)
+    ticket, created = await storage.tickets.open(
+        draft, receipt=True, duplicates_since=since, then=then
+    )
     return OpenResult(ticket, created)
 
 

@@ -130,17 +130,16 @@ async def take_report(message: Message, context: LinliContext) -> None:
             return  # a second captioned item of an album that already has its ticket
         intake = replace(intake, media=())  # stashed above: the new ticket adopts it
     now = runtime.clock.now()
-    result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now)
+    # 咨询 and the like: an automatic answer when a template's keywords match (from memory),
+    # queued in the ticket's own transaction
+    then = await answers.on_opening(
+        runtime.storage, runtime.catalog, runtime.settings.tz, runtime.texts, now
+    )
+    result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now, then)
     if result.created:
-        # the receipt was queued with the ticket, and handed to the running sender there
-        # (storage.outbox.Adopter): nothing to wake
+        # the receipt (and an automatic answer) was queued with the ticket, and handed to the
+        # running sender there (storage.outbox.Adopter): nothing to wake
         logger.info("ticket %s opened in chat %s", result.ticket.id, result.ticket.chat_id)
-        # 咨询 and the like: an automatic answer when a template's keywords match (from memory)
-        auto = await answers.answer_on_opening(
-            runtime.storage, result.ticket, runtime.catalog, runtime.settings.tz, runtime.texts, now
-        )
-        if auto is not None and auto.queued:
-            runtime.wake_sender()
 
 
 async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:

@@ -211,25 +211,17 @@ async def on_offer_button(update: Update, context: LinliContext) -> None:
     if offer is None:
         await pop_up(query, texts("popup.invalid"))
         return
+    now = runtime.clock.now()
+    # 咨询 and the like: an automatic answer when a template's keywords match (from memory),
+    # queued in the ticket's own transaction
+    then = await answers.on_opening(
+        runtime.storage, runtime.catalog, runtime.settings.tz, runtime.texts, now
+    )
     outcome = await offers.accept(
-        runtime.storage,
-        runtime.catalog,
-        offer,
-        press.choice,
-        query.from_user.id,
-        runtime.clock.now(),
+        runtime.storage, runtime.catalog, offer, press.choice, query.from_user.id, now, then
     )
     ticket = outcome.ticket
     if outcome.answer == Answer.OPENED and ticket is not None:
-        # 咨询 and the like: an automatic answer when a template's keywords match (from memory)
-        await answers.answer_on_opening(
-            runtime.storage,
-            ticket,
-            runtime.catalog,
-            runtime.settings.tz,
-            runtime.texts,
-            runtime.clock.now(),
-        )
         runtime.wake_sender()  # the receipt, replying to the resident's message, was queued
         await pop_up(query, texts("popup.offer_opened", id=ticket.id))
     elif outcome.answer == Answer.ANSWERED and ticket is not None:

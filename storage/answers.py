@@ -214,16 +214,12 @@ class AnswerRepository:
     async def answer_automatically(
         self, template_id: int, *, ticket_id: int, grid_id: int, message: OutboxDraft, now: datetime
     ) -> bool:
-        """Queue the automatic answer on opening and record its use (auto) in one transaction,
-        once per ticket: False (nothing done) when ``message``'s dedupe key was queued before."""
-
-        def work(conn: Conn) -> bool:
-            if not queue_in(conn, message, now):
-                return False
-            conn.execute(_USE, (template_id, ticket_id, grid_id, "open", 1, None, to_db_time(now)))
-            return True
-
-        return await self._db.atomic(work)
+        """:func:`answer_automatically_in` in a transaction of its own."""
+        return await self._db.atomic(
+            lambda conn: answer_automatically_in(
+                conn, template_id, ticket_id=ticket_id, grid_id=grid_id, message=message, now=now
+            )
+        )
 
     async def uses(
         self,
@@ -382,3 +378,21 @@ def _sync(conn: Conn, templates: Sequence[TemplateSpec], now: datetime) -> SyncR
             )
             removed += 1
     return SyncResult(added, changed, removed)
+
+
+def answer_automatically_in(
+    conn: Conn,
+    template_id: int,
+    *,
+    ticket_id: int,
+    grid_id: int,
+    message: OutboxDraft,
+    now: datetime,
+) -> bool:
+    """Queue the automatic answer on opening and record its use (auto), inside the caller's
+    transaction (the ticket's own: storage.tickets.OnOpened), once per ticket: False (nothing
+    done) when ``message``'s dedupe key was queued before."""
+    if not queue_in(conn, message, now):
+        return False
+    conn.execute(_USE, (template_id, ticket_id, grid_id, "open", 1, None, to_db_time(now)))
+    return True

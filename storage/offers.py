@@ -18,6 +18,7 @@ from typing import Any
 
 from storage.db import Conn, Database, Row, from_db_time, to_db_time
 from storage.models import MediaItem, NewTicket, Ticket
+from storage.tickets import OnOpened
 from storage.tickets import open_in as open_ticket_in
 
 
@@ -187,13 +188,14 @@ class OfferRepository:
         accepted_by: int | None,
         opened_after: datetime,
         duplicates_since: datetime | None = None,
+        then: OnOpened | None = None,
     ) -> Acceptance:
         """Open ``ticket`` for an open offer made after ``opened_after``, in one transaction with
         the move to ``accepted`` (the receipt's outbox row included). An offer already answered
         gives its ticket; one made before ``opened_after`` expires now."""
         return await self._db.atomic(
             lambda conn: _accept(
-                conn, offer_id, ticket, accepted_by, opened_after, duplicates_since
+                conn, offer_id, ticket, accepted_by, opened_after, duplicates_since, then
             )
         )
 
@@ -306,6 +308,7 @@ def _accept(
     accepted_by: int | None,
     opened_after: datetime,
     duplicates_since: datetime | None,
+    then: OnOpened | None,
 ) -> Acceptance:
     stamp = to_db_time(draft.created_at)
     moved = conn.execute(
@@ -315,7 +318,7 @@ def _accept(
     ).rowcount
     if not moved:
         return _not_accepted(conn, offer_id)
-    ticket, created = open_ticket_in(conn, draft, True, duplicates_since)
+    ticket, created = open_ticket_in(conn, draft, True, duplicates_since, then)
     conn.execute("UPDATE offers SET ticket_id = ? WHERE id = ?", (ticket.id, offer_id))
     return Acceptance(OfferStatus.ACCEPTED, ticket, created)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage.db import Database, to_db_time
+from storage.db import Conn, Database, to_db_time
 
 
 class OfficerRepository:
@@ -52,3 +52,11 @@ class OfficerRepository:
             "SELECT user_id, name FROM officers WHERE grid_id = ? ORDER BY added_at", (grid_id,)
         )
         return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def officer_names_in(conn: Conn, grid_id: int) -> list[str]:
+    """The grid's named officers, oldest first, inside the caller's transaction."""
+    rows = conn.execute(
+        "SELECT name FROM officers WHERE grid_id = ? ORDER BY added_at", (grid_id,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,24 +86,32 @@ class TicketRepository:
         self._db = db
 
     async def open(
-        self, draft: NewTicket, *, receipt: bool = False, duplicates_since: datetime | None = None
+        self,
+        draft: NewTicket,
+        *,
+        receipt: bool = False,
+        duplicates_since: datetime | None = None,
+        then: OnOpened | None = None,
     ) -> tuple[Ticket, bool]:
         """Insert with its opening event, files and (``receipt``) its receipt's outbox row, in one
         transaction and one hand-over to sqlite's thread; ``(existing, False)`` if the message
         has a ticket already. The receipt's row carries what the receipt says besides the
         ticket (:class:`~storage.outbox.ReceiptFacts`): its files, and the open tickets of the
-        same place and category since ``duplicates_since`` (none without it)."""
+        same place and category since ``duplicates_since`` (none without it); ``then`` (a new
+        ticket only) queues what else it owes, in the same transaction."""
         db = self._db
         adopter = db.outbox_adopter if receipt else None
         if adopter is None:
-            return await db.atomic(lambda conn: open_in(conn, draft, receipt, duplicates_since))
+            return await db.atomic(
+                lambda conn: open_in(conn, draft, receipt, duplicates_since, then)
+            )
         # The running sender takes the receipt from here: the chat claimed and its due rows
         # read in this transaction, no read of the sender's own (storage.outbox.Adopter).
         chat_id = draft.chat_id
         claim = adopter.reserve(chat_id)
 
         def open_and_claim(conn: Conn) -> tuple[Ticket, bool, list[OutboxItem] | None]:
-            ticket, created = open_in(conn, draft, receipt, duplicates_since)
+            ticket, created = open_in(conn, draft, receipt, duplicates_since, then)
             rows = None
             if claim and created:
                 rows = claim_chat_in(conn, db, chat_id, draft.created_at, CLAIM_ROWS)
@@ -557,8 +565,18 @@ def _duplicates_values(ticket: Ticket, since: datetime, limit: int) -> tuple[Any
     )
 
 
+OnOpened = Callable[[Conn, Ticket], object]
+"""Run in the opening transaction once the ticket (and its receipt's row) exists, in the
+engine's thread: what else a new ticket owes at once (the automatic answer of bot.answers)
+is queued with it, so a crash cannot keep the ticket and lose that."""
+
+
 def open_in(
-    conn: Conn, draft: NewTicket, receipt: bool, duplicates_since: datetime | None
+    conn: Conn,
+    draft: NewTicket,
+    receipt: bool,
+    duplicates_since: datetime | None,
+    then: OnOpened | None = None,
 ) -> tuple[Ticket, bool]:
     """:meth:`TicketRepository.open`, in sqlite's thread inside :meth:`Database.atomic`: also
     for another repository whose transaction opens a ticket (an accepted offer)."""
@@ -614,6 +632,8 @@ def open_in(
             ),
             draft.created_at,
         )
+    if then is not None:
+        then(conn, ticket)
     return ticket, True
 
 

@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from storage import GridTakenError, MediaItem, NewTicket, SchemaTooNewError, Storage, TicketChange
-from storage.db import Migration, load_migrations, open_database, split_statements
+from storage import (
+    GridTakenError,
+    MediaItem,
+    NewTicket,
+    SchemaTooNewError,
+    Storage,
+    Ticket,
+    TicketChange,
+)
+from storage.db import Conn, Migration, load_migrations, open_database, split_statements
+from storage.outbox import OutboxDraft, queue_in
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -97,6 +106,35 @@ async def test_open_is_idempotent_per_message(storage: Storage) -> None:
     assert await storage.tickets.count() == 1
     events = await storage.tickets.events(first.id)
     assert [(e.kind, e.to_status) for e in events] == [("opened", "new")]
+
+
+async def test_what_a_new_ticket_owes_is_in_its_own_transaction(storage: Storage) -> None:
+    """``then`` (storage.tickets.OnOpened) runs inside the opening transaction, for a new ticket
+    only: what it queues commits with the ticket, and its failure leaves no ticket behind."""
+    await bind(storage)
+    seen: list[int] = []
+
+    def then(conn: Conn, ticket: Ticket) -> None:
+        seen.append(ticket.id)
+        queue_in(
+            conn,
+            OutboxDraft(-100, "answer", NOW, text="自动", dedupe_key=f"auto:{ticket.id}"),
+            NOW,
+        )
+
+    ticket, created = await storage.tickets.open(draft(), receipt=True, then=then)
+    again, created_again = await storage.tickets.open(draft(), receipt=True, then=then)
+    assert created and not created_again and again.id == ticket.id
+    assert seen == [ticket.id]  # a replay of the message owes nothing again
+    assert [i.kind for i in await storage.outbox.due(NOW)] == ["receipt", "answer"]
+
+    def failing(conn: Conn, ticket: Ticket) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await storage.tickets.open(draft(message_id=2), receipt=True, then=failing)
+    assert await storage.tickets.count() == 1
+    assert len(await storage.outbox.due(NOW)) == 2
 
 
 async def test_times_are_stored_utc_and_come_back_aware(storage: Storage) -> None:
