@@ -39,6 +39,7 @@ from bot.categories import (
     DEFAULT_CONSULT_ANSWERS,
     AnswerError,
     CategoryCatalog,
+    unbalanced_brace,
 )
 from bot.categories import EVERY_CATEGORY as EVERY
 from bot.categories import answer_action as action_of
@@ -83,6 +84,7 @@ __all__ = [
     "pick_auto",
     "render",
     "sync",
+    "unbalanced_brace",
     "validate",
 ]
 
@@ -238,15 +240,15 @@ def _numbered(pairs: Sequence[tuple[str, str]]) -> Iterable[tuple[int, tuple[str
 
 def file_templates(catalog: CategoryCatalog) -> tuple[TemplateSpec, ...]:
     """What is synced at start: the defaults (unless the file's ``[answers]`` replaces them)
-    and the file's templates (``file|<category>|<action>|<n>``)."""
+    and the file's templates, keyed ``file|key:<its key>`` when the file names one, else
+    ``file|text:<hash of category, action and text>`` (bot.categories.AnswerEntry.key): not by
+    position, so reordering the file, or dropping a template an admin removed, moves no use
+    count and brings back nothing that was removed."""
     shipped = () if catalog.answers_replace_defaults else defaults(catalog)
-    own: list[TemplateSpec] = []
-    seen: dict[tuple[str, str], int] = {}
-    for entry in catalog.answers:
-        slot = (entry.category, entry.action)
-        seen[slot] = seen.get(slot, 0) + 1
-        key = f"file|{entry.category or EVERY}|{entry.action}|{seen[slot]}"
-        own.append(TemplateSpec(key, entry.category, entry.action, entry.text, entry.keywords))
+    own = tuple(
+        TemplateSpec(f"file|{entry.key}", entry.category, entry.action, entry.text, entry.keywords)
+        for entry in catalog.answers
+    )
     return (*shipped, *own)
 
 

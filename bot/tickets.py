@@ -24,7 +24,7 @@ from storage import (
     Ticket,
     TicketChange,
 )
-from storage.tickets import OnOpened
+from storage.tickets import OnMoved, OnOpened
 from storage.vocabulary import OPEN_STATUSES, Action, EventKind, Satisfaction, Status
 
 __all__ = [
@@ -221,6 +221,7 @@ async def _move(
     now: datetime,
     changes: Mapping[str, object] | None = None,
     note: str = "",
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     starts, to = LIFECYCLE[action]
     if to is None:
@@ -231,6 +232,7 @@ async def _move(
         to=to,
         changes=changes or {},
         event=_event(EventKind(action), actor, now, note),
+        then=then,
     )
 
 
@@ -251,51 +253,70 @@ async def act(
     *,
     assignee: Actor | None = None,
     followup_after: timedelta = FOLLOWUP_AFTER,
+    then: OnMoved | None = None,
 ) -> Outcome:
     """One officer action with its words (a progress note, a reason), checked against the
-    lifecycle first. /assign names the ``assignee``; /dup and /escalate have their own calls."""
+    lifecycle first. /assign names the ``assignee``; /dup and /escalate have their own calls.
+    ``then`` runs in the move's transaction and may undo it (storage.tickets.OnMoved): a 💬
+    ready answer uses its draft there; not for a note, which moves nothing."""
     if not allowed(action, ticket.status):
         return Outcome(ticket, moved=False)
     after: Ticket | None
     match action:
         case Action.TAKE:
-            after = await take(storage, ticket, actor, now)
+            after = await take(storage, ticket, actor, now, then)
         case Action.ASSIGN:
             if assignee is None:
                 raise ValueError("assign names the assignee")
-            after = await assign(storage, ticket, actor, assignee, now)
+            after = await assign(storage, ticket, actor, assignee, now, then)
         case Action.PROGRESS:
-            after = await progress(storage, ticket, actor, words, now)
+            after = await progress(storage, ticket, actor, words, now, then)
         case Action.NOTE:
+            if then is not None:
+                raise ValueError("a note moves nothing: nothing to run with its move")
             return Outcome(ticket, moved=await note(storage, ticket, actor, words, now))
         case Action.DONE:
-            after = await done(storage, ticket, actor, words, now, followup_after)
+            after = await done(storage, ticket, actor, words, now, followup_after, then)
         case Action.REJECT:
-            after = await reject(storage, ticket, actor, words, now)
+            after = await reject(storage, ticket, actor, words, now, then)
         case Action.REOPEN:
-            after = await reopen(storage, ticket, actor, words, now)
+            after = await reopen(storage, ticket, actor, words, now, then)
         case Action.DUPLICATE | Action.ESCALATE:
             raise ValueError(f"{action} is not done with words: see mark_duplicate, escalate")
     return await settle(storage, ticket, after)
 
 
-async def take(storage: Storage, ticket: Ticket, actor: Actor, now: datetime) -> Ticket | None:
+async def take(
+    storage: Storage, ticket: Ticket, actor: Actor, now: datetime, then: OnMoved | None = None
+) -> Ticket | None:
     changes = {"assignee_id": actor.user_id, "assignee_name": actor.name}
-    return await _move(storage, ticket, Action.TAKE, actor, now, changes)
+    return await _move(storage, ticket, Action.TAKE, actor, now, changes, then=then)
 
 
 async def assign(
-    storage: Storage, ticket: Ticket, actor: Actor, assignee: Actor, now: datetime
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    assignee: Actor,
+    now: datetime,
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     changes = {"assignee_id": assignee.user_id, "assignee_name": assignee.name}
-    return await _move(storage, ticket, Action.ASSIGN, actor, now, changes, note=assignee.name)
+    return await _move(
+        storage, ticket, Action.ASSIGN, actor, now, changes, note=assignee.name, then=then
+    )
 
 
 async def progress(
-    storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    text: str,
+    now: datetime,
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     """A public update: the first one also counts as the officer's response."""
-    return await _move(storage, ticket, Action.PROGRESS, actor, now, note=text)
+    return await _move(storage, ticket, Action.PROGRESS, actor, now, note=text, then=then)
 
 
 async def note(storage: Storage, ticket: Ticket, actor: Actor, text: str, now: datetime) -> bool:
@@ -310,6 +331,7 @@ async def done(
     text: str,
     now: datetime,
     followup_after: timedelta = FOLLOWUP_AFTER,
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     """Resolved; the reporter is asked (回访) ``followup_after`` from now."""
     changes: dict[str, object] = {
@@ -320,14 +342,19 @@ async def done(
     }
     if ticket.assignee_id is None and ticket.assignee_name is None:
         changes |= {"assignee_id": actor.user_id, "assignee_name": actor.name}
-    return await _move(storage, ticket, Action.DONE, actor, now, changes, note=text)
+    return await _move(storage, ticket, Action.DONE, actor, now, changes, note=text, then=then)
 
 
 async def reject(
-    storage: Storage, ticket: Ticket, actor: Actor, reason: str, now: datetime
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     changes = {"closed_at": now}
-    return await _move(storage, ticket, Action.REJECT, actor, now, changes, note=reason)
+    return await _move(storage, ticket, Action.REJECT, actor, now, changes, note=reason, then=then)
 
 
 async def mark_duplicate(
@@ -339,7 +366,12 @@ async def mark_duplicate(
 
 
 async def reopen(
-    storage: Storage, ticket: Ticket, actor: Actor, reason: str, now: datetime
+    storage: Storage,
+    ticket: Ticket,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    then: OnMoved | None = None,
 ) -> Ticket | None:
     changes: dict[str, object] = {
         "reopen_count": ticket.reopen_count + 1,
@@ -349,7 +381,7 @@ async def reopen(
         "followup_asked_at": None,
         "followup_reminded_at": None,
     }
-    return await _move(storage, ticket, Action.REOPEN, actor, now, changes, note=reason)
+    return await _move(storage, ticket, Action.REOPEN, actor, now, changes, note=reason, then=then)
 
 
 # the 回访 buttons' letters (bot.callbacks.RatingPress) and what each one means

@@ -6,20 +6,27 @@ action's three templates used most (``storage.answers.top``). A template's butto
 message into a preview (the variables filled: the very post the resident will read) with
 [发送] [改一改] [返回]; the preview is a draft (``answer_drafts``: its chat and message).
 
-* [发送] uses the draft once (``claim_draft``: a double press or a replayed update does
-  nothing twice) and performs the action as the officer command does
-  (``handlers.common.perform``: ``bot.tickets.act``, the post replying to the report; the
-  receipt refreshed), records the template's use, and the preview becomes "已发送 ✓".
+* [发送] performs the action as the officer command does (``handlers.common.perform``:
+  ``bot.tickets.act``, the post replying to the report; the receipt refreshed); the draft is
+  used, and the template's use recorded, inside the ticket's move (``storage.answers.sending``,
+  a storage.tickets.OnMoved hook): a crash sends nothing and leaves the draft to send again; a
+  double press or a replayed update finds it used and moves nothing. The preview becomes
+  "已发送 ✓". The ticket is the draft's, whatever the press says.
 * [改一改] uses the preview's draft and sends a new private message with the text (in
-  ``<code>``: a tap copies it) and a ForceReply; that prompt is a draft too, and the officer's
-  reply to it is the text sent, once, as [发送] would.
+  ``<code>``: a tap copies it) and a ForceReply; that prompt is a draft too (kind ``prompt``),
+  and the officer's reply to it is the text sent, once, as [发送] would. Only a reply to a
+  prompt is taken: a reply to a preview or to the choice is not an answer to send.
+* [返回] shows the choice again and forgets the preview's draft: a 发送 of that preview still
+  on another device sends nothing.
 * The private chat not started yet (Telegram: Forbidden): the press is answered with the
   deep link ``t.me/<bot>?start=answers_<ticket>`` and an alert; /start with it sends the
   choice at once.
 
 Who may press is ``handlers.common.authorize_press`` (the presser works the ticket's grid, at
 every step; previews and prompts only in her own private chat); a reply to a prompt is checked
-the same way here.
+the same way here. That reply is read in group -1, before the commands' group 0 where an open
+/care form (a ConversationHandler) would take any text: a reply to one of our prompts is
+handled there and stops the update (ApplicationHandlerStop); anything else passes on.
 """
 
 from __future__ import annotations
@@ -29,9 +36,15 @@ import re
 from html import escape
 from typing import Final
 
-from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import answers, callbacks
 from bot.callbacks import AnswerAction, AnswerPress
@@ -59,11 +72,14 @@ from handlers.common import (
     works,
     wrong_status,
 )
+from storage.answers import PREVIEW, PROMPT, Draft
+from storage.tickets import OnMoved
 
 logger = logging.getLogger(__name__)
 
 GROUP = 0
-REPLIES_GROUP = 4  # a reply to a prompt is read whatever else in group 0 took the message
+# a reply to a prompt is read before group 0 (commands, an open /care form's text states)
+PROMPTS_GROUP = -1
 START_PAYLOAD = "answers"  # t.me/<bot>?start=answers_<ticket>: the choice follows /start
 _START = re.compile(rf"^/start(?:@\w+)?\s+{START_PAYLOAD}(?:_(\d{{1,12}}))?\s*$")
 TOP = 3  # templates offered per action
@@ -85,6 +101,8 @@ POSTS: Final[dict[AnswerAction, PublicPost]] = {
     "done": PUBLIC_POSTS[Action.DONE],
     "reject": PUBLIC_POSTS[Action.REJECT],
 }
+# their posts put a full stop after the words (已办结：…。 / 已退回：…。): the words' own goes
+STOPPED: Final = frozenset({"done", "reject"})
 
 
 def register(app: LinliApp) -> None:
@@ -110,7 +128,7 @@ def register(app: LinliApp) -> None:
             & filters.UpdateType.MESSAGE,
             on_prompt_reply,
         ),
-        group=REPLIES_GROUP,
+        group=PROMPTS_GROUP,
     )
 
 
@@ -139,12 +157,20 @@ def _render(runtime: Runtime, text: str, ticket: Ticket, officer: str) -> str:
     )[:TEXT_LIMIT]
 
 
+def spoken(action: AnswerAction, words: str) -> str:
+    """The words as they go into the action's post: no full stop of their own where the post
+    puts one after them (``已办结：灯已换好。``, not ``灯已换好。。``)."""
+    words = words.strip()
+    return words.rstrip("。．.").rstrip() if action in STOPPED else words
+
+
 def public_text(
     runtime: Runtime, action: AnswerAction, ticket: Ticket, name: str, words: str
 ) -> str:
     """The post replying to the resident's report (in the group's language)."""
     post = POSTS[action]
-    values = deed_values(runtime.texts, ticket, name, words, words_after=post.words_after)
+    said = spoken(action, words)
+    values = deed_values(runtime.texts, ticket, name, said, words_after=post.words_after)
     return runtime.texts(post.key, **values)
 
 
@@ -202,15 +228,20 @@ async def on_answer_button(update: Update, context: LinliContext) -> None:
             assert press.action is not None
             await _write(context, query, ticket, press.action, popups)
         case "send":
-            await _send(context, query, ticket, popups)
+            await _send(context, query, press, popups)
         case "edit":
-            await _edit(context, query, ticket, popups)
+            await _edit(context, query, popups)
 
 
 async def _ask(context: LinliContext, query: CallbackQuery, ticket: Ticket, popups: Texts) -> None:
     """The choice goes to the presser's private chat; the group sees nothing."""
     user = query.from_user
     text, markup = await choice(context.runtime, ticket, popups, user.full_name)
+    if markup is None:  # no longer open: nothing to answer, and nothing to send privately
+        await pop_up(
+            query, popups("abtn.popup_nothing", id=ticket.id, status=popups.status(ticket.status))
+        )
+        return
     try:
         await context.bot.send_message(user.id, fit(text), reply_markup=markup)
     except Forbidden:
@@ -228,7 +259,11 @@ async def _ask(context: LinliContext, query: CallbackQuery, ticket: Ticket, popu
 
 
 async def _back(context: LinliContext, query: CallbackQuery, ticket: Ticket, popups: Texts) -> None:
-    text, markup = await choice(context.runtime, ticket, popups, query.from_user.full_name)
+    """The choice again; the preview's draft is forgotten (a stale 发送 sends nothing)."""
+    user, message = query.from_user, query.message
+    assert message is not None
+    await context.runtime.storage.answers.void_draft(message.chat.id, message.message_id, user.id)
+    text, markup = await choice(context.runtime, ticket, popups, user.full_name)
     await _edit_pressed(query, text, markup)
     await pop_up(query)
 
@@ -265,6 +300,7 @@ async def _preview(
         template.id,
         words,
         runtime.clock.now(),
+        kind=PREVIEW,
     )
     public = public_text(runtime, action, ticket, user.full_name, words)
     text = popups(
@@ -274,19 +310,31 @@ async def _preview(
     await pop_up(query)
 
 
-async def _send(context: LinliContext, query: CallbackQuery, ticket: Ticket, popups: Texts) -> None:
-    """[发送]: the preview's draft, once; the action, as its command does it."""
+async def _send(
+    context: LinliContext, query: CallbackQuery, press: AnswerPress, popups: Texts
+) -> None:
+    """[发送]: the preview's draft, once, used in the ticket's move; the action, as its command
+    does it. The ticket is the draft's (a press naming another is refused)."""
     runtime = context.runtime
     user, message = query.from_user, query.message
     assert message is not None
-    draft = await runtime.storage.answers.claim_draft(
-        message.chat.id, message.message_id, user.id, runtime.clock.now()
-    )
-    action = answer_action(draft.action) if draft is not None else None
-    if draft is None or action is None:
+    draft = await _draft_of(runtime, message.chat.id, message.message_id, user.id, PREVIEW)
+    if draft is None:
         await pop_up(query, popups("abtn.popup_used"))
         return
-    done = await carry_out(context, ticket, action, draft.text, _actor(user), draft.template_id)
+    if draft.ticket_id != press.ticket_id or (draft.template_id or 0) != press.template_id:
+        await pop_up(query, popups("popup.invalid"))  # not this preview's button: forged
+        return
+    got = await _workable(runtime, draft, user.id)
+    if isinstance(got, str):
+        await pop_up(query, popups(got))
+        return
+    ticket, action = got
+    hook = runtime.storage.answers.sending(draft, by=user.id, now=runtime.clock.now())
+    done = await carry_out(context, ticket, action, draft.text, _actor(user), hook)
+    if not done.outcome.moved and await _used(runtime, draft):
+        await pop_up(query, popups("abtn.popup_used"))  # a double press: the other one sent it
+        return
     text = _told(runtime, popups, action, done, user.full_name, draft.text)
     await _edit_pressed(query, text, None)
     after = done.outcome.ticket
@@ -298,18 +346,52 @@ async def _send(context: LinliContext, query: CallbackQuery, ticket: Ticket, pop
         await pop_up(query)
 
 
-async def _edit(context: LinliContext, query: CallbackQuery, ticket: Ticket, popups: Texts) -> None:
+async def _draft_of(
+    runtime: Runtime, chat_id: int, message_id: int, user_id: int, kind: str
+) -> Draft | None:
+    """The unused draft of that kind kept for a message of this person; None otherwise."""
+    draft = await runtime.storage.answers.find_draft(chat_id, message_id)
+    if draft is None or draft.kind != kind or draft.user_id != user_id or draft.used_at:
+        return None
+    return draft
+
+
+async def _workable(
+    runtime: Runtime, draft: Draft, user_id: int
+) -> tuple[Ticket, AnswerAction] | str:
+    """The draft's ticket and action, if the person still works that ticket's grid; else the
+    pop-up's key."""
+    ticket = await runtime.storage.tickets.get(draft.ticket_id)
+    action = answer_action(draft.action)
+    if ticket is None or action is None:
+        return "popup.invalid"
+    if not await works(runtime, user_id, ticket):
+        return "popup.not_allowed"
+    return ticket, action
+
+
+async def _used(runtime: Runtime, draft: Draft) -> bool:
+    found = await runtime.storage.answers.find_draft(draft.chat_id, draft.message_id)
+    return found is None or found.used_at is not None
+
+
+async def _edit(context: LinliContext, query: CallbackQuery, popups: Texts) -> None:
     """[改一改]: the preview's draft moves to a new prompt (ForceReply) with its words."""
     runtime = context.runtime
     user, message = query.from_user, query.message
     assert message is not None
+    found = await _draft_of(runtime, message.chat.id, message.message_id, user.id, PREVIEW)
+    got = None if found is None else await _workable(runtime, found, user.id)
+    if isinstance(got, str):
+        await pop_up(query, popups(got))
+        return
     draft = await runtime.storage.answers.claim_draft(
         message.chat.id, message.message_id, user.id, runtime.clock.now()
     )
-    action = answer_action(draft.action) if draft is not None else None
-    if draft is None or action is None:
+    if draft is None or got is None:
         await pop_up(query, popups("abtn.popup_used"))
         return
+    ticket, action = got
     try:  # the preview keeps its words, not its buttons: the prompt is the way on
         await query.edit_message_reply_markup(None)
     except TelegramError as exc:
@@ -370,6 +452,7 @@ async def _prompt(
         template_id,
         words,
         runtime.clock.now(),
+        kind=PROMPT,
     )
 
 
@@ -386,7 +469,9 @@ async def _edit_pressed(
 
 
 async def on_prompt_reply(update: Update, context: LinliContext) -> None:
-    """The officer's words, replying to a prompt: sent once, as [发送] would."""
+    """The officer's words, replying to a prompt: sent once, as [发送] would. A reply to one
+    of our prompts ends here (ApplicationHandlerStop: an open /care form does not also take it
+    as its answer); any other reply passes on to the other handlers."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None or message.reply_to_message is None:
@@ -396,25 +481,34 @@ async def on_prompt_reply(update: Update, context: LinliContext) -> None:
         return
     runtime = context.runtime
     draft = await runtime.storage.answers.find_draft(message.chat_id, replied.message_id)
-    if draft is None:
-        return  # a reply to another message of the bot: not ours
+    if draft is None or draft.kind != PROMPT:
+        return  # a reply to another message of the bot (a preview, the choice): not words to send
+    await _reply_to_prompt(context, message, user, draft)
+    raise ApplicationHandlerStop
+
+
+async def _reply_to_prompt(
+    context: LinliContext, message: Message, user: User, draft: Draft
+) -> None:
+    runtime = context.runtime
     texts = texts_for(runtime, message)
     ticket = await runtime.storage.tickets.get(draft.ticket_id)
     action = answer_action(draft.action)
     if draft.user_id != user.id or ticket is None or action is None:
         await answer(message, texts("abtn.not_yours"))
         return
+    if draft.used_at is not None:
+        await answer(message, texts("abtn.already_sent", id=ticket.id))
+        return
     if not await works(runtime, user.id, ticket):
         await answer(message, texts("officer.not_allowed", id=ticket.id))
         return
-    claimed = await runtime.storage.answers.claim_draft(
-        message.chat_id, replied.message_id, user.id, runtime.clock.now()
-    )
-    if claimed is None:
+    words = (message.text or "").strip()[:TEXT_LIMIT]
+    hook = runtime.storage.answers.sending(draft, by=user.id, now=runtime.clock.now())
+    done = await carry_out(context, ticket, action, words, _actor(user), hook)
+    if not done.outcome.moved and await _used(runtime, draft):
         await answer(message, texts("abtn.already_sent", id=ticket.id))
         return
-    words = (message.text or "").strip()[:TEXT_LIMIT]
-    done = await carry_out(context, ticket, action, words, _actor(user), claimed.template_id)
     await answer(message, _told(runtime, texts, action, done, user.full_name, words))
 
 
@@ -427,29 +521,21 @@ async def carry_out(
     action: AnswerAction,
     words: str,
     actor: Actor,
-    template_id: int | None,
+    then: OnMoved,
 ) -> Performed:
-    """The action with these words, as its officer command does it (``perform``), the
-    receipt refreshed, and the template's use recorded."""
+    """The action with these words, as its officer command does it (``perform``), and the
+    receipt refreshed; ``then`` (``storage.answers.sending``) uses the draft and records the
+    template's use inside the move, or undoes it when the draft was used already."""
     runtime = context.runtime
     current = await runtime.storage.tickets.get(ticket.id) or ticket
     if not may_answer(action, current):  # 受理 only while new (接单 would take it again)
         return Performed(Outcome(current, moved=False))
-    done = await perform(context, ACTIONS[action], current, actor, words, public=POSTS[action])
-    if not done.outcome.moved:
-        return done
-    after = done.outcome.ticket
-    if template_id is not None:
-        await runtime.storage.answers.record_use(
-            template_id,
-            ticket_id=after.id,
-            grid_id=after.grid_id,
-            action=action,
-            auto=False,
-            by=actor.user_id,
-            now=runtime.clock.now(),
-        )
-    await refresh_receipt(context, after, before=current)
+    said = spoken(action, words)
+    done = await perform(
+        context, ACTIONS[action], current, actor, said, public=POSTS[action], then=then
+    )
+    if done.outcome.moved:
+        await refresh_receipt(context, done.outcome.ticket, before=current)
     return done
 
 

@@ -42,6 +42,7 @@ from bot.roles import Role
 from bot.texts import Texts
 from bot.tickets import Action, Actor, Outcome, Status, Ticket, replied_ticket
 from storage import GridInfo, Offer
+from storage.tickets import OnMoved
 
 logger = logging.getLogger(__name__)
 
@@ -583,10 +584,13 @@ async def perform(
     *,
     public: PublicPost | None,
     assignee: Actor | None = None,
+    then: OnMoved | None = None,
 ) -> Performed:
     """One officer action, as a command does it and a ready answer too: ``bot.tickets.act``
     (the lifecycle check, then the guarded move), then, moved, the post replying to the
-    resident's report. The caller answers the officer and refreshes the receipt."""
+    resident's report. ``then`` runs in the move's transaction and may undo it
+    (storage.tickets.OnMoved: a ready answer's draft is used there). The caller answers the
+    officer and refreshes the receipt."""
     runtime = context.runtime
     outcome = await tickets.act(
         runtime.storage,
@@ -597,6 +601,7 @@ async def perform(
         words,
         assignee=assignee,
         followup_after=runtime.settings.followup_delay,
+        then=then,
     )
     if not outcome.moved or public is None:
         return Performed(outcome)

@@ -1,27 +1,35 @@
 """/template list|add|del: the ready answers (模板) as officers see them and admins edit them.
 
 ``/template list [类别] [动作]`` (officers, staff and admins: ids, category, action, first
-words, use counts), ``/template add 类别 动作 文本…`` and ``/template del N`` (ADMIN_IDS only).
+words, use counts; asked in a group, the list goes to the asker's private chat and the group
+reads one line, as with /my), ``/template add 类别 动作 文本…`` and ``/template del N``
+(ADMIN_IDS only).
 The rules of a template's words are bot.categories' (the file's templates obey the same);
 a change here reloads this process's templates in memory (bot.answers.book).
 """
 
 from __future__ import annotations
 
+import logging
 from html import escape
 
 from telegram import Message, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CommandHandler
 
 from bot import answers
-from bot.categories import ANSWER_TEXT_MAX, AnswerError, CategoryCatalog
+from bot.categories import ANSWER_TEXT_MAX, AnswerError, CategoryCatalog, unbalanced_brace
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.fit import split
+from bot.fit import fit, split
+from bot.links import start_link
 from bot.texts import Texts
 from handlers.common import answer, is_anonymous_admin, is_private, role_for, texts_for
 from storage import AnswerTemplate
 
+logger = logging.getLogger(__name__)
+
 GROUP = 0
+START_PAYLOAD = "templates"  # the link of "open a chat with me first"
 
 
 def register(app: LinliApp) -> None:
@@ -42,7 +50,7 @@ async def on_template(update: Update, context: LinliContext) -> None:
     sub = words[1].casefold() if len(words) > 1 else ""
     rest = words[2] if len(words) > 2 else ""
     if sub == "list":
-        await _list(message, runtime, texts, rest.split())
+        await _list(message, context, texts, rest.split())
     elif sub == "add":
         await _add(message, runtime, texts, rest)
     elif sub in ("del", "delete", "rm"):
@@ -89,7 +97,8 @@ def _known_actions(texts: Texts) -> str:
     return texts("text.list_separator").join(answers.action_name(a, texts) for a in answers.ACTIONS)
 
 
-async def _list(message: Message, runtime: Runtime, texts: Texts, args: list[str]) -> None:
+async def _list(message: Message, context: LinliContext, texts: Texts, args: list[str]) -> None:
+    runtime = context.runtime
     if not await _may_read(message, runtime):
         await answer(message, texts("answers.not_allowed"))
         return
@@ -118,10 +127,31 @@ async def _list(message: Message, runtime: Runtime, texts: Texts, args: list[str
     if not templates:
         await answer(message, texts("answers.list_empty"))
         return
+    user = message.from_user
+    if is_private(message) or user is None or is_anonymous_admin(message):
+        for part in _listed(templates, runtime.catalog, texts):
+            await answer(message, part)
+        return
+    # in a group: the list is long and for officers only; it goes privately, the group reads a line
+    reader = runtime.texts_for(user.language_code, private=True)
+    try:
+        for part in _listed(templates, runtime.catalog, reader):
+            await context.bot.send_message(user.id, fit(part))
+    except (Forbidden, BadRequest) as exc:  # never started a chat with us, or blocked us
+        logger.info("template list not delivered to %s: %s", user.id, exc)
+        link = start_link(context.bot.username, START_PAYLOAD)
+        await answer(message, texts("answers.list_cannot_dm", link=link))
+        return
+    except TelegramError as exc:
+        logger.warning("template list to %s failed: %s", user.id, exc)
+        return
+    await answer(message, texts("answers.list_private", count=len(templates)))
+
+
+def _listed(templates: list[AnswerTemplate], catalog: CategoryCatalog, texts: Texts) -> list[str]:
     lines = [texts("answers.list_title", count=len(templates))]
-    lines += [_line(t, runtime.catalog, texts) for t in templates]
-    for part in split("\n".join(lines)):
-        await answer(message, part)
+    lines += [_line(t, catalog, texts) for t in templates]
+    return split("\n".join(lines))
 
 
 def _line(template: AnswerTemplate, catalog: CategoryCatalog, texts: Texts) -> str:
@@ -195,6 +225,9 @@ async def _add(message: Message, runtime: Runtime, texts: Texts, rest: str) -> N
 
 def _refusal(text: str, texts: Texts) -> str | None:
     """Why a template's text cannot be saved, in the reader's words; None when it can."""
+    lone = unbalanced_brace(text)
+    if lone is not None:
+        return texts("answers.unbalanced_brace", brace=lone)
     unknown = answers.validate(text)
     if unknown:
         return texts(

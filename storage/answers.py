@@ -6,8 +6,11 @@ start and marks the ones gone ``deleted_at``) and ``/template add`` (``source = 
 deleted template keeps its row, so its uses still count. A use is one row of ``answer_uses``;
 the automatic answer on opening queues its message and records its use in one transaction,
 under the dedupe key ``answer:auto:<ticket id>``, so a replay or a restart does both once. A
-draft (a preview or a ForceReply prompt of the 💬 flow) is used once: :meth:`claim_draft` is
-``UPDATE … WHERE used_at IS NULL``.
+draft (a preview or a ForceReply prompt of the 💬 flow) is used once (``UPDATE … WHERE used_at IS
+NULL``): to send, by :meth:`AnswerRepository.sending`, a hook run in the ticket's move
+(storage.tickets.OnMoved) that uses the draft and records the template's use in the move's own
+transaction — a draft already used undoes the move — so a crash, a double press or a replay
+cannot send twice nor lose a send; :meth:`claim_draft` uses one by itself (改一改).
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Conn, Database, Row, from_db_time, time_at, to_db_time
+from storage.db import AsyncConn, Conn, Database, Row, from_db_time, time_at, to_db_time
+from storage.models import Ticket
 from storage.outbox import OutboxDraft, queue_in
+from storage.tickets import OnMoved
 
 EVERY_CATEGORY = ""  # a template's category meaning every category ("*" in the file)
+PREVIEW, PROMPT = "preview", "prompt"  # a draft's kind: a preview with [发送], a ForceReply prompt
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Draft:
     text: str
     created_at: datetime
     used_at: datetime | None
+    kind: str = PROMPT  # PREVIEW (sent by its [发送]) or PROMPT (sent by a reply to it)
 
     @classmethod
     def from_row(cls, row: Row) -> Draft:
@@ -99,6 +106,7 @@ class Draft:
             text=row["text"],
             created_at=time_at(row, "created_at"),
             used_at=from_db_time(row["used_at"]),
+            kind=row["kind"],
         )
 
 
@@ -257,16 +265,21 @@ class AnswerRepository:
         template_id: int | None,
         text: str,
         now: datetime,
+        *,
+        kind: str = PROMPT,
     ) -> Draft:
-        """Keep a preview or prompt sent as ``message_id`` in ``chat_id`` (one per message: the
-        same message again replaces an unused draft's text, template and action)."""
+        """Keep a preview or prompt (``kind``) sent as ``message_id`` in ``chat_id`` (one per
+        message: the same message again replaces an unused draft's text, template, action)."""
+        if kind not in (PREVIEW, PROMPT):
+            raise ValueError(f"a draft is a {PREVIEW} or a {PROMPT}, not {kind!r}")
         row = await self._db.atomic(
             lambda conn: conn.execute(
                 "INSERT INTO answer_drafts (chat_id, message_id, user_id, ticket_id, action,"
-                " template_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " template_id, text, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (chat_id, message_id) DO UPDATE SET action = excluded.action,"
                 " template_id = excluded.template_id, text = excluded.text,"
-                " ticket_id = excluded.ticket_id, user_id = excluded.user_id"
+                " ticket_id = excluded.ticket_id, user_id = excluded.user_id,"
+                " kind = excluded.kind, created_at = excluded.created_at"
                 " WHERE answer_drafts.used_at IS NULL RETURNING *",
                 (
                     chat_id,
@@ -277,6 +290,7 @@ class AnswerRepository:
                     template_id,
                     text,
                     to_db_time(now),
+                    kind,
                 ),
             ).fetchone()
         )
@@ -307,6 +321,57 @@ class AnswerRepository:
             ).fetchone()
         )
         return None if row is None else Draft.from_row(row)
+
+    def sending(self, draft: Draft, *, by: int, now: datetime) -> OnMoved:
+        """The hook for the ticket's move that sends ``draft`` (storage.tickets.OnMoved): in
+        the move's transaction it uses the draft (only ``by``'s, once) and records its
+        template's use on the ticket as moved; a draft used already (a double press, a replay)
+        undoes the move."""
+
+        async def then(conn: AsyncConn, ticket: Ticket) -> bool:
+            return await use_draft_in(conn, draft, by=by, ticket=ticket, now=now)
+
+        return then
+
+    async def void_draft(self, chat_id: int, message_id: int, user_id: int) -> bool:
+        """Forget an unused draft of ``user_id`` (a preview left with ↩️返回): its message
+        sends nothing any more. False when there was none to forget."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM answer_drafts WHERE chat_id = ? AND message_id = ? AND user_id = ?"
+                " AND used_at IS NULL",
+                (chat_id, message_id, user_id),
+            )
+            return cursor.rowcount > 0
+
+    async def forget_drafts(self, *, made_before: datetime, used_before: datetime) -> int:
+        """The tick's pruning: drafts made before ``made_before`` (used or not) and those used
+        before ``used_before``; how many went."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM answer_drafts WHERE created_at < ? OR used_at < ?",
+                (to_db_time(made_before), to_db_time(used_before)),
+            )
+            return cursor.rowcount
+
+
+async def use_draft_in(
+    conn: AsyncConn, draft: Draft, *, by: int, ticket: Ticket, now: datetime
+) -> bool:
+    """Inside the caller's transaction (a ticket's move): use ``draft`` once (it must be
+    ``by``'s) and record its template's use on ``ticket``; False when it was used already."""
+    stamp = to_db_time(now)
+    cursor = await conn.execute(
+        "UPDATE answer_drafts SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
+        (stamp, draft.id, by),
+    )
+    if cursor.rowcount == 0:
+        return False
+    if draft.template_id is not None:
+        await conn.execute(
+            _USE, (draft.template_id, ticket.id, ticket.grid_id, draft.action, 0, by, stamp)
+        )
+    return True
 
 
 _GROUP = (

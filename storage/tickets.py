@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -307,11 +307,13 @@ class TicketRepository:
         event: EventDraft,
         keep_accepted_at: bool = True,
         messages: Sequence[OutboxDraft] = (),
+        then: OnMoved | None = None,
     ) -> Ticket | None:
         """Move a ticket if its status is still one of ``allowed_from``; None if it is not.
 
         The status check is in the UPDATE itself, so two officers pressing at once cannot both
-        win; the event row is written in the same transaction.
+        win; the event row is written in the same transaction. ``then`` (:data:`OnMoved`) runs
+        last in that transaction; when it says no, the move is rolled back and None returned.
         """
         unknown = set(changes) - _SETTABLE
         if unknown:
@@ -326,6 +328,24 @@ class TicketRepository:
             values.append(to_db_time(event.at))
         marks = ", ".join("?" for _ in allowed_from)
         sql = f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND status IN ({marks})"  # noqa: S608
+        try:
+            return await self._transition(
+                sql, values, ticket_id, allowed_from, to, event, messages, then
+            )
+        except _Undone:
+            return None
+
+    async def _transition(
+        self,
+        sql: str,
+        values: Sequence[Any],
+        ticket_id: int,
+        allowed_from: Sequence[Status],
+        to: Status,
+        event: EventDraft,
+        messages: Sequence[OutboxDraft],
+        then: OnMoved | None,
+    ) -> Ticket | None:
         async with self._db.transaction() as conn:
             status = await status_of(conn, ticket_id)
             if status is None:
@@ -346,7 +366,10 @@ class TicketRepository:
             )
             for draft in messages:
                 await queue(conn, draft, event.at)
-            return await _by_id(conn, ticket_id)
+            after = await _by_id(conn, ticket_id)
+            if after is not None and then is not None and not await then(conn, after):
+                raise _Undone  # rolls the whole move back: nothing changed
+            return after
 
     async def record(self, ticket_id: int, event: EventDraft) -> bool:
         """A history row that changes no status (internal note, progress while in progress)."""
@@ -563,6 +586,17 @@ def _duplicates_values(ticket: Ticket, since: datetime, limit: int) -> tuple[Any
         ticket.building,
         limit,
     )
+
+
+OnMoved = Callable[[AsyncConn, Ticket], Awaitable[bool]]
+"""Run in a transition's transaction once the ticket moved (its event and messages written),
+with the ticket after the move: what else the move owes, or whether it may happen at all
+(a 💬 ready answer's draft is used there, once, with its use recorded). False undoes the move:
+the transaction is rolled back and :meth:`TicketRepository.transition` returns None."""
+
+
+class _Undone(Exception):
+    """An :data:`OnMoved` hook said no: the transition's transaction is rolled back."""
 
 
 OnOpened = Callable[[Conn, Ticket], object]

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import answers
+from bot import answers, tickets
 from bot.categories import DEFAULT_CATEGORIES, AnswerEntry, CategoryCatalog, CategoryError
 from bot.texts import Texts
 from storage import AnswerTemplate, NewTicket, Storage, TemplateSpec, Ticket
+from storage.db import AsyncConn
 from storage.outbox import OutboxDraft
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -231,13 +232,15 @@ def test_the_file_adds_templates_synced_with_the_defaults(tmp_path: Path) -> Non
     )
     specs = answers.file_templates(catalog)
     assert specs[: len(answers.defaults(catalog))] == answers.defaults(catalog)
-    assert [s.file_key for s in specs[-2:]] == ["file|repair|done|1", "file|*|open|1"]
+    keys = [s.file_key for s in specs[-2:]]
+    assert keys == [f"file|{e.key}" for e in catalog.answers] and len(set(keys)) == 2
+    assert all(k.startswith("file|text:") for k in keys)  # by content, not by position
     replaced = load(
         tmp_path,
         '[answers]\nreplace_defaults = true\n[[answers.templates]]\ncategory = "water"\n'
-        'action = "progress"\ntext = "在修"\n',
+        'action = "progress"\ntext = "在修"\nkey = "water-1"\n',
     )
-    assert [s.file_key for s in answers.file_templates(replaced)] == ["file|water|progress|1"]
+    assert [s.file_key for s in answers.file_templates(replaced)] == ["file|key:water-1"]
     assert CategoryCatalog.default().answers == ()
 
 
@@ -460,3 +463,235 @@ async def test_the_book_reads_only_after_a_minute_or_a_change(storage: Storage) 
     await storage.answers.delete(added, NOW, by=1)
     book.forget()
     assert await book.pick("repair", "灯坏了", NOW + timedelta(minutes=1)) is None
+
+
+# -- the shipped keywords: what they answer in public, and what they must leave alone --------------
+
+# realistic questions the default automatic answers must NOT answer (each would be wrong, in public)
+NOT_ANSWERED = (
+    "#咨询 物业费在哪里缴费",
+    "#咨询 小区停车费怎么缴费",
+    "#咨询 水电费报销需要发票吗",
+    "#咨询 快递柜几点开门",
+    "#咨询 孩子上学需要准备什么",
+    "#咨询 燃气费在哪里交",
+    "#咨询 有线电视费怎么缴费",
+    "#咨询 楼下超市几点开门",
+    "#咨询 菜市场几点开门",
+    "#咨询 小区游泳池几点开门",
+    "#咨询 装修要带什么证件去物业登记",
+    "#咨询 明天业主开会要带什么",
+    "#咨询 去体检需要准备什么",
+    "#咨询 搬家要准备什么手续",
+    "#咨询 我上班时间楼下一直有人敲东西能管吗",
+    "#咨询 取暖费什么时候交",
+    "#咨询 宽带报装找谁",
+    "#咨询 小区门禁卡怎么办",
+    "#咨询 停车位怎么申请",
+    "#咨询 养狗需要登记吗",
+    "#咨询 疫苗接种点在哪",
+    "#咨询 车票报销找谁",
+    "#咨询 老年活动室几点开门",
+    "#咨询 图书室开放时间",
+    "#咨询 快递驿站几点下班",
+    "#咨询 水费缴费单丢了怎么补",
+    "#咨询 物业几点上班",
+    "#咨询 业主大会什么时候开",
+    "#咨询 小区里能不能装充电桩",
+    "#咨询 发票怎么开",
+    "#咨询 核酸证明还需要吗",
+    "#咨询 证件照在哪里拍",
+    "#咨询 电费怎么缴费比较方便",
+    "#咨询 物业维修基金怎么报销",
+    "#咨询 暖气什么时候来",
+    "#咨询 药店几点开门",
+    "#咨询 学校报名要准备什么",
+    "#咨询 志愿活动要带什么东西",
+    "#咨询 保险公司打电话让我参保是真的吗",
+    "#咨询 居委会盖章在哪里",
+)
+
+# and those they must answer, with the right answer (its first words)
+ANSWERED = (
+    ("#咨询 开个证明需要去哪里", "关于开具证明"),
+    ("#咨询 居住证明怎么开", "关于开具证明"),
+    ("#咨询 无犯罪证明在哪开", "关于开具证明"),
+    ("#咨询 办护照需要什么材料", "关于办事材料"),
+    ("#咨询 申请低保需要哪些材料", "关于办事材料"),
+    ("#咨询 居委会几点上班", "关于办公时间"),
+    ("#咨询 社区办公时间是几点到几点", "关于办公时间"),
+    ("#咨询 你们周末上班吗", "关于办公时间"),
+    ("#咨询 医保卡丢了怎么补办", "关于医保社保"),
+    ("#咨询 灵活就业怎么交社保", "关于医保社保"),
+    ("#咨询 养老保险断缴了怎么办", "关于医保社保"),
+    ("#咨询 居住证怎么办理", "关于居住证"),
+    ("#咨询 暂住证过期了怎么续", "关于居住证"),
+)
+
+
+@pytest.mark.parametrize("report", NOT_ANSWERED)
+def test_the_default_keywords_leave_other_questions_alone(report: str) -> None:
+    chosen = answers.pick_auto(answers.defaults(CATALOG), "consult", report)
+    assert chosen is None, (report, chosen.text[:8] if chosen else None)
+
+
+@pytest.mark.parametrize(("report", "start"), ANSWERED)
+def test_the_default_keywords_answer_what_they_are_for(report: str, start: str) -> None:
+    chosen = answers.pick_auto(answers.defaults(CATALOG), "consult", report)
+    assert chosen is not None and chosen.text.startswith(start), (report, chosen)
+
+
+def test_enough_questions_are_checked() -> None:
+    assert len(NOT_ANSWERED) >= 30 and len(ANSWERED) >= 10
+
+
+# -- a brace without its partner ------------------------------------------------------------------
+
+
+def test_a_lone_brace_is_named_as_such() -> None:
+    assert answers.unbalanced_brace("已修好 {") == "{"
+    assert answers.unbalanced_brace("已修好 }") == "}"
+    assert answers.unbalanced_brace("{位置}} 好") == "}"
+    assert answers.unbalanced_brace("{{字面}} {位置}") is None
+    with pytest.raises(answers.AnswerError, match=r"unbalanced brace '\{'.*\{\{ or \}\}"):
+        answers.check("已修好 {")
+
+
+# -- the file's templates: keyed by content or by their own key, a tag for a category --------------
+
+
+def test_the_file_takes_a_tag_and_a_key_and_refuses_a_template_twice(tmp_path: Path) -> None:
+    catalog = load(
+        tmp_path,
+        '[[answers.templates]]\ncategory = "报修"\naction = "done"\ntext = "甲"\n'
+        '[[answers.templates]]\ncategory = "#环境"\naction = "done"\ntext = "乙"\nkey = "env.1"\n',
+    )
+    assert [(e.category, e.name) for e in catalog.answers] == [
+        ("repair", None),
+        ("sanitation", "env.1"),
+    ]
+    assert catalog.answers[1].key == "key:env.1"
+    same = '[[answers.templates]]\ncategory = "repair"\naction = "done"\ntext = "甲"\n'
+    with pytest.raises(CategoryError, match=r"#2: the same template is #1"):
+        load(tmp_path, same + same.replace('"repair"', '"报修"'))
+    keyed = '[[answers.templates]]\ncategory = "repair"\naction = "done"\ntext = "{t}"\nkey = "k"\n'
+    with pytest.raises(CategoryError, match=r"#2: key 'k' is #1"):
+        load(tmp_path, keyed.format(t="甲") + keyed.format(t="乙"))
+    with pytest.raises(CategoryError, match=r"#1: key must be a word"):
+        load(tmp_path, keyed.format(t="甲").replace('key = "k"', 'key = "a b"'))
+
+
+async def test_file_templates_keep_their_identity_when_the_file_changes(
+    storage: Storage, tmp_path: Path
+) -> None:
+    opened = await opened_ticket(storage)
+
+    async def synced(*entries: str) -> dict[str, AnswerTemplate]:
+        catalog = load(tmp_path, "[answers]\nreplace_defaults = true\n" + "".join(entries))
+        await storage.answers.sync_file(answers.file_templates(catalog), NOW)
+        return {t.text: t for t in await storage.answers.list() if t.source == "file"}
+
+    def entry(text: str, key: str = "") -> str:
+        named = f'key = "{key}"\n' if key else ""
+        return (
+            f'[[answers.templates]]\ncategory = "repair"\naction = "done"\ntext = "{text}"\n{named}'
+        )
+
+    first = await synced(entry("A 已修好"), entry("B 已处理完毕"), entry("C 已换新", "c"))
+    ids = {text: t.id for text, t in first.items()}
+    await storage.answers.record_use(
+        ids["B 已处理完毕"],
+        ticket_id=opened.id,
+        grid_id=opened.grid_id,
+        action="done",
+        auto=False,
+        by=2,
+        now=NOW,
+    )
+    # reordered: the same templates, the same ids, the use count where it was
+    moved = await synced(entry("C 已换新", "c"), entry("B 已处理完毕"), entry("A 已修好"))
+    assert {text: t.id for text, t in moved.items()} == ids
+    assert moved["B 已处理完毕"].uses == 1 and moved["A 已修好"].uses == 0
+    # an admin deletes A, then drops it from the file: B keeps its place and id
+    assert await storage.answers.delete(ids["A 已修好"], NOW, by=1)
+    after = await synced(entry("B 已处理完毕"), entry("C 已换新", "c"))
+    assert {text: t.id for text, t in after.items()} == {
+        "B 已处理完毕": ids["B 已处理完毕"],
+        "C 已换新": ids["C 已换新"],
+    }
+    # A back in the file: the admin's deletion sticks to it
+    again = await synced(entry("A 已修好"), entry("B 已处理完毕"), entry("C 已换新", "c"))
+    assert "A 已修好" not in again
+    # a named template's words change: the same template (id, uses)
+    edited = await synced(entry("B 已处理完毕"), entry("C 已换了新的", "c"))
+    assert edited["C 已换了新的"].id == ids["C 已换新"]
+
+
+# -- a 💬 send: the draft used in the ticket's move, once, or not at all ------------------------
+
+
+async def test_sending_uses_the_draft_inside_the_move_once_or_not_at_all(storage: Storage) -> None:
+    opened = await opened_ticket(storage)
+    chosen = await storage.answers.add("consult", "progress", "甲", (), None, NOW)
+    kept = await storage.answers.draft(
+        55, 900, 8, opened.id, "progress", chosen, "甲", NOW, kind="preview"
+    )
+    assert kept.kind == "preview"
+    officer = tickets.Actor(8, "刘")
+    events = len(await storage.tickets.events(opened.id))
+    send = storage.answers.sending(kept, by=8, now=NOW)
+
+    async def crash(conn: AsyncConn, moved: Ticket) -> bool:
+        assert await send(conn, moved)  # used, the use recorded… then the process dies
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        await tickets.act(storage, tickets.Action.PROGRESS, opened, officer, NOW, "甲", then=crash)
+    assert (await storage.tickets.get(opened.id)).status == "new"  # type: ignore[union-attr]
+    assert len(await storage.tickets.events(opened.id)) == events
+    found = await storage.answers.find_draft(55, 900)
+    assert found is not None and found.used_at is None  # still there to send
+    assert await storage.answers.uses(NOW, NOW + timedelta(1)) == []
+    # another's hook does not use it, and moves nothing
+    other = storage.answers.sending(kept, by=9, now=NOW)
+    refused = await tickets.act(
+        storage, tickets.Action.PROGRESS, opened, tickets.Actor(9, "某"), NOW, "甲", then=other
+    )
+    assert not refused.moved and refused.ticket.status == "new"
+    # the send: the move, the draft used, the use counted — together
+    sent = await tickets.act(
+        storage, tickets.Action.PROGRESS, opened, officer, NOW, "甲", then=send
+    )
+    assert sent.moved and sent.ticket.status == "accepted"
+    assert [(t.id, n) for t, n in await storage.answers.uses(NOW, NOW + timedelta(1))] == [
+        (chosen, 1)
+    ]
+    # a double press or a replay: the draft is used, so the second move is undone
+    again = await tickets.act(
+        storage, tickets.Action.PROGRESS, sent.ticket, officer, NOW, "甲", then=send
+    )
+    assert not again.moved
+    assert len(await storage.tickets.events(opened.id)) == events + 1
+    assert [n for _, n in await storage.answers.uses(NOW, NOW + timedelta(1))] == [1]
+
+
+async def test_back_forgets_a_draft_and_old_drafts_are_pruned(storage: Storage) -> None:
+    opened = await opened_ticket(storage)
+    await storage.answers.draft(55, 900, 8, opened.id, "done", None, "甲", NOW, kind="preview")
+    assert not await storage.answers.void_draft(55, 900, 9)  # not hers
+    assert await storage.answers.void_draft(55, 900, 8)
+    assert await storage.answers.find_draft(55, 900) is None
+    old = NOW - timedelta(days=8)
+    await storage.answers.draft(55, 901, 8, opened.id, "done", None, "乙", old)
+    await storage.answers.draft(55, 902, 8, opened.id, "done", None, "丙", NOW)
+    await storage.answers.draft(55, 903, 8, opened.id, "done", None, "丁", NOW)
+    await storage.answers.claim_draft(55, 903, 8, NOW - timedelta(days=3))
+    gone = await storage.answers.forget_drafts(
+        made_before=NOW - timedelta(days=7), used_before=NOW - timedelta(days=2)
+    )
+    assert gone == 2
+    assert [await storage.answers.find_draft(55, n) is not None for n in (901, 902, 903)] == [
+        False,
+        True,
+        False,
+    ]

@@ -7,14 +7,19 @@ update delivered; nobody but the grid's officers gets anything, and never in the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import copy
+import itertools
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, cast
 
 from bot import answers
-from bot.callbacks import AnswerPress, encode, parse
+from bot import tickets as domain
+from bot.callbacks import AnswerAction, AnswerPress, encode, parse
 from bot.context import runtime_of
 from bot.simulator.models import SimChat, SimUser
 from bot.texts import Texts
+from handlers.answers import public_text
 from storage import Ticket
 from tests.harness import Harness
 
@@ -381,3 +386,171 @@ async def test_a_preview_of_a_ticket_closed_meanwhile_is_refused_politely(bot: H
     assert len(group_posts(bot, w)) == posts
     refused = now(bot, w.officer, shown["message_id"])
     assert "已办结" in refused["text"] and buttons(refused) == []
+
+
+# -- the review's findings: replies, stale buttons, the care form, closed tickets ----------------
+
+_FORGED = itertools.count(1)
+
+
+async def stale_press(bot: Harness, user: SimUser, message: JSON, data: str) -> JSON:
+    """A press carrying ``message`` as it was (another device still showing old buttons, or a
+    forged update): what ``press`` cannot send once the buttons are gone. Its pop-up."""
+    query_id = f"stale{next(_FORGED)}"
+    bot.sim.open_callback_queries.add(query_id)
+    bot.sim.queue.push(
+        "callback_query",
+        {
+            "id": query_id,
+            "from": bot.sim.world.user(user).to_dict(),
+            "message": copy.deepcopy(message),
+            "chat_instance": "1",
+            "data": data,
+        },
+    )
+    await bot.drain()
+    return bot.sim.callback_answers.get(query_id, {})
+
+
+async def test_a_plain_reply_to_a_preview_or_to_the_choice_sends_nothing(bot: Harness) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.officer, "done")
+    chat = bot.sim.private_chat(w.officer)
+    await bot.say(chat, w.officer, "这条模板不太合适，先不发", reply_to=shown["message_id"])
+    await press(
+        bot, w.officer, shown["message_id"], w.officer, encode(AnswerPress("back", w.ticket.id))
+    )
+    await bot.say(chat, w.officer, "请问哪个是进展？", reply_to=shown["message_id"])
+    assert (await bot.fresh(w.ticket)).status == "new"
+    assert group_posts(bot, w) == []
+    assert not any(m["text"].startswith("已发送") for m in private(bot, w.officer))
+
+
+async def test_back_forgets_the_preview_so_its_stale_send_sends_nothing(bot: Harness) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.officer, "reject")
+    seen = copy.deepcopy(shown)  # the preview as another device still shows it
+    send = encode(AnswerPress("send", w.ticket.id, pick_id(shown)))
+    await press(
+        bot, w.officer, shown["message_id"], w.officer, encode(AnswerPress("back", w.ticket.id))
+    )
+    assert await bot.storage.answers.find_draft(w.officer.id, shown["message_id"]) is None
+    answer = await stale_press(bot, w.officer, seen, send)
+    assert answer.get("text") == TEXTS("abtn.popup_used")
+    assert (await bot.fresh(w.ticket)).status == "new" and group_posts(bot, w) == []
+
+
+async def test_a_send_naming_another_ticket_moves_neither(bot: Harness) -> None:
+    w = await world(bot)
+    report2, other = await bot.report(w.grid, w.resident, "#报修 北瑞小区5号楼电梯坏了")
+    shown, _ = await preview(bot, w, w.officer, "done")
+    forged = encode(AnswerPress("send", other.id, pick_id(shown)))
+    seen = copy.deepcopy(shown)
+    seen["reply_markup"]["inline_keyboard"].append([{"text": "x", "callback_data": forged}])
+    answer = await stale_press(bot, w.officer, seen, forged)
+    assert answer.get("text") == TEXTS("popup.invalid")
+    assert (await bot.fresh(w.ticket)).status == "new"
+    assert (await bot.fresh(other)).status == "new"
+    assert len(bot.replies(w.grid, report2)) == 1  # its receipt only
+    # the preview's own 发送 still sends it, on its own ticket
+    send = encode(AnswerPress("send", w.ticket.id, pick_id(shown)))
+    await press(bot, w.officer, shown["message_id"], w.officer, send)
+    assert (await bot.fresh(w.ticket)).status == "resolved" and len(group_posts(bot, w)) == 1
+
+
+async def test_a_prompt_reply_is_sent_even_with_a_care_form_open(bot: Harness) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.named, "progress")
+    await press(
+        bot,
+        w.named,
+        shown["message_id"],
+        w.named,
+        encode(AnswerPress("edit", w.ticket.id, pick_id(shown))),
+    )
+    prompt = private(bot, w.named)[-1]
+    chat = bot.sim.private_chat(w.named)
+    started = await bot.say(chat, w.named, "/care add")
+    question = bot.reply_text(chat, started)
+    reply = await bot.say(chat, w.named, "已联系电工，明天上午来修", reply_to=prompt["message_id"])
+    assert [m["text"][:5] for m in bot.replies(chat, reply)] == ["已发送 ✓ "[:5]]
+    assert (await bot.fresh(w.ticket)).status == "accepted"
+    (post,) = group_posts(bot, w)
+    assert "已联系电工，明天上午来修" in post["text"]
+    # the form still waits for its answer: plain words go to it, not to the ticket
+    answered = await bot.say(chat, w.named, "张大爷")
+    assert bot.replies(chat, answered) and bot.reply_text(chat, answered) != question
+    assert not bot.reply_text(chat, answered).startswith("已发送")
+    assert len(group_posts(bot, w)) == 1
+
+
+async def test_a_reply_not_to_a_prompt_still_reaches_the_care_form(bot: Harness) -> None:
+    w = await world(bot)
+    chat = bot.sim.private_chat(w.named)
+    started = await bot.say(chat, w.named, "/care add")
+    question = bot.replies(chat, started)[-1]
+    # replying to the form's own question (a message of the bot that is no prompt)
+    answered = await bot.say(chat, w.named, "张大爷", reply_to=question["message_id"])
+    assert bot.replies(chat, answered) and bot.reply_text(chat, answered) != question["text"]
+    assert group_posts(bot, w) == []
+
+
+async def test_the_button_on_a_ticket_no_longer_open_pops_up_and_sends_nothing(
+    bot: Harness,
+) -> None:
+    w = await world(bot)
+    assert labels(w.receipt)[encode(AnswerPress("ask", w.ticket.id))] == "💬 快捷回复"
+    # resolved behind the receipt's back (another instance; its refresh not yet seen)
+    moved = await domain.act(
+        bot.storage, domain.Action.DONE, w.ticket, domain.Actor(1, "某人"), bot.clock.now()
+    )
+    assert moved.moved
+    mine = len(private(bot, w.officer))
+    answer = await press(
+        bot, w.grid, w.receipt["message_id"], w.officer, encode(AnswerPress("ask", w.ticket.id))
+    )
+    assert answer.get("text") == TEXTS("abtn.popup_nothing", id=w.ticket.id, status="已办结")
+    assert len(private(bot, w.officer)) == mine
+
+
+async def test_the_tick_forgets_old_drafts(bot: Harness) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.officer, "done")
+    await bot.tick(timedelta(days=1))
+    assert await bot.storage.answers.find_draft(w.officer.id, shown["message_id"]) is not None
+    await bot.tick(timedelta(days=7))
+    assert await bot.storage.answers.find_draft(w.officer.id, shown["message_id"]) is None
+    send = encode(AnswerPress("send", w.ticket.id, pick_id(shown)))
+    answer = await press(bot, w.officer, shown["message_id"], w.officer, send)
+    assert answer.get("text") == TEXTS("abtn.popup_used")
+    assert (await bot.fresh(w.ticket)).status == "new"
+
+
+async def test_every_default_reads_well_in_its_post(bot: Harness) -> None:
+    """Each shipped template as the resident reads it: the post around it gives the number and
+    the name once, no doubled full stop, and no "reply to this message" (a reply reaches
+    nobody)."""
+    w = await world(bot)
+    runtime = runtime_of(bot.app)
+    ticket = replace(w.ticket, id=4321)
+    name = "刘网格员"
+    for spec in answers.defaults(runtime.catalog):
+        kind = replace(ticket, category=spec.category or "repair")
+        if spec.keywords:  # the automatic answer, signed by the grid's officers
+            text = answers.auto_message(
+                cast(answers.Template, spec),
+                kind,
+                runtime.catalog,
+                runtime.settings.tz,
+                [name],
+                runtime.texts,
+            ).text
+        else:
+            words = answers.render(
+                spec.text, kind, runtime.catalog, runtime.settings.tz, name, runtime.texts
+            )
+            text = public_text(runtime, cast(AnswerAction, spec.action), kind, name, words)
+        assert text.count("4321") == 1, text
+        assert text.count(name) <= 1, text
+        assert "。。" not in text and "。—" not in text, text
+        assert "回复本条" not in text and "回复此消息" not in text, text

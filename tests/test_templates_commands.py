@@ -60,6 +60,18 @@ async def test_add_refuses_an_unknown_variable_naming_it(bot: Harness) -> None:
     assert len(await bot.storage.answers.list()) == before
 
 
+async def test_a_lone_brace_is_refused_as_such(bot: Harness) -> None:
+    g = await grid(bot)
+    before = len(await bot.storage.answers.list())
+    for text, brace in (("已修好 {", "{"), ("已修好 }", "}"), ("{位置}} 好", "}")):
+        reply = await ask(bot, g.chat, bot.admin, f"/template add 报修 办结 {text}")
+        assert f"没有配对的花括号「{brace}」" in reply and "没有保存" in reply, reply
+        assert "{{ 或 }}" in reply and "不认识的变量" not in reply
+    assert len(await bot.storage.answers.list()) == before
+    kept = await ask(bot, g.chat, bot.admin, "/template add 报修 办结 {{位置}} 原样")
+    assert "已添加" in kept
+
+
 async def test_add_and_del_are_for_admins_list_for_officers(bot: Harness) -> None:
     g = await grid(bot)
     refused = await ask(bot, g.chat, g.officer, "/template add 报修 办结 修好了 {工单号}")
@@ -70,11 +82,19 @@ async def test_add_and_del_are_for_admins_list_for_officers(bot: Harness) -> Non
     assert "已添加" in added and "报修" in added and "办结" in added
     (mine,) = [t for t in await bot.storage.answers.list("repair", "done") if t.source == "chat"]
     assert mine.text == "{位置}的灯已换好（工单 {工单号}）" and mine.created_by == bot.admin.id
-    listed = await ask(bot, g.chat, g.officer, "/template list 报修 办结")
+    # asked in the group: the list goes privately (the group reads one line), as /my does
+    cannot = await ask(bot, g.chat, g.officer, "/template list 报修 办结")
+    assert cannot.startswith("回复模板较长") and "?start=templates" in cannot
+    private = bot.sim.private_chat(g.officer)
+    await bot.say(private, g.officer, "/start")
+    in_group = len(bot.sim.messages(g.chat.id))
+    line = await ask(bot, g.chat, g.officer, "/template list 报修 办结")
+    assert line.startswith("回复模板已私信发给您") and "#" not in line
+    assert len(bot.sim.messages(g.chat.id)) == in_group + 2  # the command and one line
+    listed = str(bot.sim.bot_messages(private.id)[-1]["text"])
     assert f"#{mine.id}" in listed and "{位置}的灯已换好" in listed and "已用 0 次" in listed
     assert "全部类别" in listed  # the every-category ones are offered for repair too
     assert "进展" not in listed.split("\n", 1)[1].replace("进展会", "")  # only 办结 ones
-    private = bot.sim.private_chat(g.officer)
     assert "#" in await ask(bot, private, g.officer, "/template list")  # officers, in private
     assert await ask(bot, g.chat, g.resident, "/template list") == TEXTS("answers.not_allowed")
     stranger = bot.sim.add_user("路人")
@@ -87,7 +107,7 @@ async def test_add_and_del_are_for_admins_list_for_officers(bot: Harness) -> Non
     assert await ask(bot, g.chat, bot.admin, f"/template del {mine.id}") == TEXTS(
         "answers.deleted", id=mine.id
     )
-    assert f"#{mine.id} " not in await ask(bot, g.chat, g.officer, "/template list 报修")
+    assert f"#{mine.id} " not in await ask(bot, private, g.officer, "/template list 报修")
     assert await ask(bot, g.chat, bot.admin, f"/template del {mine.id}") == TEXTS(
         "answers.not_found", id=mine.id
     )

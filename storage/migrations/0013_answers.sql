@@ -35,7 +35,9 @@ CREATE INDEX answer_uses_template ON answer_uses (template_id);
 CREATE INDEX answer_uses_at ON answer_uses (used_at, grid_id);
 
 -- A preview or ForceReply prompt of the 💬 flow, in the officer's private chat; used once
--- (UPDATE … WHERE used_at IS NULL), so a double press or a replay sends nothing twice.
+-- (UPDATE … WHERE used_at IS NULL, in the ticket's move that sends it), so a double press or a
+-- replay sends nothing twice. Only a reply to a prompt is words to send; a preview is sent by
+-- its button. ↩️返回 deletes a preview's unused draft; the tick deletes old ones.
 CREATE TABLE answer_drafts (
     id          INTEGER PRIMARY KEY,
     chat_id     INTEGER NOT NULL,
@@ -47,5 +49,7 @@ CREATE TABLE answer_drafts (
     text        TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     used_at     TEXT,
+    kind        TEXT NOT NULL DEFAULT 'prompt' CHECK (kind IN ('preview', 'prompt')),
     UNIQUE (chat_id, message_id)
 );
+CREATE INDEX answer_drafts_made ON answer_drafts (created_at);
