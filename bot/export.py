@@ -378,6 +378,8 @@ def vote_result_words(line: LedgerVote) -> str:
     result = line.vote.result
     if result is None:
         return ""
+    if result.get("failed"):  # the poll never went out (bot.votes.poll_failed)
+        return f"作废：投票未能发出（{result['failed']}）"
     verdict = "通过" if result.get("passed") else "未通过"
     if not result.get("passed") and result.get("quorum_met") is False:
         verdict += "（参与不足）"

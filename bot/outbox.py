@@ -22,13 +22,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputPollOption,
+    Message,
+    ReplyParameters,
+)
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
+from bot import votes
 from bot.context import Runtime
 from bot.fit import CAPTION_LIMIT, fit, split
 from bot.keyboards import receipt_keyboard
@@ -40,6 +47,7 @@ from storage import Ticket
 from storage.outbox import CLAIM_ROWS, Claimed, OutboxItem, ReceiptFacts
 
 logger = logging.getLogger(__name__)
+FOREVER = datetime.max.replace(tzinfo=UTC)  # every row, whatever its time
 
 MAX_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
@@ -301,14 +309,23 @@ class OutboxSender:
             self.wake()
             return "stop"
         except Forbidden as exc:
+            # every poll still waiting for this chat will never go out: their votes are void
+            waiting = await storage.outbox.due_in_chat(chat_id, FOREVER, after=0)
+            await self._polls_given_up(
+                [*batch, *(i for i in waiting if i.id not in {b.id for b in batch})],
+                str(exc),
+                "dropped",
+            )
             dropped = await storage.outbox.drop_chat(chat_id, str(exc))
             logger.warning(
                 "bot cannot post in chat %s (%s): %s messages dropped", chat_id, exc, dropped
             )
             return "stop"
         except BadRequest as exc:
+            marked = await self._polls_given_up(batch, str(exc))
             for item in batch:
-                await storage.outbox.give_up(item.id, str(exc))
+                if item.id not in marked:
+                    await storage.outbox.give_up(item.id, str(exc))
             logger.error("outbox message %s to chat %s refused: %s", batch[0].id, chat_id, exc)
             return "skip"
         except NetworkError as exc:  # TimedOut included: try again later, backing off
@@ -329,8 +346,10 @@ class OutboxSender:
         now = self._runtime.clock.now()
         head = batch[0]
         if head.attempts + 1 >= MAX_ATTEMPTS:
+            marked = await self._polls_given_up(batch, error)
             for item in batch:
-                await storage.outbox.give_up(item.id, error)
+                if item.id not in marked:
+                    await storage.outbox.give_up(item.id, error)
             logger.error(
                 "outbox: giving up on message %s to chat %s: %s", head.id, head.chat_id, error
             )
@@ -338,6 +357,29 @@ class OutboxSender:
         delay = min(MAX_BACKOFF, timedelta(seconds=2**head.attempts))
         await storage.outbox.postpone_chat(head.chat_id, [i.id for i in batch], now + delay, error)
         logger.warning("outbox: network error to chat %s, retrying: %s", head.chat_id, error)
+
+    async def _polls_given_up(
+        self, batch: Sequence[OutboxItem], error: str, status: str = "failed"
+    ) -> set[int]:
+        """A vote's ``poll`` row given up: the row marked and the vote closed as void (no poll
+        went out), its starter told why — one transaction (``bot.votes.poll_failed``). Returns
+        the rows marked so (the caller gives up the others)."""
+        marked: set[int] = set()
+        for item in batch:
+            vote_id = item.payload.get("vote_id") if item.kind == "poll" else None
+            if isinstance(vote_id, int):
+                await votes.poll_failed(
+                    self._runtime.care_desk,
+                    vote_id,
+                    error,
+                    self._runtime.clock.now(),
+                    outbox_id=item.id,
+                    outbox_status=status,
+                )
+                marked.add(item.id)
+        if marked:
+            self.wake()  # the starter's notice
+        return marked
 
     async def _deliver(self, chat_id: int, batch: list[OutboxItem]) -> Message | None:
         head = batch[0]
@@ -352,17 +394,25 @@ class OutboxSender:
             return None
         return await self._send_plain(chat_id, head)
 
-    async def _send_poll(self, chat_id: int, item: OutboxItem) -> Message:
+    async def _send_poll(self, chat_id: int, item: OutboxItem) -> Message | None:
         """议事's native poll (non-anonymous: answers come as poll_answer updates); its id is
-        recorded before the row is marked sent, so no answer finds an unknown poll for long."""
+        recorded before the row is marked sent, so no answer finds an unknown poll for long.
+        The question and options are plain text (``<`` and ``&`` are what residents wrote):
+        no parse mode, whatever the application's default. A vote closed before its poll went
+        out sends none."""
         payload = item.payload
+        vote = await self._runtime.storage.votes.get(int(payload["vote_id"]))
+        if vote is not None and not vote.is_open:
+            logger.info("vote %s closed before its poll went out: not sent", vote.id)
+            return None
         message: Message = await self._bot.send_poll(
             chat_id,
             str(payload["question"]),
-            [str(option) for option in payload["options"]],
+            [InputPollOption(str(option), text_parse_mode=None) for option in payload["options"]],
             is_anonymous=False,
             allows_multiple_answers=False,
             message_thread_id=payload.get("thread_id"),
+            question_parse_mode=None,
         )
         if message.poll is not None:
             await self._runtime.storage.votes.poll_sent(

@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 SYSTEM = SYSTEM_ACTOR  # the actor stored on the tick's history rows; shown as texts("actor.system")
 # Telegram keeps an unconfirmed update for 24 hours; a record older than twice that is useless.
 HANDLED_UPDATES_KEPT = timedelta(hours=48)
+# 💬 ready answers' drafts (previews, prompts): a used one is kept while its update may come
+# again (its replay must find it used); an unused one a week, then its buttons send nothing
+ANSWER_DRAFTS_KEPT = timedelta(days=7)
 
 
 @dataclass
@@ -143,6 +146,13 @@ class Ticker:
         self.now = runtime.clock.now()
         local = self.now.astimezone(runtime.settings.tz)
         self.quiet = runtime.settings.quiet_hours.contains(local.time())
+        self.quiet_ends = self.now
+        if self.quiet:  # the next local moment the window ends (today, or tomorrow)
+            end = runtime.settings.quiet_hours[1]
+            ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+            if ends <= local:
+                ends += timedelta(days=1)
+            self.quiet_ends = ends.astimezone(self.now.tzinfo)
         self.urgent = {c.key for c in runtime.catalog if c.urgent}
         self._grids: dict[int, GridInfo | None] = {}
 
@@ -183,11 +193,17 @@ async def tick(runtime: Runtime) -> TickReport:
         runtime.care_desk, ticker.now, quiet=ticker.quiet, may_see=ticker.may_see_roster
     )
     report.care_reminders, report.care_escalations = visits.reminders, visits.escalations
-    report.votes_closed = await votes.tick(runtime.care_desk, ticker.now)
+    # a vote closes at its deadline; its result waits for quiet hours to end
+    report.votes_closed = await votes.tick(
+        runtime.care_desk, ticker.now, may_see=ticker.may_see_roster, post_at=ticker.quiet_ends
+    )
     await runtime.storage.tickets.forget_album_parts(ticker.now - runtime.settings.album_window)
     await runtime.storage.updates.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     await runtime.storage.inbox.forget_before(ticker.now - HANDLED_UPDATES_KEPT)
     await runtime.storage.offers.expire_before(ticker.now - offers.LIFETIME)
+    await runtime.storage.answers.forget_drafts(
+        made_before=ticker.now - ANSWER_DRAFTS_KEPT, used_before=ticker.now - HANDLED_UPDATES_KEPT
+    )
     if report.total:
         runtime.wake_sender()
     return report

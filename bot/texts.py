@@ -1929,6 +1929,18 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "模板里有不认识的变量 {names}，没有保存。可用的变量：{allowed}（要写花括号本身请写 {{{{ 和 }}}}）。",
         "en": "The template has unknown variable(s) {names}; it was not saved. Allowed: {allowed} (write {{{{ and }}}} for a brace itself).",
     },
+    "answers.unbalanced_brace": {
+        "zh": "模板里有一个没有配对的花括号「{brace}」，没有保存。变量要写成 {{位置}} 这样成对的花括号；要写花括号本身请写 {{{{ 或 }}}}。",
+        "en": "The template has an unpaired brace “{brace}”; it was not saved. Variables are written in a pair of braces like {{位置}}; write {{{{ or }}}} for a brace itself.",
+    },
+    "answers.list_private": {
+        "zh": "回复模板已私信发给您（{count} 条）。",
+        "en": "I sent you the ready answers privately ({count}).",
+    },
+    "answers.list_cannot_dm": {
+        "zh": "回复模板较长，我会私信发给您，但还不能私信您：请先点这里打开私聊，再发一次 /template list：{link}",
+        "en": "The ready answers go to you privately, but I cannot message you yet: open a chat with me here, then send /template list again: {link}",
+    },
     "answers.empty_text": {"zh": "模板文本不能为空。", "en": "The template's text is empty."},
     "answers.too_long": {
         "zh": "模板文本太长了（最多 {limit} 字）。",
@@ -1950,7 +1962,7 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     },
     # -- 💬 ready answers on receipts: the choice, preview, 发送 / 改一改 in private (handlers/answers.py,
     # bot/keyboards.py) — ABTN -------------------------------------------------------------------
-    "abtn.button": {"zh": "💬 回复", "en": "💬 Reply"},
+    "abtn.button": {"zh": "💬 快捷回复", "en": "💬 Ready answer"},
     "abtn.choice": {
         "zh": "💬 工单 <b>{id}</b> · {category} · {place}\n状态：{status}\n{body}\n\n选一条常用回复（用得最多的在前），先预览再发送：",
         "en": "💬 Ticket <b>{id}</b> · {category} · {place}\nStatus: {status}\n{body}\n\nPick a ready answer (most used first); you see a preview before it goes:",
@@ -1999,6 +2011,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "Sent: ticket {id} is {status}",
     },
     "abtn.popup_used": {"zh": "已经发送过了。", "en": "Sent already."},
+    "abtn.popup_nothing": {
+        "zh": "工单 {id} 现在是「{status}」，没有可以发送的回复。",
+        "en": "Ticket {id} is {status}: there is no answer to send now.",
+    },
     "abtn.popup_template_gone": {
         "zh": "这条模板已删除，请重新选择。",
         "en": "That template was deleted; please pick another.",
@@ -2083,20 +2099,20 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     },
     "vote.untied": {
         "zh": "您在议事 {id}「{question}」中的选择已收到，但您还没有登记房号，所以暂未计入。\n"
-        "议事按“一户一票”计：请在本网格群里发送 <code>/room 楼号-单元-房号</code>"
+        "议事按“一户一票”计：请直接在这里回复 <code>/room 楼号-单元-房号</code>"
         "（例如 <code>/room 3-2-501</code>）登记；登记后无需重新投票，截止时会自动计入。",
         "en": "Your answer to vote {id} “{question}” was received, but you have not told us "
         "your room yet, so it does not count for now.\nVotes count one per household: send "
-        "<code>/room building-unit-room</code> (e.g. <code>/room 3-2-501</code>) in the grid's "
-        "group; you need not vote again — it counts at the close.",
+        "<code>/room building-unit-room</code> (e.g. <code>/room 3-2-501</code>) right here; "
+        "you need not vote again — it counts at the close.",
     },
     "vote.not_eligible": {
         "zh": "您在议事 {id}「{question}」中的选择已收到，但您登记的房号 {label} "
-        "不在本次议事的范围内，所以不计入。如房号有误，请在群里发送 <code>/room 正确房号</code>"
-        "更正，截止时会按新房号计入。",
+        "不在本次议事的范围内，所以不计入。如房号有误，请直接在这里回复 "
+        "<code>/room 正确房号</code> 更正，截止时会按新房号计入。",
         "en": "Your answer to vote {id} “{question}” was received, but your room {label} is "
         "not among the households of this vote, so it does not count. If your room is wrong, "
-        "send <code>/room your-room</code> in the group; it counts at the close.",
+        "send <code>/room your-room</code> right here; it counts at the close.",
     },
     "vote.split": {
         "zh": "⚠️ 议事 {id}「{question}」：{label} 的家庭成员选择不一致。"
@@ -2171,28 +2187,73 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "没看懂房号“{word}”，请写成 3-2-501（楼-单元-房号）或 3号楼2单元501。",
         "en": "“{word}” is no room; write it as 3-2-501 (building-unit-room) or 3号楼2单元501.",
     },
+    "vote.result_void": {
+        "zh": "⚠️ 投票未能发到群里，本次议事作废，不计结果（{reason}）。",
+        "en": "⚠️ The poll could not be sent to the group: this vote is void, nothing counted "
+        "({reason}).",
+    },
+    "vote.poll_failed": {
+        "zh": "⚠️ 议事 {id}「{question}」的投票没能发到群里，本次议事已作废，不计结果。\n"
+        "原因（Telegram）：{reason}\n请检查事项和选项的长度、机器人在群里发投票的权限"
+        "或话题是否已关闭，再重新发起。",
+        "en": "⚠️ The poll of vote {id} “{question}” could not be sent to the group; the vote "
+        "is void and nothing counts.\nReason (Telegram): {reason}\nCheck the lengths of the "
+        "question and options, the bot's right to send polls and whether the topic is closed, "
+        "then start it again.",
+    },
+    "vote.forwarded": {
+        "zh": "（议事 {id} 的发起人 {name} 已无法接收，转给您）",
+        "en": "(Vote {id}'s starter {name} cannot receive this; it comes to you instead)",
+    },
+    "vote.detail_unconfirmed": {
+        "zh": "未计入：{count} 人的房号待确认（本户已有网格员确认的成员）：{names}",
+        "en": "Not counted: {count} people whose room is unconfirmed (an officer confirmed "
+        "another member of it): {names}",
+    },
+    "vote.detail_late": {
+        "zh": "未计入：{count} 人在截止之后才选择：{names}",
+        "en": "Not counted: {count} people answered after the deadline: {names}",
+    },
+    "vote.detail_aside_label": {"zh": "（{label}）", "en": " ({label})"},
+    "vote.refused_late": {
+        "zh": "议事 {id} 已到截止时间，不能再代录；结果会在结束时公布。",
+        "en": "Vote {id} has reached its deadline: no more proxies; the result follows.",
+    },
     # -- 议事 in Telegram: /room and /vote, the poll answers (handlers/votes.py) — VTG; the two
     # menu lines are menu.* because bot/commands.py names a command's line menu.<command> ------
     "menu.room": {
-        "zh": "登记我家房号（议事一户一票）：/room 3-2-501",
-        "en": "Tell us your room (one vote per household): /room 3-2-501",
+        "zh": "登记我家房号（议事一户一票；请私聊我发送）：/room 3-2-501",
+        "en": "Tell us your room (one vote per household; best in private): /room 3-2-501",
     },
     "menu.vote": {
         "zh": "议事投票：/vote 事项 同意|不同意|弃权 · list · show · close · proxy",
         "en": "Household votes: /vote question A|B|C · list · show · close · proxy",
     },
     "votes.room_usage": {
-        "zh": "🏠 <b>登记房号</b>（议事按一户一票计）\n"
+        "zh": "🏠 <b>登记房号</b>（议事按一户一票计；请私聊我发送，房号不必让全群看到）\n"
         "/room 3-2-501 登记我家（3号楼2单元501室；没有单元写 3-501）\n"
-        "/room 查看我登记的房号\n"
-        "网格员：回复居民的消息发 /room 3-2-501 代为登记，或只发 /room 确认她登记的房号；"
-        "/room add 3-2-502 3-2-503 添加没有微信/Telegram 的住户；/room list [3-2] 私聊查看名单",
-        "en": "🏠 <b>Your room</b> (votes count one per household)\n"
+        "/room 查看我登记的房号 · /room del 取消登记\n"
+        "网格员：回复居民的消息发 /room 3-2-501 代为登记，或只发 /room 确认她登记的房号，"
+        "/room del 解除她的登记；不发言的居民：/room 3-2-501 用户ID；"
+        "/room add 3-2-502 3-2-503 添加没有微信/Telegram 的住户，/room del 3-2-502 移出名册；"
+        "/room list [3-2] 私聊查看名单",
+        "en": "🏠 <b>Your room</b> (votes count one per household; best sent to me in private, "
+        "so that the group does not see it)\n"
         "/room 3-2-501 tells us yours (building 3, unit 2, room 501; 3-501 without a unit)\n"
-        "/room shows the room you gave\n"
-        "Officers: reply to a resident's message with /room 3-2-501 to set hers, or just /room "
-        "to confirm the one she gave; /room add 3-2-502 3-2-503 adds households without "
-        "Telegram; /room list [3-2] in private lists them",
+        "/room shows the room you gave · /room del withdraws it\n"
+        "Officers: reply to a resident's message with /room 3-2-501 to set hers, just /room "
+        "to confirm the one she gave, or /room del to untie her; for someone who never writes: "
+        "/room 3-2-501 user-id; /room add 3-2-502 3-2-503 adds households without Telegram, "
+        "/room del 3-2-502 takes one off the roster; /room list [3-2] in private lists them",
+    },
+    "votes.room_start": {
+        "zh": "🏠 <b>登记房号</b>（议事按一户一票计）\n请在这里直接发送 "
+        "<code>/room 3-2-501</code>（3号楼2单元501室；没有单元写 3-501），"
+        "我会找到您所在的网格群；房号只有您和网格员能看到。\n发送 /room 可查看已登记的房号。",
+        "en": "🏠 <b>Your room</b> (votes count one per household)\nSend "
+        "<code>/room 3-2-501</code> right here (building 3, unit 2, room 501; 3-501 without a "
+        "unit); I find your grid's group myself, and only you and the officers see the room.\n"
+        "Send /room to see the room you gave.",
     },
     "votes.unbound": {
         "zh": "本群还没有绑定网格，暂时不能登记房号或议事。请管理员先 /bind。",
@@ -2210,14 +2271,87 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "An anonymous admin cannot have a room; please send /room 3-2-501 as yourself.",
     },
     "votes.room_none": {
-        "zh": "您还没有登记房号。请在本网格群里发送 /room 3-2-501（楼-单元-房号）登记。",
-        "en": "You have not given your room yet. Send /room 3-2-501 (building-unit-room) in "
-        "your grid's group.",
+        "zh": '您还没有登记房号。请<a href="{link}">私聊我</a>发送 /room 3-2-501'
+        "（楼-单元-房号）登记，房号不必让全群看到。",
+        "en": 'You have not given your room yet. <a href="{link}">Write to me in private</a>'
+        " with /room 3-2-501 (building-unit-room): the group need not see it.",
+    },
+    "votes.room_none_private": {
+        "zh": "您还没有登记房号。在这里发送 /room 3-2-501（楼-单元-房号）即可登记。",
+        "en": "You have not given your room yet. Send /room 3-2-501 (building-unit-room) here.",
     },
     "votes.room_mine_group": {
-        "zh": "您已登记房号（{status}）。为保护隐私，具体房号请私聊我发送 /room 查看。",
-        "en": "You have given your room ({status}). To keep it private, send /room to me in a "
-        "private chat to see it.",
+        "zh": '您已登记房号（{status}）。为保护隐私，具体房号请<a href="{link}">私聊我</a>'
+        "发送 /room 查看。",
+        "en": "You have given your room ({status}). To keep it private, "
+        '<a href="{link}">write /room to me in private</a> to see it.',
+    },
+    "votes.room_group_done": {
+        "zh": '✅ {done}，详情已私信。登记房号可以直接<a href="{link}">私聊我</a>，不必在群里发。',
+        "en": "✅ {done}; the details went to you in private. Rooms can be sent to me "
+        '<a href="{link}">in private</a>, not in the group.',
+    },
+    "votes.room_group_no_dm": {
+        "zh": '✅ {done}。为保护隐私，房号不在群里显示；请先<a href="{link}">私聊我</a>，'
+        "以后详情会私信给您，发送 /room 可查看。",
+        "en": "✅ {done}. To keep it private, the room is not shown in the group; "
+        '<a href="{link}">start a private chat with me</a> to get the details there, and '
+        "send /room to see it.",
+    },
+    "votes.done_claimed": {
+        "zh": "已登记（待网格员确认）",
+        "en": "Noted (an officer will confirm it)",
+    },
+    "votes.done_tied": {"zh": "已登记", "en": "Noted"},
+    "votes.done_set": {"zh": "已登记", "en": "Set"},
+    "votes.done_confirmed": {"zh": "已确认", "en": "Confirmed"},
+    "votes.done_untied": {"zh": "已取消房号登记", "en": "The room is withdrawn"},
+    "votes.room_no_such_person": {
+        "zh": "本网格群里没有找到用户 ID {id} 的成员（请核对 ID，对方需在群里）。",
+        "en": "No member with user id {id} in the grid's group (check the id; the person must "
+        "be in the group).",
+    },
+    "votes.room_nothing_to_untie": {
+        "zh": "{name} 没有登记房号，无需解除。",
+        "en": "{name} has no room to withdraw.",
+    },
+    "votes.room_untied": {
+        "zh": "✅ 已解除 {name} 的房号登记（原 {label}）。",
+        "en": "✅ {name} is no longer tied to {label}.",
+    },
+    "votes.room_untied_self": {
+        "zh": "✅ 已取消您在 {grid} 的房号登记（原 {label}）。",
+        "en": "✅ Your room {label} in {grid} is withdrawn.",
+    },
+    "votes.room_del_example": {
+        "zh": "<code>/room del 3-2-502</code>",
+        "en": "<code>/room del 3-2-502</code>",
+    },
+    "votes.room_not_listed": {
+        "zh": "{label} 不在本网格的住户名册中。",
+        "en": "{label} is not on this grid's roster.",
+    },
+    "votes.room_removed": {
+        "zh": "✅ 已将 {label} 移出住户名册：此后发起的议事不再包括该户（进行中的议事不变）。",
+        "en": "✅ {label} is off the roster: votes started from now on leave it out (open "
+        "votes are unchanged).",
+    },
+    "votes.room_claim_pending": {
+        "zh": "\n{label} 已有网格员确认的住户：您的选择在网格员确认您的登记后才计入本户。",
+        "en": "\n{label} already has a member an officer confirmed: your answers count for it "
+        "once an officer confirms you too.",
+    },
+    "votes.room_others_unconfirmed": {
+        "zh": "\n该户还有待确认的住户：{names}。确认前他们的选择不计入（在群里回复其消息发 /room 确认）。",
+        "en": "\nThis household also has unconfirmed members: {names}. Their answers do not "
+        "count until confirmed (reply to their message in the group with /room).",
+    },
+    "votes.room_claim_to_officer": {
+        "zh": "🏠 {name} 登记为 {grid} {label}，该户已有确认的住户。请核实：在群里回复她的消息发 "
+        "/room 确认，或 /room del 解除；/room list 可查看名单。",
+        "en": "🏠 {name} gave the room {label} in {grid}, which already has a confirmed member. "
+        "Please check: reply to her message in the group with /room to confirm, or /room del "
+        "to untie her; /room list shows the roster.",
     },
     "votes.room_confirmed_word": {"zh": "网格员已确认", "en": "confirmed by an officer"},
     "votes.room_claimed_word": {"zh": "待网格员确认", "en": "awaiting an officer's confirmation"},
@@ -2273,8 +2407,8 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "({unconfirmed} awaiting confirmation). Officers see the names in private (/room list).",
     },
     "votes.room_add_in_group": {
-        "zh": "您负责多个网格：请在要添加住户的网格群里发送 /room add 3-2-502。",
-        "en": "You work several grids: send /room add 3-2-502 in the grid's own group.",
+        "zh": "您负责多个网格：请在相应网格的群里发送这条命令。",
+        "en": "You work several grids: send this command in the grid's own group.",
     },
     "votes.room_mine_head": {"zh": "🏠 您登记的房号：", "en": "🏠 Your rooms:"},
     "votes.room_mine_line": {
@@ -2302,22 +2436,25 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "还没有登记的住户。居民可发 /room 3-2-501 登记，网格员可 /room add 添加。",
         "en": "No households yet. Residents send /room 3-2-501; officers can /room add.",
     },
-    "votes.room_list_more": {"zh": "……另有 {more} 户未列出", "en": "… {more} more not shown"},
+    "votes.too_long": {
+        "zh": "……内容太长，另有 {parts} 段未发出；可加范围缩小，例如 /room list 3-2。",
+        "en": "… too long: {parts} more parts not sent; narrow it, e.g. /room list 3-2.",
+    },
     "votes.usage": {
         "zh": "🗳 <b>议事（一户一票）</b>\n"
         "网格员在网格群里发起：<code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 --where 3号楼2单元 "
         "--until 12月10日 --pass 2/3</code>\n"
         "（选项默认 同意|不同意|弃权；范围默认全网格已登记住户；截止默认 7 天；规则默认“同意”过半）\n"
         "/vote list 议事列表 · /vote show 编号 查看进度 · /vote close 编号 提前结束 · "
-        "/vote proxy 编号 3-2-502 同意 电话确认 代录\n"
-        "居民先发 /room 3-2-501 登记房号，再点投票即可。",
+        "/vote proxy 编号 3-2-502 同意 电话确认 代录（私聊）\n"
+        "居民先私聊我发 /room 3-2-501 登记房号，再点投票即可。",
         "en": "🗳 <b>Household votes (one per household)</b>\n"
         "Officers start one in the grid's group: <code>/vote 3号楼2单元凉房改造 同意|不同意|弃权 "
         "--where 3号楼2单元 --until 12月10日 --pass 2/3</code>\n"
         "(options 同意|不同意|弃权, every listed household, 7 days and more than half by "
         "default)\n/vote list · /vote show N · /vote close N · "
-        "/vote proxy N 3-2-502 同意 by phone\n"
-        "Residents first send /room 3-2-501, then tap the poll.",
+        "/vote proxy N 3-2-502 同意 by phone (in private)\n"
+        "Residents first send me /room 3-2-501 in private, then tap the poll.",
     },
     "votes.group_only": {
         "zh": "议事请在网格群里发起，这样全体住户都能看到并投票。",
@@ -2344,10 +2481,11 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "votes.started": {
         "zh": "🗳 <b>议事 {id}</b> 已发起：{question}\n可投票：{scope} {eligible} 户\n"
         "通过规则：{rule}\n截止：{deadline}\n请在下面的投票中选择；可改选或撤回，每户以最新一次选择为准。"
-        "还没登记房号的请先发 /room 3-2-501。",
+        '还没登记房号的请先<a href="{link}">私聊我</a>发送 /room 3-2-501。',
         "en": "🗳 <b>Vote {id}</b> started: {question}\nEligible: {scope}, {eligible} households\n"
         "Rule: {rule}\nCloses: {deadline}\nChoose in the poll below; you may change or retract "
-        "your answer, and each household's latest counts. Not listed yet? Send /room 3-2-501.",
+        "your answer, and each household's latest counts. Not listed yet? "
+        '<a href="{link}">Send me /room 3-2-501 in private</a>.',
     },
     "votes.list_none_private": {
         "zh": "没有找到您能查看的议事：登记房号（/room 3-2-501）后即可查看本网格的议事。",
@@ -2390,6 +2528,16 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "votes.already_closed": {
         "zh": "议事 {id} 已于 {at} 结束，结果已发到群里。",
         "en": "Vote {id} closed {at}; its result is in the group.",
+    },
+    "votes.proxy_private": {
+        "zh": "代录会写明某户的选择，请私聊机器人办理：<code>/vote proxy 编号 3-2-502 同意 电话确认</code>。",
+        "en": "A proxy names a household's answer: send it to me in private, "
+        "<code>/vote proxy N 3-2-502 同意 by phone</code>.",
+    },
+    "votes.error_until_soon": {
+        "zh": "截止时间至少要在 {minutes} 分钟以后，好让住户有时间投票。",
+        "en": "The deadline must be at least {minutes} minutes away, so that households have "
+        "time to answer.",
     },
     "votes.proxy_usage": {
         "zh": "请写出住户和选择，例如 <code>/vote proxy {id} 3-2-502 同意 电话确认</code>"

@@ -7,7 +7,11 @@ and the answers to the bot's native polls.
   (``bot.roles``: officer, staff, admin); anyone else hears one polite line.
 * **Privacy**: names of who lives where, and of who answered what, are read only by the
   grid's officers in their private chat (``/room list``, ``/vote show``); a group sees
-  counts. A resident's own room is shown to her in private; in a group only that she has one.
+  counts. A room given or set in a group goes to the sender's private chat; the group reads a
+  neutral line (or, when the private chat was never started, that line and the deep link
+  ``t.me/<bot>?start=room``). ``/vote proxy`` is done in private only.
+* **Replies**: an officer's command replying to someone's message acts on that person; in a
+  forum topic, a reply to the topic's first message names nobody.
 * **Polls**: a ``poll_answer`` goes to ``bot.votes.answer`` (``option_ids`` [] = a
   retraction); an answer of an anonymous admin (``voter_chat``) is nobody's household and
   is not counted; ``poll`` updates (the poll's state) are ignored.
@@ -18,16 +22,20 @@ and the answers to the bot's native polls.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
 from html import escape
 
-from telegram import Message, Update, User
+from telegram import ChatMember, Message, Update, User
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CommandHandler, PollAnswerHandler, PollHandler, filters
 
 from bot import votes
 from bot.care import Actor
 from bot.context import LinliApp, LinliContext, Runtime
-from bot.fit import visible_length
+from bot.fit import split
+from bot.links import start_link
 from bot.parsing.vote import (
     WITHDRAW,
     Label,
@@ -37,9 +45,9 @@ from bot.parsing.vote import (
     parse_labels,
     parse_scope,
     parse_vote_line,
+    read_vote_command,
     room_subcommand,
     vote_number,
-    vote_subcommand,
 )
 from bot.roles import ASK_GROUPS
 from bot.texts import Texts
@@ -60,7 +68,10 @@ logger = logging.getLogger(__name__)
 
 GROUP = 0
 LIST_VOTES = 10  # /vote list shows the newest this many
-LIST_ROOM = 3500  # UTF-16 units for /room list's lines (Telegram: 4,096 with the heading)
+MAX_PARTS = 10  # a long /room list or /vote show comes in at most this many messages
+USER_ID_DIGITS = 6  # /room 3-2-501 123456789: a user id (a room number has at most 5 digits)
+ROOM_PAYLOAD = "room"  # t.me/<bot>?start=room: the private chat opens with /room's usage
+_START_ROOM = re.compile(rf"^/start(?:@\w+)?\s+{ROOM_PAYLOAD}\s*$")
 NOTE_LIMIT = 200  # a proxy's note
 EXAMPLES = {
     "show": "votes.example_show",
@@ -70,8 +81,17 @@ EXAMPLES = {
 
 
 def register(app: LinliApp) -> None:
+    """Before handlers.resident: its /start must not take ``/start room`` first."""
     messages = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("room", on_room, filters=messages), group=GROUP)
+    app.add_handler(
+        CommandHandler(
+            "start",
+            on_start_room,
+            filters=filters.ChatType.PRIVATE & messages & filters.Regex(_START_ROOM),
+        ),
+        group=GROUP,
+    )
     app.add_handler(CommandHandler("vote", on_vote, filters=messages), group=GROUP)
     app.add_handler(PollAnswerHandler(on_poll_answer), group=GROUP)
     app.add_handler(PollHandler(on_poll), group=GROUP)
@@ -116,6 +136,71 @@ def _status_word(texts: Texts, status: MemberStatus) -> str:
     return texts(key)
 
 
+def _room_link(context: LinliContext) -> str:
+    """The deep link that opens the private chat with /room's usage (``/start room``)."""
+    return escape(start_link(context.bot.username, ROOM_PAYLOAD))
+
+
+def _own_texts(runtime: Runtime, user: User) -> Texts:
+    """The catalogue for what goes to the person's private chat."""
+    return runtime.texts_for(user.language_code, private=True)
+
+
+def _replied(message: Message) -> Actor | None:
+    """The person a command replies to; in a forum topic every message replies to the topic's
+    first message, which names nobody (the officer then means himself)."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None
+    if message.is_topic_message and replied.message_id == message.message_thread_id:
+        return None
+    found = replied_person(message)
+    return None if found is None else Actor(found.user_id, found.name)
+
+
+def _user_id_word(word: str) -> int | None:
+    """A Telegram user id written after a room (``/room 3-2-501 123456789``): digits only, at
+    least :data:`USER_ID_DIGITS` of them (a room has at most five)."""
+    folded = unicodedata.normalize("NFKC", word).strip()
+    if len(folded) < USER_ID_DIGITS or not folded.isascii() or not folded.isdigit():
+        return None
+    return int(folded)
+
+
+async def _tell(context: LinliContext, user_id: int, text: str) -> bool:
+    """``text`` in the person's private chat; False when it cannot go there (she never
+    started the chat, or blocked the bot)."""
+    try:
+        for part in split(text):
+            await context.bot.send_message(user_id, part)
+    except (Forbidden, BadRequest) as exc:
+        logger.info("private message to %s not delivered: %s", user_id, exc)
+        return False
+    except TelegramError as exc:
+        logger.warning("private message to %s failed: %s", user_id, exc)
+        return False
+    return True
+
+
+async def _privately(
+    message: Message, context: LinliContext, texts: Texts, detail: str, done: str
+) -> None:
+    """In private, ``detail`` is the answer. In a group the detail (names, rooms) goes to the
+    sender's private chat and the group reads ``done`` and that it went there — or, when it
+    cannot go there, only ``done`` and how to open the private chat."""
+    if is_private(message):
+        await answer(message, detail)
+        return
+    user = message.from_user
+    sent = (
+        user is not None
+        and not is_anonymous_admin(message)
+        and await _tell(context, user.id, detail)
+    )
+    key = "votes.room_group_done" if sent else "votes.room_group_no_dm"
+    await answer(message, texts(key, done=done, link=_room_link(context)))
+
+
 async def _tied_grids(runtime: Runtime, user_id: int) -> list[tuple[GridInfo, str, MemberStatus]]:
     """The grids where the person is tied to a room: (grid, label, status) each."""
     found: list[tuple[GridInfo, str, MemberStatus]] = []
@@ -135,11 +220,32 @@ async def _member_grids(runtime: Runtime, user_id: int) -> list[GridInfo] | None
     return [g for g in bound if g.chat_id and await runtime.roles.is_member(g.chat_id, user_id)]
 
 
+async def _member(context: LinliContext, chat_id: int | None, user_id: int) -> Actor | None:
+    """A person by user id, if she is in the chat (the only way to know the id is real)."""
+    if chat_id is None:
+        return None
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return None  # "user not found": a mistyped or foreign id
+    if member.status in (ChatMember.LEFT, ChatMember.BANNED) or member.user.is_bot:
+        return None
+    return Actor(user_id, member.user.full_name)
+
+
 def _grid_name(grid: GridInfo) -> str:
     return escape(f"{grid.community_name} {grid.name}")
 
 
 # -- /room ------------------------------------------------------------------------------------
+
+
+async def on_start_room(update: Update, context: LinliContext) -> None:
+    """``/start room``: the deep link of the group's messages about rooms; /room's usage."""
+    message = update.effective_message
+    if message is None:
+        return
+    await answer(message, texts_for(context.runtime, message)("votes.room_start"))
 
 
 async def on_room(update: Update, context: LinliContext) -> None:
@@ -160,6 +266,14 @@ async def on_room(update: Update, context: LinliContext) -> None:
         await _room_group(message, context, texts, sub, words)
 
 
+def _for_someone(words: list[str]) -> tuple[list[str], int] | None:
+    """``3-2-501 123456789``: the room's words and the user id after them."""
+    if len(words) < 2:
+        return None
+    user_id = _user_id_word(words[-1])
+    return None if user_id is None else (words[:-1], user_id)
+
+
 async def _room_group(
     message: Message, context: LinliContext, texts: Texts, sub: str | None, words: list[str]
 ) -> None:
@@ -171,21 +285,32 @@ async def _room_group(
     if sub == "list":
         await _room_counts(message, runtime, texts, grid, words)
         return
+    officer = await _works(runtime, message, grid)
     if sub == "add":
-        if not await _works(runtime, message, grid):
+        if not officer:
             await answer(message, texts("votes.room_officers_only"))
             return
         await _room_add(message, runtime, texts, grid, words)
         return
-    person = replied_person(message)
     user = message.from_user
-    if (
-        person is not None
-        and person.user_id is not None
-        and (user is None or person.user_id != user.id)
-        and await _works(runtime, message, grid)
-    ):
-        await _room_for(message, runtime, texts, grid, person.user_id, person.name, words)
+    person = _replied(message)
+    if person is not None and (person.user_id is None or (user and person.user_id == user.id)):
+        person = None
+    if sub == "del":
+        await _room_del(message, context, texts, grid, words, person, officer)
+        return
+    named = _for_someone(words)
+    if named is not None:
+        if not officer:
+            await answer(message, texts("votes.room_officers_only"))
+            return
+        found = await _member(context, grid.chat_id, named[1])
+        if found is None:
+            await answer(message, texts("votes.room_no_such_person", id=named[1]))
+            return
+        person, words = found, named[0]
+    if person is not None and person.user_id is not None and officer:
+        await _room_for(message, context, texts, grid, person, words)
         return
     if user is None or is_anonymous_admin(message):
         await answer(message, texts("votes.room_anonymous"))
@@ -193,14 +318,14 @@ async def _room_group(
     if not words:
         tied = await runtime.storage.votes.household_of(grid.id, user.id)
         if tied is None:
-            await answer(message, texts("votes.room_none"))
+            await answer(message, texts("votes.room_none", link=_room_link(context)))
         else:
+            status = _status_word(texts, tied[1].status)
             await answer(
-                message, texts("votes.room_mine_group", status=_status_word(texts, tied[1].status))
+                message, texts("votes.room_mine_group", status=status, link=_room_link(context))
             )
         return
-    officer = await _works(runtime, message, grid)
-    await _tie_self(message, runtime, texts, grid, user, words, officer)
+    await _tie_self(message, context, texts, grid, user, words, officer)
 
 
 def _label_of(words: Sequence[str]) -> Label | None:
@@ -208,25 +333,26 @@ def _label_of(words: Sequence[str]) -> Label | None:
     return parse_label("".join(words)) or (parse_label(words[0]) if words else None)
 
 
+async def _bad_label(message: Message, texts: Texts, words: Sequence[str], example: str) -> None:
+    error = VoteLineError("vote.error_label", word=" ".join(words)[:40])
+    await answer(message, _bad_line(texts, error, example))
+
+
 async def _tie_self(
     message: Message,
-    runtime: Runtime,
+    context: LinliContext,
     texts: Texts,
     grid: GridInfo,
     user: User,
     words: list[str],
     officer: bool,
 ) -> None:
+    """The sender ties herself to a room (an officer's own room is confirmed at once). The
+    room itself is told in private, never in the group."""
+    runtime = context.runtime
     label = _label_of(words)
     if label is None:
-        await answer(
-            message,
-            _bad_line(
-                texts,
-                VoteLineError("vote.error_label", word=" ".join(words)[:40]),
-                "votes.room_example",
-            ),
-        )
+        await _bad_label(message, texts, words, "votes.room_example")
         return
     status = MemberStatus.CONFIRMED if officer else MemberStatus.CLAIMED
     tied = await votes.tie(
@@ -239,67 +365,181 @@ async def _tie_self(
         set_by=user.id,
         now=runtime.clock.now(),
     )
+    own = _own_texts(runtime, user)
     key = "votes.room_tied_confirmed" if officer else "votes.room_tied"
-    text = texts(key, label=escape(tied.household.label))
+    detail = own(key, label=escape(tied.household.label))
     if tied.moved_from is not None:
-        text += texts("votes.room_moved", before=escape(tied.moved_from.label))
+        detail += own("votes.room_moved", before=escape(tied.moved_from.label))
+    if tied.contested:  # the household has a confirmed member: an officer must confirm her
+        detail += own("votes.room_claim_pending", label=escape(tied.household.label))
+        if not tied.repeat:  # the same claim again tells nobody again
+            await _tell_officers(context, grid, user, tied.household.label)
     logger.info("room: user %s tied in grid %s (%s)", user.id, grid.id, status)
-    await answer(message, text)
+    done = texts("votes.done_tied" if officer else "votes.done_claimed")
+    await _privately(message, context, texts, detail, done)
+
+
+async def _tell_officers(context: LinliContext, grid: GridInfo, user: User, label: str) -> None:
+    """The grid's named officers hear privately of a claim to check (a household that has a
+    confirmed member)."""
+    runtime = context.runtime
+    text = runtime.texts(
+        "votes.room_claim_to_officer",
+        name=escape(user.full_name),
+        grid=_grid_name(grid),
+        label=escape(label),
+    )
+    for officer_id, _name in await runtime.storage.officers.of_grid(grid.id):
+        if officer_id != user.id:
+            await _tell(context, officer_id, text)
 
 
 async def _room_for(
     message: Message,
-    runtime: Runtime,
+    context: LinliContext,
     texts: Texts,
     grid: GridInfo,
-    user_id: int,
-    name: str,
+    person: Actor,
     words: list[str],
 ) -> None:
-    """An officer replying to a resident: ``/room 3-2-501`` sets her room, ``/room`` confirms
-    the one she claimed."""
-    officer = message.from_user.id if message.from_user else None
+    """An officer for a resident (replying to her message, or naming her user id): ``/room
+    3-2-501`` sets her room, ``/room`` confirms the one she claimed. Her name and room go to
+    the officer in private; the group reads that it is done."""
+    runtime = context.runtime
+    user = message.from_user
+    assert person.user_id is not None
+    officer = user.id if user else None
+    own = _own_texts(runtime, user) if user else texts
+    name = escape(person.name)
     now = runtime.clock.now()
     if not words:
-        confirmed = await runtime.storage.votes.confirm(grid.id, user_id, officer or 0, now)
+        confirmed = await runtime.storage.votes.confirm(grid.id, person.user_id, officer or 0, now)
         if confirmed is None:
-            await answer(message, texts("votes.room_nothing_to_confirm", name=escape(name)))
+            await answer(message, texts("votes.room_nothing_to_confirm", name=name))
             return
-        await answer(
-            message,
-            texts(
-                "votes.room_confirmed",
-                name=escape(name),
-                label=escape(confirmed.household.label),
-            ),
-        )
+        logger.info("room: user %s confirmed in grid %s by %s", person.user_id, grid.id, officer)
+        detail = own("votes.room_confirmed", name=name, label=escape(confirmed.household.label))
+        detail += await _others_unconfirmed(runtime, own, grid, confirmed.household.label)
+        await _privately(message, context, texts, detail, texts("votes.done_confirmed"))
         return
     label = _label_of(words)
     if label is None:
-        await answer(
-            message,
-            _bad_line(
-                texts,
-                VoteLineError("vote.error_label", word=" ".join(words)[:40]),
-                "votes.room_example",
-            ),
-        )
+        await _bad_label(message, texts, words, "votes.room_example")
         return
     tied = await votes.tie(
         runtime.care_desk,
         grid_id=grid.id,
-        user_id=user_id,
-        user_name=name,
+        user_id=person.user_id,
+        user_name=person.name,
         label=label,
         status=MemberStatus.CONFIRMED,
         set_by=officer,
         now=now,
     )
-    text = texts("votes.room_set", name=escape(name), label=escape(tied.household.label))
+    detail = own("votes.room_set", name=name, label=escape(tied.household.label))
     if tied.moved_from is not None:
-        text += texts("votes.room_moved", before=escape(tied.moved_from.label))
-    logger.info("room: user %s set in grid %s by %s", user_id, grid.id, officer)
-    await answer(message, text)
+        detail += own("votes.room_moved", before=escape(tied.moved_from.label))
+    detail += await _others_unconfirmed(runtime, own, grid, tied.household.label)
+    logger.info("room: user %s set in grid %s by %s", person.user_id, grid.id, officer)
+    await _privately(message, context, texts, detail, texts("votes.done_set"))
+
+
+async def _others_unconfirmed(runtime: Runtime, texts: Texts, grid: GridInfo, label: str) -> str:
+    """For the officer who just confirmed someone: the household's members still unconfirmed
+    (their answers no longer count until he confirms them too), or nothing."""
+    names = [
+        escape(m.user_name or str(m.user_id))
+        for line in await runtime.storage.votes.households(grid.id, label)
+        if line.household.label == label
+        for m in line.members
+        if m.status is not MemberStatus.CONFIRMED
+    ]
+    if not names:
+        return ""
+    return texts("votes.room_others_unconfirmed", names=texts("text.list_separator").join(names))
+
+
+async def _room_del(
+    message: Message,
+    context: LinliContext,
+    texts: Texts,
+    grid: GridInfo,
+    words: list[str],
+    person: Actor | None,
+    officer: bool,
+) -> None:
+    """``/room del`` in a group: alone, the sender unties herself; replying to someone (an
+    officer), she is untied; with a room (an officer), the household leaves the roster."""
+    runtime = context.runtime
+    user = message.from_user
+    if words:
+        if not officer:
+            await answer(message, texts("votes.room_officers_only"))
+            return
+        await _remove_household(message, runtime, texts, grid, words)
+        return
+    if person is not None and person.user_id is not None:
+        if not officer:
+            await answer(message, texts("votes.room_officers_only"))
+            return
+        own = _own_texts(runtime, user) if user else texts
+        by = user.id if user else None
+        detail = await _untie(runtime, own, grid, person.user_id, escape(person.name), by)
+        if detail is None:
+            name = escape(person.name)
+            await answer(message, texts("votes.room_nothing_to_untie", name=name))
+            return
+        await _privately(message, context, texts, detail, texts("votes.done_untied"))
+        return
+    if user is None or is_anonymous_admin(message):
+        await answer(message, texts("votes.room_anonymous"))
+        return
+    detail = await _untie(runtime, _own_texts(runtime, user), grid, user.id, None, user.id)
+    if detail is None:
+        await answer(message, texts("votes.room_none", link=_room_link(context)))
+        return
+    await _privately(message, context, texts, detail, texts("votes.done_untied"))
+
+
+async def _untie(
+    runtime: Runtime,
+    texts: Texts,
+    grid: GridInfo,
+    user_id: int,
+    name: str | None,
+    by: int | None,
+) -> str | None:
+    """Untie a person in a grid (``by``: who): what to tell (privately), or None when she
+    had no room."""
+    tied = await runtime.storage.votes.household_of(grid.id, user_id)
+    if tied is None or not await votes.untie(
+        runtime.care_desk, grid_id=grid.id, user_id=user_id, by=by, now=runtime.clock.now()
+    ):
+        return None
+    logger.info("room: user %s untied in grid %s", user_id, grid.id)
+    label = escape(tied[0].label)
+    if name is None:
+        return texts("votes.room_untied_self", grid=_grid_name(grid), label=label)
+    return texts("votes.room_untied", name=name, label=label)
+
+
+async def _remove_household(
+    message: Message, runtime: Runtime, texts: Texts, grid: GridInfo, words: list[str]
+) -> None:
+    """``/room del 3-2-502``: the household takes no part in votes started from now on."""
+    label = _label_of(words)
+    if label is None:
+        await _bad_label(message, texts, words, "votes.room_del_example")
+        return
+    officer = message.from_user.id if message.from_user else None
+    removed = await votes.remove_household(
+        runtime.care_desk, grid_id=grid.id, label=label, by=officer, now=runtime.clock.now()
+    )
+    if removed is None:
+        await answer(message, texts("votes.room_not_listed", label=escape(label.text)))
+        return
+    logger.info("room: household %s removed in grid %s by %s", label.text, grid.id, officer)
+    await answer(message, texts("votes.room_removed", label=escape(label.text)))
 
 
 async def _room_add(
@@ -375,7 +615,11 @@ async def _room_private(
     user = message.from_user
     if user is None:
         return
-    if sub is not None:
+    if sub == "del" and not words:
+        await _untie_everywhere(message, runtime, texts, user)
+        return
+    named = _for_someone(words) if sub is None else None
+    if sub is not None or named is not None:
         grids = await runtime.roles.workable_grids(user.id)
         if grids is not None and not grids:
             await answer(message, texts("votes.room_officers_only"))
@@ -383,15 +627,21 @@ async def _room_private(
         if sub == "list":
             await _room_list(message, runtime, texts, grids, words)
             return
+        if named is not None:
+            await _room_for_id(message, context, texts, grids, named)
+            return
         if grids is None or len(grids) != 1:
             await answer(message, texts("votes.room_add_in_group"))
             return
-        await _room_add(message, runtime, texts, grids[0], words)
+        if sub == "add":
+            await _room_add(message, runtime, texts, grids[0], words)
+        else:
+            await _remove_household(message, runtime, texts, grids[0], words)
         return
     if not words:
         tied = await _tied_grids(runtime, user.id)
         if not tied:
-            await answer(message, texts("votes.room_none"))
+            await answer(message, texts("votes.room_none_private"))
             return
         lines = [texts("votes.room_mine_head")]
         lines += [
@@ -414,7 +664,45 @@ async def _room_private(
         return
     grid = candidates[0]
     officer = (await runtime.roles.role(user.id, grid)).works_tickets
-    await _tie_self(message, runtime, texts, grid, user, words, officer)
+    await _tie_self(message, context, texts, grid, user, words, officer)
+
+
+async def _untie_everywhere(message: Message, runtime: Runtime, texts: Texts, user: User) -> None:
+    """``/room del`` in private: she leaves every room she gave."""
+    lines: list[str] = []
+    for grid in await runtime.storage.grids.grids():
+        line = await _untie(runtime, texts, grid, user.id, None, user.id)
+        if line is not None:
+            lines.append(line)
+    await answer(message, "\n".join(lines) if lines else texts("votes.room_none_private"))
+
+
+async def _room_for_id(
+    message: Message,
+    context: LinliContext,
+    texts: Texts,
+    grids: list[GridInfo] | None,
+    named: tuple[list[str], int],
+) -> None:
+    """``/room 3-2-501 123456789`` in an officer's private chat: the one grid of his whose
+    group the person is in."""
+    words, user_id = named
+    runtime = context.runtime
+    if grids is None:
+        grids = [g for g in await runtime.storage.grids.grids() if g.chat_id is not None]
+    found: list[tuple[GridInfo, Actor]] = []
+    for grid in grids[:ASK_GROUPS]:
+        person = await _member(context, grid.chat_id, user_id)
+        if person is not None:
+            found.append((grid, person))
+    if not found:
+        await answer(message, texts("votes.room_no_such_person", id=user_id))
+        return
+    if len(found) > 1:
+        await answer(message, texts("votes.room_add_in_group"))
+        return
+    grid, person = found[0]
+    await _room_for(message, context, texts, grid, person, words)
 
 
 async def _room_list(
@@ -425,15 +713,13 @@ async def _room_list(
     words: list[str],
 ) -> None:
     """For officers in private: each household of their grids, its members, the unconfirmed
-    marked."""
+    marked; a big roster comes in several messages."""
     prefix, refusal = _prefix(texts, words)
     if refusal is not None:
         await answer(message, refusal)
         return
     every = await runtime.storage.grids.grids() if grids is None else grids
     parts: list[str] = []
-    room = LIST_ROOM
-    shown = total = 0
     for grid in every:
         lines = await runtime.storage.votes.households(grid.id, prefix)
         if not lines:
@@ -449,7 +735,6 @@ async def _room_list(
             )
         )
         for line in lines:
-            total += 1
             people = texts("text.list_separator").join(
                 escape(m.user_name or str(m.user_id))
                 + (
@@ -459,22 +744,26 @@ async def _room_list(
                 )
                 for m in line.members
             )
-            text = texts(
-                "votes.room_list_line",
-                label=escape(line.household.label),
-                members=people or texts("votes.room_list_nobody"),
+            parts.append(
+                texts(
+                    "votes.room_list_line",
+                    label=escape(line.household.label),
+                    members=people or texts("votes.room_list_nobody"),
+                )
             )
-            room -= visible_length(text) + 1
-            if room < 0:
-                continue
-            parts.append(text)
-            shown += 1
     if not parts:
         await answer(message, texts("votes.room_list_empty"))
         return
-    if shown < total:
-        parts.append(texts("votes.room_list_more", more=total - shown))
-    await answer(message, "\n".join(parts))
+    await _answer_long(message, texts, "\n".join(parts))
+
+
+async def _answer_long(message: Message, texts: Texts, text: str) -> None:
+    """A long answer in several messages (at line ends), at most :data:`MAX_PARTS`."""
+    parts = split(text)
+    for part in parts[:MAX_PARTS]:
+        await answer(message, part)
+    if len(parts) > MAX_PARTS:
+        await answer(message, texts("votes.too_long", parts=len(parts) - MAX_PARTS))
 
 
 # -- /vote ------------------------------------------------------------------------------------
@@ -490,9 +779,11 @@ async def on_vote(update: Update, context: LinliContext) -> None:
     if not args or _is_help(args[0]):
         await answer(message, texts("votes.usage"))
         return
-    sub = vote_subcommand(args[0])
+    sub = read_vote_command(args)
     if sub is None:
-        await _start(message, runtime, texts)
+        await _start(message, context, texts)
+    elif sub == "proxy" and not is_private(message):
+        await answer(message, texts("votes.proxy_private"))  # it names a household's choice
     elif sub == "list":
         await _list(message, runtime, texts)
     else:
@@ -507,7 +798,8 @@ async def on_vote(update: Update, context: LinliContext) -> None:
             await _proxy(message, runtime, texts, vote, args[2:])
 
 
-async def _start(message: Message, runtime: Runtime, texts: Texts) -> None:
+async def _start(message: Message, context: LinliContext, texts: Texts) -> None:
+    runtime = context.runtime
     if is_private(message):
         await answer(message, texts("votes.group_only"))
         return
@@ -551,6 +843,7 @@ async def _start(message: Message, runtime: Runtime, texts: Texts) -> None:
             scope=escape(vote.scope) if vote.scope else texts("votes.scope_all"),
             rule=votes.rule_text(texts, vote),
             deadline=texts.moment(vote.deadline, runtime.settings.tz),
+            link=_room_link(context),
         ),
     )
 
@@ -648,7 +941,7 @@ async def _show(message: Message, runtime: Runtime, texts: Texts, vote: Vote) ->
         if vote.is_open
         else texts("votes.show_closed", at=texts.moment(vote.closed_at or vote.deadline, tz))
     )
-    await answer(message, f"{body}\n{tail}")
+    await _answer_long(message, texts, f"{body}\n{tail}")
 
 
 async def _close(message: Message, runtime: Runtime, texts: Texts, vote: Vote) -> None:
@@ -686,6 +979,10 @@ async def _proxy(
         return
     if not vote.is_open:
         await _already_closed(message, runtime, texts, vote)
+        return
+    late = votes.refusal(vote, runtime.clock.now())  # the deadline came before the tick
+    if late is not None:
+        await answer(message, texts(late, id=vote.id))
         return
     options = texts("text.list_separator").join(escape(o) for o in vote.options)
     if len(words) < 2:

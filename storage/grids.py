@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from storage.db import AsyncConn, Database, to_db_time
 from storage.models import ChatBinding, GridInfo
+from storage.outbox import OutboxDraft, queue
 
 _BINDING_SELECT = """
 SELECT c.chat_id, c.title, c.kind, c.active, c.bound_at,
@@ -139,7 +141,8 @@ class GridRepository:
             )
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int, now: datetime) -> bool:
-        """A group became a supergroup: move its binding and tickets to the new id. Idempotent."""
+        """A group became a supergroup: move its binding, tickets and votes to the new id
+        (:func:`_move_votes`). Idempotent."""
         async with self._db.transaction() as conn:
             async with conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (old_chat_id,)) as cur:
                 if await cur.fetchone() is None:
@@ -159,7 +162,55 @@ class GridRepository:
                     (new_chat_id, old_chat_id),
                 )
             await conn.execute("DELETE FROM chat_notices WHERE chat_id = ?", (old_chat_id,))
+            await _move_votes(conn, old_chat_id, new_chat_id, now)
         return True
+
+
+async def _move_votes(conn: AsyncConn, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
+    """议事 follows its group: each vote's chat becomes the new one (its result goes there, and
+    a close stops only the polls there). The old group's polls are dead (nobody answers them
+    any more; answers given stay recorded: they are per person, and count as before), so:
+    ``stop_poll`` rows still waiting for the old chat are dropped, and each open vote whose
+    poll went out there gets a fresh ``poll`` row in the new chat (dedupe
+    ``vote:<id>:poll:<chat>``); a poll row still waiting simply follows the chat. The old
+    polls keep their chat in ``vote_polls``: that is where they are (a stopPoll of their
+    message ids in the new chat could hit another message)."""
+    async with conn.execute(
+        "SELECT id, question, options, thread_id FROM votes"
+        " WHERE chat_id = ? AND status = 'open' ORDER BY id",
+        (old_chat_id,),
+    ) as cursor:
+        open_votes = list(await cursor.fetchall())
+    await conn.execute("UPDATE votes SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = ?"
+        " WHERE chat_id = ? AND kind = 'stop_poll' AND status = 'pending'",
+        (f"chat migrated to {new_chat_id}", old_chat_id),
+    )
+    for vote in open_votes:
+        cursor = await conn.execute(
+            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND kind = 'poll'"
+            " AND status = 'pending' AND dedupe_key = ?",
+            (new_chat_id, old_chat_id, f"vote:{vote['id']}:poll"),
+        )
+        if cursor.rowcount:
+            continue  # not sent yet: it goes to the new chat
+        await queue(
+            conn,
+            OutboxDraft(
+                chat_id=new_chat_id,
+                kind="poll",
+                not_before=now,
+                payload={
+                    "vote_id": vote["id"],
+                    "question": vote["question"],
+                    "options": json.loads(vote["options"]),
+                    "thread_id": vote["thread_id"],
+                },
+                dedupe_key=f"vote:{vote['id']}:poll:{new_chat_id}",
+            ),
+            now,
+        )
 
 
 async def _id_by_name(conn: AsyncConn, table: str, name: str) -> int | None:

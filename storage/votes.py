@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum, unique
 from typing import Any
 
 from storage.db import Conn, Database, Row, from_db_time, time_at, to_db_time
@@ -26,6 +27,19 @@ from storage.outbox import OutboxDraft, queue_in
 from storage.vocabulary import MemberStatus, VoteEventKind, VoteStatus
 
 # -- rows -----------------------------------------------------------------------------------
+
+
+@unique
+class HouseholdEventKind(StrEnum):
+    """The kind of one row of a grid's room history (``household_events.kind``)."""
+
+    TIE = "tie"  # she claimed a room (/room 3-2-501)
+    MOVE = "move"  # she claimed another room: moved (note: the old label)
+    SET = "set"  # an officer set her room (confirmed)
+    CONFIRM = "confirm"  # an officer confirmed the room she claimed
+    UNTIE = "untie"  # she lives in none of the grid's households any more
+    ADD = "add"  # an officer added the household (/room add), or brought a removed one back
+    REMOVE = "remove"  # an officer removed the household: no new vote counts it
 
 
 @dataclass(frozen=True)
@@ -38,18 +52,58 @@ class Household:
     room: str
     created_by: int | None
     created_at: datetime
+    vouched: bool = False  # an officer added it, or set or confirmed a member of it
+    removed_at: datetime | None = None  # an officer removed it: no new vote counts it
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
 
     @classmethod
-    def from_row(cls, row: Row) -> Household:
+    def from_row(cls, row: Row, prefix: str = "") -> Household:
+        return cls(
+            id=row[prefix + "id"],
+            grid_id=row[prefix + "grid_id"],
+            label=row[prefix + "label"],
+            building=row[prefix + "building"],
+            unit=row[prefix + "unit"],
+            room=row[prefix + "room"],
+            created_by=row[prefix + "created_by"],
+            created_at=time_at(row, prefix + "created_at"),
+            vouched=row[prefix + "vouched"] == 1,
+            removed_at=from_db_time(row[prefix + "removed_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class HouseholdEvent:
+    """One change of who lives where: ``user_id`` whom (None: the household itself),
+    ``actor_id`` who made it."""
+
+    id: int
+    grid_id: int
+    household_id: int | None
+    label: str
+    kind: HouseholdEventKind
+    user_id: int | None
+    user_name: str
+    actor_id: int | None
+    note: str
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> HouseholdEvent:
         return cls(
             id=row["id"],
             grid_id=row["grid_id"],
-            label=row["label"],
-            building=row["building"],
-            unit=row["unit"],
-            room=row["room"],
-            created_by=row["created_by"],
-            created_at=time_at(row, "created_at"),
+            household_id=row["household_id"],
+            label=row["label"] or "",
+            kind=HouseholdEventKind(row["kind"]),
+            user_id=row["user_id"],
+            user_name=row["user_name"],
+            actor_id=row["actor_id"],
+            note=row["note"],
+            at=time_at(row, "at"),
         )
 
 
@@ -278,11 +332,20 @@ class StartedVote:
 
 @dataclass(frozen=True)
 class Tie:
-    """Where a person now lives, and whether that moved her (``moved_from``: her old room)."""
+    """Where a person now lives, and whether that moved her (``moved_from``: her old room).
+    ``confirmed``: the household's other members an officer confirmed; ``contested``: she
+    claimed a room that has one — her answers do not count until an officer confirms her (tell
+    her, and the grid's officers)."""
 
     household: Household
     member: Member
     moved_from: Household | None = None
+    confirmed: tuple[Member, ...] = ()
+    repeat: bool = False  # she was tied there already, with the same status (nothing changed)
+
+    @property
+    def contested(self) -> bool:
+        return self.member.status is MemberStatus.CLAIMED and bool(self.confirmed)
 
 
 @dataclass(frozen=True)
@@ -338,6 +401,8 @@ class Answered:
     household: VoteHousehold | None
     split: bool = False
     notified: bool = False  # the untied notice or the split flag was queued now (first time)
+    set_aside: str | None = None  # kept, not counted: "late" (at or past the deadline),
+    # "unconfirmed" (a claimed member of a household with a confirmed one)
 
 
 @dataclass(frozen=True)
@@ -382,6 +447,62 @@ def _vote_in(conn: Conn, vote_id: int) -> Vote | None:
     return None if row is None else Vote.from_row(row)
 
 
+def _open_vote_locked_in(conn: Conn, vote_id: int) -> Vote | None:
+    """The vote if it is open, its row locked to the transaction's end (a no-op UPDATE: on
+    PostgreSQL a close in progress is waited for and its status read afterwards, and a close
+    that comes later waits for this transaction, then counts what it wrote; SQLite's BEGIN
+    IMMEDIATE already lets one writer in at a time). None: no such vote, or closed."""
+    row = conn.execute(
+        "UPDATE votes SET status = status WHERE id = ? AND status = 'open' RETURNING *",
+        (vote_id,),
+    ).fetchone()
+    return None if row is None else Vote.from_row(row)
+
+
+def _household_event_in(
+    conn: Conn,
+    grid_id: int,
+    household: Household | None,
+    kind: HouseholdEventKind,
+    user_id: int | None,
+    user_name: str,
+    actor_id: int | None,
+    at: datetime,
+    note: str = "",
+) -> None:
+    conn.execute(
+        "INSERT INTO household_events (grid_id, household_id, kind, user_id, user_name,"
+        " actor_id, note, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            grid_id,
+            None if household is None else household.id,
+            kind,
+            user_id,
+            user_name,
+            actor_id,
+            note,
+            to_db_time(at),
+        ),
+    )
+
+
+def _eligible_in(conn: Conn, grid_id: int, scope: str) -> list[Row]:
+    """The grid's households a new vote counts (id, label), by label: inside ``scope``, not
+    removed, and either vouched for by an officer (added, or a member set or confirmed) or
+    with a member now — a room someone claimed and left again (a typo, a move) is not."""
+    where, params = _scope_filter(scope, "h.label")
+    return list(
+        conn.execute(
+            "SELECT h.id, h.label FROM households h WHERE h.grid_id = ?"  # noqa: S608
+            " AND h.removed_at IS NULL AND (h.vouched = 1 OR EXISTS"
+            " (SELECT 1 FROM household_members m WHERE m.household_id = h.id))"
+            + where
+            + " ORDER BY h.label",
+            (grid_id, *params),
+        ).fetchall()
+    )
+
+
 def _grid_filter(grid_ids: Sequence[int] | None, column: str) -> tuple[str, tuple[Any, ...]]:
     if grid_ids is None:
         return "", ()
@@ -410,18 +531,37 @@ def _household_in(
     parts: tuple[str, str | None, str],
     by: int | None,
     now: datetime,
-) -> Household:
-    """The grid's household of ``label``, made if new."""
+    *,
+    vouch: bool = False,
+) -> tuple[Household, bool]:
+    """The grid's household of ``label``, made if new, and whether it is new to the list (made
+    now, or brought back after a removal). ``vouch``: an officer stands for it (added it, set
+    or confirmed a member): it counts in new votes even with no member, and a removal ends."""
     building, unit, room = parts
-    conn.execute(
-        "INSERT INTO households (grid_id, label, building, unit, room, created_by, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grid_id, label) DO NOTHING",
-        (grid_id, label, building, unit, room, by, to_db_time(now)),
-    )
+    found = conn.execute(
+        "SELECT * FROM households WHERE grid_id = ? AND label = ?", (grid_id, label)
+    ).fetchone()
+    if found is None:
+        conn.execute(
+            "INSERT INTO households (grid_id, label, building, unit, room, created_by,"
+            " created_at, vouched) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (grid_id, label) DO NOTHING",
+            (grid_id, label, building, unit, room, by, to_db_time(now), 1 if vouch else 0),
+        )
+        fresh = True
+    else:
+        household = Household.from_row(found)
+        fresh = vouch and household.removed
+        if not vouch or (household.vouched and not household.removed):
+            return household, False
+        conn.execute(
+            "UPDATE households SET vouched = 1, removed_at = NULL, removed_by = NULL WHERE id = ?",
+            (household.id,),
+        )
     row = conn.execute(
         "SELECT * FROM households WHERE grid_id = ? AND label = ?", (grid_id, label)
     ).fetchone()
-    return Household.from_row(row)
+    return Household.from_row(row), fresh
 
 
 def _members_of_in(conn: Conn, household_ids: Sequence[int]) -> list[Member]:
@@ -446,7 +586,7 @@ def _state_in(conn: Conn, vote: Vote) -> VoteState:
     answers = tuple(
         VoteAnswer.from_row(r)
         for r in conn.execute(
-            "SELECT * FROM vote_answers WHERE vote_id = ? ORDER BY answered_at, id", (vote.id,)
+            "SELECT * FROM vote_answers WHERE vote_id = ? ORDER BY id", (vote.id,)
         ).fetchall()
     )
     polls = tuple(
@@ -456,6 +596,18 @@ def _state_in(conn: Conn, vote: Vote) -> VoteState:
         ).fetchall()
     )
     return VoteState(vote, households, members, answers, polls)
+
+
+def _stop_poll_draft(
+    vote_id: int, poll_row: int, chat_id: int, message_id: int, now: datetime
+) -> OutboxDraft:
+    return OutboxDraft(
+        chat_id=chat_id,
+        kind="stop_poll",
+        not_before=now,
+        payload={"message_id": message_id, "vote_id": vote_id},
+        dedupe_key=f"vote:{vote_id}:stop:{poll_row}",
+    )
 
 
 def _insert_answer(
@@ -477,17 +629,28 @@ def _insert_answer(
     return VoteAnswer.from_row(row)
 
 
-def _member_options_in(conn: Conn, vote_id: int, household_id: int) -> set[int]:
-    """The distinct current answers of a household's members (their latest rows, not NULL)."""
+def _member_options_in(conn: Conn, vote: Vote, household_id: int) -> set[int]:
+    """The distinct current answers of a household's members that count (their latest rows
+    before the deadline, not NULL; only the confirmed members' when it has one)."""
     rows = conn.execute(
-        "SELECT a.user_id, a.option FROM vote_answers a"
+        "SELECT a.user_id, a.option, a.answered_at, m.status FROM vote_answers a"
         " JOIN household_members m ON m.user_id = a.user_id AND m.household_id = ?"
-        " WHERE a.vote_id = ? AND a.proxy_household_id IS NULL"
-        " ORDER BY a.answered_at, a.id",
-        (household_id, vote_id),
+        " WHERE a.vote_id = ? AND a.proxy_household_id IS NULL ORDER BY a.id",
+        (household_id, vote.id),
     ).fetchall()
+    confirmed = any(r["status"] == MemberStatus.CONFIRMED for r in rows) or (
+        conn.execute(
+            "SELECT 1 FROM household_members WHERE household_id = ? AND status = 'confirmed'",
+            (household_id,),
+        ).fetchone()
+        is not None
+    )
     latest: dict[int, int | None] = {}
     for row in rows:
+        if confirmed and row["status"] != MemberStatus.CONFIRMED:
+            continue
+        if time_at(row, "answered_at") >= vote.deadline:
+            continue
         latest[row["user_id"]] = row["option"]
     return {o for o in latest.values() if o is not None}
 
@@ -513,15 +676,24 @@ class VoteRepository:
         now: datetime,
     ) -> Tie:
         """Tie a person to the grid's household ``label`` (made if new: ``parts`` = building,
-        unit or None, room); one room per person per grid, so a new one moves her."""
+        unit or None, room); one room per person per grid, so a new one moves her. Status
+        confirmed (an officer set it) vouches for the household. With its history row
+        (tie, move or set). ``Tie.contested``: she claimed a room with a confirmed member."""
 
         def work(conn: Conn) -> Tie:
-            household = _household_in(conn, grid_id, label, parts, set_by, now)
+            confirmed = status is MemberStatus.CONFIRMED
+            household, _fresh = _household_in(
+                conn, grid_id, label, parts, set_by, now, vouch=confirmed
+            )
             before = conn.execute(
-                "SELECT h.* FROM household_members m JOIN households h ON h.id = m.household_id"
+                "SELECT h.*, m.status AS m_status FROM household_members m"
+                " JOIN households h ON h.id = m.household_id"
                 " WHERE m.grid_id = ? AND m.user_id = ?",
                 (grid_id, user_id),
             ).fetchone()
+            repeat = (
+                before is not None and before["id"] == household.id and before["m_status"] == status
+            )
             moved = None
             if before is not None and before["id"] != household.id:
                 moved = Household.from_row(before)
@@ -534,12 +706,33 @@ class VoteRepository:
                 " RETURNING *",
                 (grid_id, household.id, user_id, user_name, status, set_by, to_db_time(now)),
             ).fetchone()
-            return Tie(household, Member.from_row(row), moved)
+            if confirmed:
+                kind = HouseholdEventKind.SET
+            else:
+                kind = HouseholdEventKind.MOVE if moved else HouseholdEventKind.TIE
+            _household_event_in(
+                conn,
+                grid_id,
+                household,
+                kind,
+                user_id,
+                user_name,
+                set_by,
+                now,
+                "" if moved is None else moved.label,
+            )
+            others = tuple(
+                m
+                for m in _members_of_in(conn, [household.id])
+                if m.user_id != user_id and m.status is MemberStatus.CONFIRMED
+            )
+            return Tie(household, Member.from_row(row), moved, others, repeat)
 
         return await self._db.atomic(work)
 
     async def confirm(self, grid_id: int, user_id: int, set_by: int, now: datetime) -> Tie | None:
-        """An officer confirms the room a person claimed; None: she claimed none."""
+        """An officer confirms the room a person claimed (which vouches for the household);
+        None: she claimed none."""
 
         def work(conn: Conn) -> Tie | None:
             row = conn.execute(
@@ -551,9 +744,27 @@ class VoteRepository:
                 return None
             member = Member.from_row(row)
             found = conn.execute(
-                "SELECT * FROM households WHERE id = ?", (member.household_id,)
+                "UPDATE households SET vouched = 1, removed_at = NULL, removed_by = NULL"
+                " WHERE id = ? RETURNING *",
+                (member.household_id,),
             ).fetchone()
-            return Tie(Household.from_row(found), member)
+            household = Household.from_row(found)
+            _household_event_in(
+                conn,
+                grid_id,
+                household,
+                HouseholdEventKind.CONFIRM,
+                user_id,
+                member.user_name,
+                set_by,
+                now,
+            )
+            others = tuple(
+                m
+                for m in _members_of_in(conn, [household.id])
+                if m.user_id != user_id and m.status is MemberStatus.CONFIRMED
+            )
+            return Tie(household, member, None, others)
 
         return await self._db.atomic(work)
 
@@ -564,60 +775,117 @@ class VoteRepository:
         by: int | None,
         now: datetime,
     ) -> int:
-        """Households without Telegram (``/room add``): (label, parts) each; how many were new."""
+        """Households without Telegram (``/room add``): (label, parts) each, vouched for by the
+        officer (one a resident made by a claim is vouched for now; a removed one comes back);
+        how many are new to the list. A history row for each."""
 
         def work(conn: Conn) -> int:
             added = 0
-            for label, (building, unit, room) in labels:
-                added += conn.execute(
-                    "INSERT INTO households (grid_id, label, building, unit, room, created_by,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (grid_id, label) DO NOTHING",
-                    (grid_id, label, building, unit, room, by, to_db_time(now)),
-                ).rowcount
+            for label, parts in labels:
+                before = conn.execute(
+                    "SELECT vouched, removed_at FROM households WHERE grid_id = ? AND label = ?",
+                    (grid_id, label),
+                ).fetchone()
+                household, fresh = _household_in(conn, grid_id, label, parts, by, now, vouch=True)
+                added += fresh
+                if before is None or before["vouched"] != 1 or before["removed_at"] is not None:
+                    note = "" if before is None else "vouched"
+                    _household_event_in(
+                        conn, grid_id, household, HouseholdEventKind.ADD, None, "", by, now, note
+                    )
             return added
 
         return await self._db.atomic(work)
 
-    async def untie(self, grid_id: int, user_id: int) -> bool:
-        """She lives in none of the grid's households any more; False: she was tied to none."""
+    async def remove_household(
+        self, grid_id: int, label: str, by: int | None, now: datetime
+    ) -> Household | None:
+        """An officer removes a household (a typo, a room that is no home): no vote started
+        from now on counts it; a vote already running keeps it (its eligible households were
+        fixed at its start). Its members stay tied to it (their answers count in no new vote
+        until they /room again). With its history row. None: no such household, or removed
+        already."""
 
-        def work(conn: Conn) -> bool:
-            return (
-                conn.execute(
-                    "DELETE FROM household_members WHERE grid_id = ? AND user_id = ?",
-                    (grid_id, user_id),
-                ).rowcount
-                > 0
+        def work(conn: Conn) -> Household | None:
+            row = conn.execute(
+                "UPDATE households SET removed_at = ?, removed_by = ?"
+                " WHERE grid_id = ? AND label = ? AND removed_at IS NULL RETURNING *",
+                (to_db_time(now), by, grid_id, label),
+            ).fetchone()
+            if row is None:
+                return None
+            household = Household.from_row(row)
+            _household_event_in(
+                conn, grid_id, household, HouseholdEventKind.REMOVE, None, "", by, now
             )
+            return household
 
         return await self._db.atomic(work)
 
+    async def untie(self, grid_id: int, user_id: int, by: int | None, now: datetime) -> bool:
+        """She lives in none of the grid's households any more (``by``: who said so), with its
+        history row; False: she was tied to none."""
+
+        def work(conn: Conn) -> bool:
+            row = conn.execute(
+                "DELETE FROM household_members WHERE grid_id = ? AND user_id = ? RETURNING *",
+                (grid_id, user_id),
+            ).fetchone()
+            if row is None:
+                return False
+            member = Member.from_row(row)
+            found = conn.execute(
+                "SELECT * FROM households WHERE id = ?", (member.household_id,)
+            ).fetchone()
+            _household_event_in(
+                conn,
+                grid_id,
+                None if found is None else Household.from_row(found),
+                HouseholdEventKind.UNTIE,
+                user_id,
+                member.user_name,
+                by,
+                now,
+            )
+            return True
+
+        return await self._db.atomic(work)
+
+    async def household_events(
+        self, grid_id: int, label: str | None = None, limit: int = 200
+    ) -> list[HouseholdEvent]:
+        """The grid's room history (of one household, with ``label``), oldest first."""
+        where, params = ("", ()) if label is None else (" AND h.label = ?", (label,))
+        rows = await self._db.fetch_all(
+            "SELECT e.*, h.label AS label FROM household_events e"  # noqa: S608 - fixed SQL
+            " LEFT JOIN households h ON h.id = e.household_id"
+            " WHERE e.grid_id = ?" + where + " ORDER BY e.id LIMIT ?",
+            (grid_id, *params, limit),
+        )
+        return [HouseholdEvent.from_row(r) for r in rows]
+
     async def household_of(self, grid_id: int, user_id: int) -> tuple[Household, Member] | None:
         row = await self._db.fetch_one(
-            "SELECT m.*, h.label AS h_label, h.building AS h_building, h.unit AS h_unit,"
-            " h.room AS h_room, h.created_by AS h_created_by, h.created_at AS h_created_at"
+            "SELECT m.*, h.id AS h_id, h.grid_id AS h_grid_id, h.label AS h_label,"
+            " h.building AS h_building, h.unit AS h_unit, h.room AS h_room,"
+            " h.created_by AS h_created_by, h.created_at AS h_created_at,"
+            " h.vouched AS h_vouched, h.removed_at AS h_removed_at"
             " FROM household_members m JOIN households h ON h.id = m.household_id"
             " WHERE m.grid_id = ? AND m.user_id = ?",
             (grid_id, user_id),
         )
         if row is None:
             return None
-        household = Household(
-            id=row["household_id"],
-            grid_id=row["grid_id"],
-            label=row["h_label"],
-            building=row["h_building"],
-            unit=row["h_unit"],
-            room=row["h_room"],
-            created_by=row["h_created_by"],
-            created_at=time_at(row, "h_created_at"),
-        )
-        return household, Member.from_row(row)
+        return Household.from_row(row, "h_"), Member.from_row(row)
 
-    async def households(self, grid_id: int, prefix: str = "") -> list[HouseholdLine]:
-        """The grid's households inside a label prefix (``''``: all), by label, with members."""
+    async def households(
+        self, grid_id: int, prefix: str = "", *, removed: bool = False
+    ) -> list[HouseholdLine]:
+        """The grid's households inside a label prefix (``''``: all), by label, with members;
+        those an officer removed only with ``removed``."""
         where, params = _scope_filter(prefix, "label")
+        if not removed:
+            where += " AND removed_at IS NULL"
 
         def read(conn: Conn) -> list[HouseholdLine]:
             found = [
@@ -635,6 +903,7 @@ class VoteRepository:
         return await self._db.run(read)
 
     async def household(self, grid_id: int, label: str) -> Household | None:
+        """The grid's household of ``label`` (a removed one too: see ``removed``)."""
         row = await self._db.fetch_one(
             "SELECT * FROM households WHERE grid_id = ? AND label = ?", (grid_id, label)
         )
@@ -649,8 +918,8 @@ class VoteRepository:
         now), its ``poll`` outbox row and history row, in one transaction. None: no eligible
         household (nothing is written). A /vote message that started a vote before returns it
         (``created`` False). ``poll``: the row to queue (kind ``poll``); None: the default one,
-        to ``draft.chat_id`` with payload {vote_id, question, options, thread_id}."""
-        where, params = _scope_filter(draft.scope, "label")
+        to ``draft.chat_id`` with payload {vote_id, question, options, thread_id}. Eligible:
+        see :func:`_eligible_in` (a room claimed and left again is not)."""
 
         def work(conn: Conn) -> StartedVote | None:
             if draft.source_chat_id is not None:
@@ -660,10 +929,7 @@ class VoteRepository:
                 ).fetchone()
                 if kept is not None:
                     return StartedVote(Vote.from_row(kept), False)
-            eligible = conn.execute(
-                "SELECT id, label FROM households WHERE grid_id = ?" + where + " ORDER BY label",  # noqa: S608
-                (draft.grid_id, *params),
-            ).fetchall()
+            eligible = _eligible_in(conn, draft.grid_id, draft.scope)
             if not eligible:
                 return None
             row = conn.execute(
@@ -727,17 +993,66 @@ class VoteRepository:
         self, vote_id: int, poll_id: str, chat_id: int, message_id: int, now: datetime
     ) -> bool:
         """Telegram accepted the vote's poll (the sender, before it marks the row sent);
-        False: this poll was recorded before."""
+        False: this poll was recorded before. A vote closed meanwhile (``/vote close`` while
+        the poll waited to go out) has the poll stopped at once: its ``stop_poll`` row is
+        queued here, in the same transaction (dedupe ``vote:<id>:stop:<poll>``)."""
 
         def work(conn: Conn) -> bool:
             added = conn.execute(
                 "INSERT INTO vote_polls (vote_id, poll_id, chat_id, message_id, sent_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (poll_id) DO NOTHING",
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (poll_id) DO NOTHING RETURNING id",
                 (vote_id, poll_id, chat_id, message_id, to_db_time(now)),
-            ).rowcount
-            if added:
-                _event_in(conn, vote_id, VoteEventKind.POLL_SENT, None, "", now, poll_id)
-            return added > 0
+            ).fetchone()
+            if added is None:
+                return False
+            _event_in(conn, vote_id, VoteEventKind.POLL_SENT, None, "", now, poll_id)
+            vote = _vote_in(conn, vote_id)
+            if vote is not None and not vote.is_open:
+                queue_in(
+                    conn, _stop_poll_draft(vote.id, added["id"], chat_id, message_id, now), now
+                )
+            return True
+
+        return await self._db.atomic(work)
+
+    async def poll_failed(
+        self,
+        vote_id: int,
+        now: datetime,
+        result: Mapping[str, Any],
+        notices: Sequence[OutboxDraft] = (),
+        *,
+        error: str = "",
+        outbox_id: int | None = None,
+        outbox_status: str = "failed",
+    ) -> Vote | None:
+        """The sender gave up the vote's ``poll`` row (Telegram refused it: too long, no right
+        to send polls, a closed topic …): its outbox row is marked (``outbox_id``: as
+        ``OutboxRepository.give_up`` would), and a vote still open with no poll out is closed
+        as failed — ``result`` (with ``failed``: the reason) recorded, no finals, no result in
+        the group — with its history row and ``notices`` (the starter, privately), in one
+        transaction. None: a poll of the vote went out after all, or it is closed already."""
+
+        def work(conn: Conn) -> Vote | None:
+            if outbox_id is not None:
+                conn.execute(
+                    "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?"
+                    " WHERE id = ? AND status = 'pending'",
+                    (outbox_status, error[:500], outbox_id),
+                )
+            if conn.execute("SELECT 1 FROM vote_polls WHERE vote_id = ?", (vote_id,)).fetchone():
+                return None
+            row = conn.execute(
+                "UPDATE votes SET status = 'closed', closed_at = ?, result = ?"
+                " WHERE id = ? AND status = 'open' RETURNING *",
+                (to_db_time(now), json.dumps(dict(result), ensure_ascii=False), vote_id),
+            ).fetchone()
+            if row is None:
+                return None
+            for notice in notices:
+                queue_in(conn, notice, now)
+            _event_in(conn, vote_id, VoteEventKind.CLOSED, None, "", now, f"failed: {error}"[:500])
+            return Vote.from_row(row)
 
         return await self._db.atomic(work)
 
@@ -764,38 +1079,54 @@ class VoteRepository:
         now: datetime,
         *,
         untied_notice: OutboxDraft | None = None,
-        split_flag: OutboxDraft | None = None,
+        split_flags: Sequence[OutboxDraft] = (),
     ) -> Answered | None:
         """One poll answer (``option`` None: a retraction), kept with its history row. The
         person's eligible household is read now: none → ``untied_notice`` is queued (its
         dedupe key makes it once per vote and person); members now answering differently →
-        ``split_flag`` is queued (once per vote and household). None: no such vote, or
-        closed (the answer is not kept)."""
+        ``split_flags`` are queued (once per vote, household and reader). An answer at or
+        past the deadline (the tick may come late) is kept, marked ``late``, and counts for
+        nothing; a claimed member's where an officer confirmed another is set aside
+        (``unconfirmed``). None: no such vote, or closed (the answer is not kept: the vote row
+        is locked, so nothing is recorded once a close has committed)."""
 
         def work(conn: Conn) -> Answered | None:
-            vote = _vote_in(conn, vote_id)
-            if vote is None or not vote.is_open:
+            vote = _open_vote_locked_in(conn, vote_id)
+            if vote is None:
                 return None
             answer = _insert_answer(
                 conn, vote_id, user_id, user_name, option, None, "", now, poll_id
             )
             row = conn.execute(
-                "SELECT vh.* FROM vote_households vh"
+                "SELECT vh.*, m.status AS m_status FROM vote_households vh"
                 " JOIN household_members m ON m.household_id = vh.household_id"
                 " WHERE vh.vote_id = ? AND m.grid_id = ? AND m.user_id = ?",
                 (vote_id, vote.grid_id, user_id),
             ).fetchone()
             household = None if row is None else VoteHousehold.from_row(row)
             notified = split = False
-            if household is None:
+            set_aside: str | None = None
+            if now >= vote.deadline:
+                kind, set_aside = VoteEventKind.NOT_COUNTED, "late"
+            elif household is None:
                 kind = VoteEventKind.NOT_COUNTED
                 if untied_notice is not None:
                     notified = queue_in(conn, untied_notice, now)
             else:
                 kind = VoteEventKind.ANSWERED if option is not None else VoteEventKind.RETRACTED
-                split = len(_member_options_in(conn, vote_id, household.household_id)) > 1
+                if (
+                    row["m_status"] != MemberStatus.CONFIRMED
+                    and conn.execute(
+                        "SELECT 1 FROM household_members WHERE household_id = ?"
+                        " AND status = 'confirmed'",
+                        (household.household_id,),
+                    ).fetchone()
+                ):
+                    kind, set_aside = VoteEventKind.NOT_COUNTED, "unconfirmed"
+                split = len(_member_options_in(conn, vote, household.household_id)) > 1
                 if split:
-                    notified = split_flag is not None and queue_in(conn, split_flag, now)
+                    for flag in split_flags:
+                        notified = queue_in(conn, flag, now) or notified
                     if notified:
                         _event_in(
                             conn, vote_id, VoteEventKind.SPLIT, None, "", now, household.label
@@ -803,8 +1134,10 @@ class VoteRepository:
             note = "" if option is None else str(option)
             if household is not None:
                 note = f"{household.label} {note}".strip()
+            if set_aside is not None:
+                note = f"{note} {set_aside}".strip()
             _event_in(conn, vote_id, kind, user_id, user_name, now, note)
-            return Answered(vote, answer, household, split, notified)
+            return Answered(vote, answer, household, split, notified, set_aside)
 
         return await self._db.atomic(work)
 
@@ -819,12 +1152,13 @@ class VoteRepository:
         now: datetime,
     ) -> Proxied | None:
         """An officer records a household's answer (``option`` None: withdraws the one she
-        recorded), kept as a proxy row with its history row. None: no such open vote, or the
-        household is not one of its eligible."""
+        recorded), kept as a proxy row with its history row. None: no such open vote, its
+        deadline has come (``now`` at or past it: the tick closes it), or the household is not
+        one of its eligible. The vote row is locked, as for :meth:`answer`."""
 
         def work(conn: Conn) -> Proxied | None:
-            vote = _vote_in(conn, vote_id)
-            if vote is None or not vote.is_open:
+            vote = _open_vote_locked_in(conn, vote_id)
+            if vote is None or now >= vote.deadline:
                 return None
             row = conn.execute(
                 "SELECT * FROM vote_households WHERE vote_id = ? AND label = ?",
@@ -886,7 +1220,7 @@ class VoteRepository:
 
     async def answers(self, vote_id: int) -> list[VoteAnswer]:
         rows = await self._db.fetch_all(
-            "SELECT * FROM vote_answers WHERE vote_id = ? ORDER BY answered_at, id", (vote_id,)
+            "SELECT * FROM vote_answers WHERE vote_id = ? ORDER BY id", (vote_id,)
         )
         return [VoteAnswer.from_row(r) for r in rows]
 
@@ -906,9 +1240,10 @@ class VoteRepository:
     ) -> Vote | None:
         """Close an open vote, once: ``UPDATE … WHERE status = 'open'`` decides the one closer;
         then ``count`` (pure and quick: it runs in the engine's thread, inside the transaction)
-        over the state as it is, the finals, the result, a ``stop_poll`` row per poll (payload
-        {message_id}, dedupe ``vote:<id>:stop:<poll>``), the count's messages and the history
-        row. None: no such vote, or closed already (nothing written)."""
+        over the state as it is, the finals, the result, a ``stop_poll`` row per poll in the
+        vote's chat (payload {message_id}, dedupe ``vote:<id>:stop:<poll>``; a poll left in a
+        group that became a supergroup is not stopped: that chat is gone), the count's messages
+        and the history row. None: no such vote, or closed already (nothing written)."""
 
         def work(conn: Conn) -> Vote | None:
             won = conn.execute(
@@ -944,17 +1279,12 @@ class VoteRepository:
                 "UPDATE votes SET result = ? WHERE id = ? RETURNING *", (result, vote.id)
             ).fetchone()
             for poll in state.polls:
-                queue_in(
-                    conn,
-                    OutboxDraft(
-                        chat_id=poll.chat_id,
-                        kind="stop_poll",
-                        not_before=now,
-                        payload={"message_id": poll.message_id, "vote_id": vote.id},
-                        dedupe_key=f"vote:{vote.id}:stop:{poll.id}",
-                    ),
-                    now,
-                )
+                if poll.chat_id == vote.chat_id:
+                    queue_in(
+                        conn,
+                        _stop_poll_draft(vote.id, poll.id, poll.chat_id, poll.message_id, now),
+                        now,
+                    )
             for message in closing.messages:
                 queue_in(conn, message, now)
             _event_in(
@@ -1020,6 +1350,8 @@ __all__ = [
     "Closing",
     "Final",
     "Household",
+    "HouseholdEvent",
+    "HouseholdEventKind",
     "HouseholdLine",
     "LedgerVote",
     "Member",

@@ -51,13 +51,21 @@ async def test_a_household_vote_through_the_real_process(
             sim.send_text(mine[person.id], person, "/start")
             await sim.wait_for(partial(sim.bot_messages, mine[person.id].id), 30)
 
-        # rooms: in the group, in private (her one grid group is found), set by the officer
+        # rooms: in the group (the room is not shown there), in private (her one grid group is
+        # found), confirmed by the officer (who and which: in his private chat)
         claim = sim.send_text(grid, wang, "/room 3-2-501")
-        assert "✅ 已登记 3-2-501" in (await reply_to(sim, grid, claim["message_id"], 30))["text"]
+        tied = str((await reply_to(sim, grid, claim["message_id"], 30))["text"])
+        assert tied.startswith("✅ 已登记") and "501" not in tied, tied
         assert "✅ 已登记 3-2-501" in await say(mine[li.id], li, "/room 3号楼2单元501")
-        assert "✅ 已登记 3-2-502" in await say(grid, zhao, "/room 3-2-502")
+        tied = await say(grid, zhao, "/room 3-2-502")
+        assert tied.startswith("✅ 已登记") and "502" not in tied, tied
         confirmed = await say(grid, officer, "/room", claim["message_id"])
-        assert "已确认 王阿姨 的房号 3-2-501" in confirmed
+        assert confirmed.startswith("✅ 已确认") and "王阿姨" not in confirmed, confirmed
+        # the officer hears who and which privately, and that 李叔 (same room, unconfirmed)
+        # counts only once confirmed: he does so by user id (李叔 wrote nothing in the group)
+        await sim.wait_for(lambda: count(sim, mine[officer.id], "待确认的住户：李叔") == 1, 30)
+        assert count(sim, mine[officer.id], "已确认 王阿姨 的房号 3-2-501") == 1
+        assert (await say(grid, officer, f"/room 3-2-501 {li.id}")).startswith("✅ 已登记")
         assert "新添加 1 户" in await say(grid, officer, "/room add 3-2-503")
 
         # a resident may not start one; the officer does

@@ -22,6 +22,7 @@ from bot.parsing.vote import (
     parse_scope,
     parse_share,
     parse_vote_line,
+    read_vote_command,
     room_subcommand,
     vote_number,
     vote_subcommand,
@@ -88,6 +89,17 @@ def test_flags_with_equals_chinese_names_and_full_width() -> None:
     assert line.flags == {"until": "１２月１０日", "pass": "三分之二", "where": "３号楼"}
 
 
+def test_options_with_spaces_around_the_bar() -> None:
+    for written in ("同意 | 不同意", "同意 ｜不同意", "同意|  不同意"):
+        line = parse_vote_line(f"凉房改造 {written} --until 3d", NOW, TZ)
+        assert (line.question, line.options) == ("凉房改造", ("同意", "不同意"))
+    line = parse_vote_line("凉房改造 A | B | C | D | E | F | G | H | I | J", NOW, TZ)
+    assert len(line.options) == 10
+    # Telegram's limits are in UTF-16 units: 150 emoji (300 units) fit, as do 50 (100)
+    assert parse_vote_line("🏠" * 150, NOW, TZ).question == "🏠" * 150
+    assert parse_vote_line("议题 同意|" + "🏠" * 50, NOW, TZ).options[1] == "🏠" * 50
+
+
 def test_the_question_is_kept_as_written() -> None:
     line = parse_vote_line("是否同意，在３号楼前装充电桩？ 同意|不同意", NOW, TZ)
     assert line.question == "是否同意，在３号楼前装充电桩？"
@@ -116,6 +128,21 @@ def test_the_question_is_kept_as_written() -> None:
         ("周五", local(11, 27)),
         ("星期四", local(11, 26)),  # today (a Thursday): until its end
         ("周一", local(11, 30)),
+        # a date, a space, a time: the space stays (3-1 18:00 is March 1st, not 3-11 8:00)
+        ("2-1 18:00", local(2, 1, 18, 0, 0)),
+        ("1-5 18:00", local(1, 5, 18, 0, 0)),
+        ("12月1日 18:00", local(12, 1, 18, 0, 0)),
+        ("12月1日18:00", local(12, 1, 18, 0, 0)),
+        ("12月1 18:00", local(12, 1, 18, 0, 0)),
+        ("12-01 18:00", local(12, 1, 18, 0, 0)),
+        ("2026-12-01 18:00", local(12, 1, 18, 0, 0)),
+        ("2026-12-01T18:00", local(12, 1, 18, 0, 0)),
+        ("12-01 18：00", local(12, 1, 18, 0, 0)),
+        ("12月1日18点半", local(12, 1, 18, 30, 0)),
+        ("12月1日 18点30分", local(12, 1, 18, 30, 0)),
+        ("18:00", local(11, 26, 18, 0, 0)),  # a time alone: today
+        ("周五 18:00", local(11, 27, 18, 0, 0)),
+        ("周五18点", local(11, 27, 18, 0, 0)),
     ],
 )
 def test_deadlines(words: str, deadline: datetime) -> None:
@@ -123,7 +150,17 @@ def test_deadlines(words: str, deadline: datetime) -> None:
     assert parse_vote_line(f"议题 --until {words}", NOW, TZ).deadline == deadline
 
 
-@pytest.mark.parametrize("words", ["明年", "13月1日", "2月30日", "12-10 25:00", "abc", "3x"])
+def test_a_date_and_its_time_stay_apart() -> None:
+    """The reviewer's case: "3-1 18:00" was read with its space removed, as 3-11 08:00."""
+    assert parse_deadline("3-1 18:00", NOW, TZ) == local(3, 1, 18, 0, 0)
+    line = parse_vote_line("议题 --until 12-1 18:00 --pass 2/3", NOW, TZ)
+    assert line.deadline == local(12, 1, 18, 0, 0) and line.flags["until"] == "12-1 18:00"
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["明年", "13月1日", "2月30日", "12-10 25:00", "abc", "3x", "3-118:00", "12月118:00", "25:00"],
+)
 def test_no_deadline(words: str) -> None:
     assert parse_deadline(words, NOW, TZ) is None
 
@@ -176,7 +213,14 @@ def test_shares() -> None:
         ("议题 --until 2026-11-01", "vote.error_until_past"),
         ("议题 --until 2026-11-26 09:00", "vote.error_until_past"),
         ("议题 --until 91d", "vote.error_until_far"),
-        ("议题 --until 11月1日", "vote.error_until_far"),  # next year's
+        ("议题 --until 11月1日", "vote.error_until_past"),  # next year's is too far: past
+        ("议题 --until 2027-11-01", "vote.error_until_far"),
+        ("议题 --until 11月26日 09:00", "vote.error_until_past"),  # today, an hour ago
+        ("议题 --until 9:30", "vote.error_until_past"),
+        ("议题 --until 10:05", "votes.error_until_soon"),
+        ("议题 --until 5m", "vote.error_until"),
+        ("议题 " + "🏠" * 151, "vote.error_question_long"),  # 302 UTF-16 units
+        ("议题 同意|" + "🏠" * 51, "vote.error_option_long"),
         ("议题 --pass 大多数", "vote.error_pass"),
         ("议题 --quorum 过半", "vote.error_quorum"),
         ("议题 --colour red", "vote.error_flag"),
@@ -287,10 +331,12 @@ def test_subcommands_numbers_and_choices() -> None:
         "proxy",
         None,
     ]
-    assert [room_subcommand(w) for w in ("add", "添加", "列表", "3-2-501")] == [
+    assert [room_subcommand(w) for w in ("add", "添加", "列表", "del", "删除", "3-2-501")] == [
         "add",
         "add",
         "list",
+        "del",
+        "del",
         None,
     ]
     assert [vote_number(w) for w in ("7", "#7", "议事7", "７", "x")] == [7, 7, 7, 7, None]
@@ -300,3 +346,28 @@ def test_subcommands_numbers_and_choices() -> None:
     assert choice_of("４", DEFAULT_OPTIONS) is None
     assert choice_of("撤回", DEFAULT_OPTIONS) == WITHDRAW
     assert choice_of("也许", DEFAULT_OPTIONS) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "sub"),
+    [
+        ("列表", "list"),
+        ("list", "list"),
+        ("查看 3", "show"),
+        ("show", "show"),  # alone: its usage
+        ("关闭 #3", "close"),
+        ("结束", "close"),
+        ("代投 3 3-2-502 同意 电话", "proxy"),
+        ("proxy 3", "proxy"),
+        # the word opens a question: the rest is no subcommand's shape
+        ("关闭 东门", None),
+        ("结束 3 号楼的争议", None),
+        ("列表 要不要更新", None),
+        ("查看 监控 同意|不同意", None),
+        ("代投 是否允许", None),
+        ("凉房改造", None),
+        ("", None),
+    ],
+)
+def test_subcommand_words_do_not_shadow_questions(line: str, sub: str | None) -> None:
+    assert read_vote_command(line.split()) == sub

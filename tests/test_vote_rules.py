@@ -8,6 +8,7 @@ calls); the /vote and /room commands are tested in tests/test_vote_commands.py.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from telegram import InputPollOption
+from telegram.error import BadRequest
 
 from bot import votes
 from bot.care import Actor, Desk
@@ -30,7 +33,7 @@ from bot.simulator.models import SimChat, SimUser
 from bot.texts import Texts
 from storage import Storage
 from storage.vocabulary import MemberStatus, VoteEventKind, VoteStatus
-from storage.votes import Member, Vote, VoteAnswer, VoteHousehold
+from storage.votes import HouseholdEventKind, Member, Vote, VoteAnswer, VoteHousehold
 from tests.harness import Harness
 from tests.test_export import cli_database
 
@@ -250,6 +253,22 @@ TABLE = [
         1,
         False,
         untied=1,
+    ),
+    Row(
+        "the latest recorded wins, whatever the instances' clocks said",
+        [(1, 1)],
+        [A(5, 0, 1), A(1, 1, 1)],
+        (0, 1, 0),
+        1,
+        False,
+    ),
+    Row(
+        "an answer at or past the deadline is kept, not counted: the earlier one stands",
+        [(1, 1)],
+        [A(1, 0, 1), A(7 * 24 * 60, 1, 1), A(7 * 24 * 60 + 1, None, 1)],
+        (1, 0, 0),
+        1,
+        False,
     ),
     Row(
         "at least 2/3: two of three",
@@ -781,3 +800,462 @@ def test_cli_export_what_votes(
     both = tmp_path / "台账.csv"
     assert main(["export", "--what", "all", "--output", str(both)]) == 0
     assert votes_path(both) == tmp_path / "台账_议事.csv" and votes_path(both).exists()
+
+
+# -- fixes after review: takeover, late answers, the record, void polls, migration, readers --
+
+
+def confirmed_and_claimed() -> list[Member]:
+    """3-2-101: u1 confirmed by an officer, u2 only claimed; 3-2-201: u3 and u4 both claimed."""
+    return [
+        Member(1, 1, 1, 1, "u1", MemberStatus.CONFIRMED, 9, T0),
+        Member(2, 1, 1, 2, "u2", MemberStatus.CLAIMED, None, T0),
+        Member(3, 1, 2, 3, "u3", MemberStatus.CLAIMED, None, T0),
+        Member(4, 1, 2, 4, "u4", MemberStatus.CLAIMED, None, T0),
+    ]
+
+
+def test_a_claim_does_not_take_over_a_confirmed_household() -> None:
+    given = answers(A(1, 0, 1), A(2, 1, 2), A(3, 0, 3), A(4, 1, 4))
+    result = votes.tally(a_vote(2), homes(2), confirmed_and_claimed(), given)
+    first, second = result.finals
+    assert (first.option, first.user_id) == (0, 1)  # the confirmed member speaks for it
+    assert (second.option, second.user_id) == (1, 4)  # nobody confirmed: the latest claim
+    assert [s.label for s in result.splits] == ["3-2-201"]  # u2 is set aside, not a split
+    (aside,) = result.set_aside
+    assert (aside.name, aside.label, aside.reason, aside.option) == (
+        "u2",
+        "3-2-101",
+        votes.UNCONFIRMED,
+        1,
+    )
+    assert result.as_result()["set_aside"][0]["reason"] == "unconfirmed"
+    detail = votes.detail_text(Texts("zh"), a_vote(2), result, closed=False)
+    assert "房号待确认" in detail and "u2（3-2-101）" in detail
+
+
+def test_late_answers_are_listed_as_set_aside() -> None:
+    vote = a_vote(1)
+    given = answers(A(1, 0, 1), A(7 * 24 * 60, 1, 1), A(7 * 24 * 60, 0, proxy=1))
+    result = votes.tally(vote, homes(1), members((1, 1)), given)
+    assert result.counts == (1, 0, 0) and result.proxies == 0
+    assert [(a.name, a.reason) for a in result.set_aside] == [("u1", votes.LATE)]
+    assert "截止之后" in votes.detail_text(Texts("zh"), vote, result, closed=True)
+
+
+async def test_poll_texts_go_as_written_never_as_html(bot: Harness) -> None:
+    place = await stair(bot)
+    question = "费用<500元 & <b>凉房</b>改造"
+    now = bot.clock.now()
+    line = VoteLine(question, ("同意<b>", "a & b", "弃权"), deadline=now + timedelta(days=1))
+    started = await votes.start(
+        desk_of(bot),
+        grid_id=place.grid_id,
+        chat_id=place.group.id,
+        thread_id=None,
+        line=line,
+        actor=place.actor,
+        now=now,
+    )
+    assert started is not None
+    await bot.flush()
+    (message,) = bot.polls(place.group)
+    assert message["poll"]["question"] == question
+    assert [o["text"] for o in message["poll"]["options"]] == ["同意<b>", "a & b", "弃权"]
+    # the simulator parses as Telegram does: the app's default HTML would have been refused
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.app.bot.send_poll(place.group.id, question, ["a", "b"], is_anonymous=False)
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.app.bot.send_poll(
+            place.group.id, "ok", [InputPollOption("a<"), InputPollOption("b")]
+        )
+
+
+async def test_a_poll_telegram_refuses_makes_the_vote_void(bot: Harness) -> None:
+    place = await stair(bot)
+    await tie(bot, place, place.people[0], "3-2-101")
+    now = bot.clock.now()
+    too_long = "凉房改造" + "🏠" * 149  # 302 UTF-16 units: Telegram refuses the poll
+    started = await votes.start(
+        desk_of(bot),
+        grid_id=place.grid_id,
+        chat_id=place.group.id,
+        thread_id=None,
+        line=VoteLine(too_long, deadline=now + timedelta(days=3)),
+        actor=place.actor,
+        now=now,
+    )
+    assert started is not None
+    vote = started.vote
+    await bot.flush()
+    assert bot.polls(place.group) == []
+    (row,) = await bot.storage.outbox.items("poll")
+    assert row.status == "failed"
+    closed = await bot.storage.votes.get(vote.id)
+    assert closed is not None and not closed.is_open and closed.result is not None
+    assert closed.result["failed"] and closed.result["passed"] is False
+    await bot.flush()  # the notice queued when the poll was given up
+    # the starter is told why, privately; the group reads no result
+    (told,) = [t for t in texts_to(bot, place.officer.id) if "没能发到群里" in t]
+    assert f"议事 {vote.id}" in told and "length" in told
+    assert not [t for t in texts_to(bot, place.group) if "结果" in t]
+    assert await bot.storage.outbox.items("vote_result") == []
+    # the deadline changes nothing; /vote show reads it as void
+    assert (await bot.tick(timedelta(days=4))).votes_closed == 0
+    shown = await votes.recorded(desk_of(bot), vote.id)
+    assert shown is not None and shown[1].failed is not None
+    assert "作废" in votes.detail_text(Texts("zh"), shown[0], shown[1], closed=True)
+    events = await bot.storage.votes.events(vote.id)
+    (closing,) = [e.note for e in events if e.kind is VoteEventKind.CLOSED]
+    assert closing.startswith("failed")
+
+
+async def test_closed_before_its_poll_went_out(bot: Harness) -> None:
+    place = await stair(bot)
+    now = bot.clock.now()
+    line = VoteLine("凉房改造", deadline=now + timedelta(days=1))
+    started = await votes.start(
+        desk_of(bot),
+        grid_id=place.grid_id,
+        chat_id=place.group.id,
+        thread_id=None,
+        line=line,
+        actor=place.actor,
+        now=now,
+    )
+    assert started is not None
+    vote = started.vote
+    assert await votes.close(desk_of(bot), vote, now, place.actor)
+    await bot.flush()
+    assert bot.polls(place.group) == []  # closed first: no poll goes out at all
+    # a poll that went out all the same (the sender read the vote just before the close) is
+    # stopped: its stop_poll row comes with its record
+    assert await bot.storage.votes.poll_sent(vote.id, "late-poll", place.group.id, 77, now)
+    (stop,) = await bot.storage.outbox.items("stop_poll")
+    assert stop.payload["message_id"] == 77 and stop.dedupe_key is not None
+    assert stop.dedupe_key.startswith(f"vote:{vote.id}:stop:")
+    assert not await bot.storage.votes.poll_sent(vote.id, "late-poll", place.group.id, 77, now)
+    assert len(await bot.storage.outbox.items("stop_poll")) == 1
+
+
+async def test_who_is_eligible_and_the_room_history(storage: Storage) -> None:
+    grid = await storage.grids.bind_grid(
+        chat_id=-1001,
+        title="一网格",
+        grid="第一网格",
+        community="通顺社区",
+        street=None,
+        by=1,
+        now=T0,
+    )
+    assert grid.grid_id is not None
+    gid = grid.grid_id
+    desk = a_desk(storage)
+    rv = storage.votes
+    await votes.add_households(desk, grid_id=gid, labels=[Label("3", "2", "101")], by=1, now=T0)
+    # a resident's typos: each claim makes a household; she moves on from two of them
+    for room in ("901", "902", "903"):
+        await rv.tie(gid, 7, "王", f"9-9-{room}", ("9", "9", room), MemberStatus.CLAIMED, 7, T0)
+    # an officer sets 赵 into a room nobody added (vouched), and 李 claims 3-2-101
+    await rv.tie(gid, 8, "赵", "5-1-101", ("5", "1", "101"), MemberStatus.CONFIRMED, 1, T0)
+    await rv.tie(gid, 9, "李", "5-1-202", ("5", "1", "202"), MemberStatus.CLAIMED, 9, T0)
+    await rv.untie(gid, 8, 1, T0)  # 5-1-101 stays eligible: an officer stood for it
+    await rv.untie(gid, 9, 9, T0)  # 5-1-202 was only a claim, nobody lives there now
+    line = VoteLine("凉房", deadline=T0 + timedelta(days=1))
+    first = await votes.start(
+        desk, grid_id=gid, chat_id=-1001, thread_id=None, line=line, actor=Actor(1, "o"), now=T0
+    )
+    assert first is not None
+    state = await rv.state(first.vote.id)
+    assert state is not None
+    assert [h.label for h in state.households] == ["3-2-101", "5-1-101", "9-9-903"]
+    # an officer removes a household: no new vote counts it, the running one keeps it
+    removed = await votes.remove_household(desk, grid_id=gid, label="9-9-903", by=1, now=T0)
+    assert removed is not None and removed.removed
+    assert await rv.remove_household(gid, "9-9-903", 1, T0) is None
+    second = await votes.start(
+        desk,
+        grid_id=gid,
+        chat_id=-1001,
+        thread_id=None,
+        line=VoteLine("电梯", deadline=T0 + timedelta(days=1)),
+        actor=Actor(1, "o"),
+        now=T0,
+    )
+    assert second is not None and second.vote.eligible == 2
+    assert first.vote.eligible == 3
+    assert [line.household.label for line in await rv.households(gid)] == [
+        "3-2-101",
+        "5-1-101",
+        "5-1-202",
+        "9-9-901",
+        "9-9-902",
+    ]
+    # added again by an officer: back
+    assert (
+        await votes.add_households(desk, grid_id=gid, labels=[Label("9", "9", "903")], by=1, now=T0)
+        == 1
+    )
+    # the history: who tied whom where, and when
+    kinds = [(e.kind, e.label, e.user_id, e.actor_id) for e in await rv.household_events(gid)]
+    assert kinds == [
+        (HouseholdEventKind.ADD, "3-2-101", None, 1),
+        (HouseholdEventKind.TIE, "9-9-901", 7, 7),
+        (HouseholdEventKind.MOVE, "9-9-902", 7, 7),
+        (HouseholdEventKind.MOVE, "9-9-903", 7, 7),
+        (HouseholdEventKind.SET, "5-1-101", 8, 1),
+        (HouseholdEventKind.TIE, "5-1-202", 9, 9),
+        (HouseholdEventKind.UNTIE, "5-1-101", 8, 1),
+        (HouseholdEventKind.UNTIE, "5-1-202", 9, 9),
+        (HouseholdEventKind.REMOVE, "9-9-903", None, 1),
+        (HouseholdEventKind.ADD, "9-9-903", None, 1),
+    ]
+    moves = [e.note for e in await rv.household_events(gid) if e.kind is HouseholdEventKind.MOVE]
+    assert moves == ["9-9-901", "9-9-902"]
+    # a claim where an officer confirmed someone: the tie says so (the handler tells)
+    await rv.tie(gid, 8, "赵", "3-2-101", ("3", "2", "101"), MemberStatus.CONFIRMED, 1, T0)
+    claim = await rv.tie(gid, 10, "陈", "3-2-101", ("3", "2", "101"), MemberStatus.CLAIMED, 10, T0)
+    assert claim.contested and [m.user_id for m in claim.confirmed] == [8]
+    assert not claim.repeat
+    again = await rv.tie(gid, 10, "陈", "3-2-101", ("3", "2", "101"), MemberStatus.CLAIMED, 10, T0)
+    assert again.repeat and again.contested
+    confirmed = await rv.confirm(gid, 10, 1, T0)
+    assert confirmed is not None and not confirmed.contested
+
+
+async def test_show_of_a_closed_vote_is_its_record(bot: Harness) -> None:
+    place = await stair(bot)
+    wang, li, zhao, _sun = place.people
+    await tie(bot, place, wang, "3-2-101")
+    await tie(bot, place, li, "3-2-201")
+    await tie(bot, place, zhao, "3-2-201")
+    vote = await start(bot, place, "凉房改造 --where 3-2")
+    await answer(bot, vote, wang, 0)
+    await answer(bot, vote, li, 0)
+    await answer(bot, vote, zhao, 1)
+    closed = await votes.close(desk_of(bot), vote, bot.clock.now(), place.actor)
+    assert closed is not None and closed.result is not None
+    # after the close, people move: the record does not change
+    await tie(bot, place, zhao, "3-1-101")
+    await tie(bot, place, wang, "3-1-101")
+    shown = await votes.current(desk_of(bot), vote.id)
+    assert shown is not None
+    shown_vote, record = shown
+    assert record.recorded and list(record.counts) == closed.result["counts"] == [1, 1, 0]
+    assert (record.voted, record.eligible, record.passed) == (2, 4, False)
+    assert [s.label for s in record.splits] == ["3-2-201"]
+    assert record.splits[0].answers == (("李叔", 0), ("赵姐", 1))
+    finals = {record.labels[f.household_id]: f for f in record.finals}
+    assert finals["3-2-101"].name == "王阿姨" and finals["3-2-101"].option == 0
+    assert (await votes.recorded(desk_of(bot), vote.id)) == shown
+    text = votes.result_text(Texts("zh"), shown_vote, record)
+    assert "参与 2 户 / 应参与 4 户" in text
+
+
+async def test_late_answers_and_proxies_change_nothing(bot: Harness) -> None:
+    place = await stair(bot)
+    wang, li, *_ = place.people
+    await tie(bot, place, wang, "3-2-101")
+    await tie(bot, place, li, "3-2-201")
+    vote = await start(bot, place, "凉房改造 --until 1h")
+    await answer(bot, vote, wang, 0)
+    bot.clock.advance(timedelta(hours=1, seconds=20))  # the tick is late (a restart)
+    await answer(bot, vote, li, 0)
+    await answer(bot, vote, wang, 1)
+    now = bot.clock.now()
+    assert votes.refusal(vote, now) == "vote.refused_late"
+    assert votes.refusal(vote, vote.deadline - timedelta(seconds=1)) is None
+    assert Texts("zh")("vote.refused_late", id=vote.id)
+    done = await votes.proxy(desk_of(bot), vote, "3-2-301", 0, actor=place.actor, now=now)
+    assert done is None
+    assert await bot.storage.votes.proxy(vote.id, "3-2-301", 0, 1, "o", "", now) is None
+    kept = await bot.storage.votes.answers(vote.id)
+    assert len(kept) == 3  # kept …
+    await bot.tick()
+    closed = await bot.storage.votes.get(vote.id)
+    assert closed is not None and closed.result is not None
+    assert (closed.result["counts"], closed.result["voted"]) == ([1, 0, 0], 1)  # … not counted
+    assert {a["reason"] for a in closed.result["set_aside"]} == {"late"}
+
+
+async def test_an_answer_racing_the_close_is_counted_or_refused(database: Path | str) -> None:
+    first = await Storage.open(database)
+    second = await Storage.open(database)
+    try:
+        grid = await first.grids.bind_grid(
+            chat_id=-1001,
+            title="一网格",
+            grid="第一网格",
+            community="通顺社区",
+            street=None,
+            by=1,
+            now=T0,
+        )
+        assert grid.grid_id is not None
+        desk, other = a_desk(first), a_desk(second)
+        labels = [Label("3", "2", str(100 + i)) for i in range(6)]
+        await votes.add_households(desk, grid_id=grid.grid_id, labels=labels, by=1, now=T0)
+        for i in range(6):
+            await votes.tie(
+                desk,
+                grid_id=grid.grid_id,
+                user_id=100 + i,
+                user_name=f"u{i}",
+                label=labels[i],
+                status=MemberStatus.CLAIMED,
+                set_by=1,
+                now=T0,
+            )
+        line = VoteLine("凉房", deadline=T0 + timedelta(days=2))
+        started = await votes.start(
+            desk,
+            grid_id=grid.grid_id,
+            chat_id=-1001,
+            thread_id=None,
+            line=line,
+            actor=Actor(1, "o"),
+            now=T0,
+        )
+        assert started is not None
+        vote = started.vote
+        await first.votes.poll_sent(vote.id, "p", -1001, 10, T0)
+        at = T0 + timedelta(hours=1)
+        given = [
+            votes.answer(other, poll_id="p", user_id=100 + i, user_name="u", option_ids=[0], now=at)
+            for i in range(6)
+        ]
+        await asyncio.gather(votes.close(desk, vote.id, at, None), *given)
+        kept = await first.votes.answers(vote.id)
+        closed = await first.votes.get(vote.id)
+        assert closed is not None and closed.result is not None
+        assert closed.result["voted"] == len(kept)  # nothing recorded after the close
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_group_that_becomes_a_supergroup_takes_its_votes(bot: Harness) -> None:
+    officer = bot.sim.add_user("刘网格员")
+    wang, li = bot.sim.add_user("王阿姨"), bot.sim.add_user("李叔")
+    group = await bot.grid("北瑞", wang, li, supergroup=False)
+    bot.sim.set_member(group, officer, "administrator")
+    (grid,) = await bot.storage.grids.grids()
+    desk = desk_of(bot)
+    for person, room in ((wang, "101"), (li, "201")):
+        await votes.tie(
+            desk,
+            grid_id=grid.id,
+            user_id=person.id,
+            user_name=person.first_name,
+            label=Label("3", "2", room),
+            status=MemberStatus.CLAIMED,
+            set_by=person.id,
+            now=bot.clock.now(),
+        )
+    now = bot.clock.now()
+    started = await votes.start(
+        desk,
+        grid_id=grid.id,
+        chat_id=group.id,
+        thread_id=None,
+        line=VoteLine("凉房", deadline=now + timedelta(days=1)),
+        actor=Actor(officer.id, "刘网格员"),
+        now=now,
+    )
+    assert started is not None
+    vote = started.vote
+    await bot.flush()
+    (old_poll,) = bot.polls(group)
+    await bot.vote(group, old_poll, wang, 0)
+    new = bot.sim.migrate_to_supergroup(group)
+    await bot.drain()
+    moved = await bot.storage.votes.get(vote.id)
+    assert moved is not None and moved.chat_id == new.id
+    await bot.flush()
+    (new_poll,) = bot.polls(new)  # a fresh poll in the new chat
+    await bot.vote(new, new_poll, li, 0)
+    assert await votes.close(desk, vote.id, bot.clock.now(), Actor(officer.id, "刘网格员"))
+    await bot.flush()
+    stops = await bot.storage.outbox.items("stop_poll")
+    assert [(s.chat_id, s.payload["message_id"]) for s in stops] == [
+        (new.id, new_poll["message_id"])
+    ]
+    assert bot.polls(new)[0]["poll"]["is_closed"] is True
+    closed = await bot.storage.votes.get(vote.id)
+    assert closed is not None and closed.result is not None
+    assert closed.result["counts"][0] == 2  # 王阿姨's answer in the old poll still counts
+    assert [t for t in texts_to(bot, new) if "议事 1 结果" in t]
+
+
+async def test_officer_only_texts_reach_an_officer_when_the_starter_cannot(bot: Harness) -> None:
+    place = await stair(bot)
+    desk = desk_of(bot)
+    wang, li, *_ = place.people
+    await tie(bot, place, wang, "3-2-101")
+    await tie(bot, place, li, "3-2-101")
+    now = bot.clock.now()
+    line = VoteLine("凉房改造", deadline=now + timedelta(days=1))
+
+    async def anonymous_start(message_id: int) -> Vote:
+        started = await votes.start(
+            desk,
+            grid_id=place.grid_id,
+            chat_id=place.group.id,
+            thread_id=None,
+            line=line,
+            actor=Actor(None, "北瑞小区一网格"),  # an anonymous admin: no user
+            now=now,
+            source=(place.group.id, message_id),
+        )
+        assert started is not None
+        await bot.flush()
+        return started.vote
+
+    # no named officer: the community's office chat (staff) reads it
+    office = bot.group("通顺社区办公室")
+    await bot.storage.grids.bind_supervisor(
+        chat_id=office.id, title="办公室", name="通顺社区", by=bot.admin.id, now=now
+    )
+    vote = await anonymous_start(1)
+    await answer(bot, vote, wang, 0)
+    await answer(bot, vote, li, 1)
+    assert [t for t in texts_to(bot, office) if "不一致" in t]
+    assert await votes.close(desk, vote, now, None)
+    await bot.flush()
+    assert [t for t in texts_to(bot, office) if "已结束" in t]
+    # a named officer: he reads it, not the office
+    await bot.storage.officers.name(place.grid_id, place.officer.id, "刘网格员", by=1, now=now)
+    before = len(texts_to(bot, office))
+    second = await anonymous_start(2)
+    await answer(bot, second, wang, 0)
+    await answer(bot, second, li, 1)
+
+    async def gone(user_id: int, grid_id: int) -> bool:
+        return False
+
+    assert await votes.readers(desk, second, gone) == [place.officer.id]
+    assert await votes.close(desk, second, now, None, may_see=gone)
+    await bot.flush()
+    mine = texts_to(bot, place.officer.id)
+    assert [t for t in mine if f"议事 {second.id}（已结束）" in t and "转给您" in t]
+    assert len(texts_to(bot, office)) == before
+
+
+async def test_a_deadline_in_quiet_hours_stops_the_poll_and_posts_the_result_at_their_end(
+    bot: Harness,
+) -> None:
+    place = await stair(bot)  # 09:00 local on 11月26日; QUIET_HOURS 22:00-07:00 by default
+    wang = place.people[0]
+    await tie(bot, place, wang, "3-2-101")
+    vote = await start(bot, place, "凉房改造 --until 11月27日")  # the end of that day: 00:00
+    await answer(bot, vote, wang, 0)
+    report = await bot.tick(timedelta(days=1, hours=15, minutes=1))  # 11月28日 00:01
+    assert report.votes_closed == 1
+    assert bot.polls(place.group)[0]["poll"]["is_closed"] is True  # no answer after 00:00
+    assert not [t for t in texts_to(bot, place.group) if "结果" in t]  # nobody woken at night
+    assert not [t for t in texts_to(bot, place.officer.id) if "已结束" in t]
+    await bot.tick(timedelta(hours=6, minutes=58))  # 06:59
+    assert not [t for t in texts_to(bot, place.group) if "结果" in t]
+    await bot.tick(timedelta(minutes=1))  # 07:00
+    assert len([t for t in texts_to(bot, place.group) if "结果" in t]) == 1
+    assert len([t for t in texts_to(bot, place.officer.id) if "已结束" in t]) == 1

@@ -4,15 +4,20 @@ subcommands and of a proxy's choice.
 
 * **Flags** start with ``--``, or what phones make of it: ``—`` (iOS), ``–``, ``——``, ``－－``;
   a value follows after a space or ``=``. Chinese names too: ``--范围 --截止 --通过 --法定``.
-* **Options**: the one word holding ``|`` or ``｜`` (default 同意|不同意|弃权); 2–10 options,
-  each 1–100 characters, no two alike. The first option is the one the rule counts (同意).
-* **Question**: every other word, as written (≤ 300 characters, not empty).
+* **Options**: the one word holding ``|`` or ``｜`` (spaces around them allowed: ``同意 |
+  不同意``; default 同意|不同意|弃权); 2–10 options, each 1–100 characters, no two alike. The
+  first option is the one the rule counts (同意).
+* **Question**: every other word, as written (≤ 300 characters, not empty). Lengths are
+  Telegram's: UTF-16 code units (an emoji is two).
 * **--where**: a building and maybe a unit (``3号楼2单元``, ``3栋``, ``3-2``, ``三号楼``) → the
   label prefix ``3-2`` / ``3``; none: every registered household of the grid.
 * **--until**: ``12月10日`` / ``12-10`` / ``2026-12-10`` (the end of that local day; a month-day
-  means its next occurrence), with a time ``12月10日18:00`` / ``12-10 18:00``, a length ``3d``
-  ``48h`` ``3天`` ``48小时`` ``2周``, or a weekday ``周五`` / ``星期五`` (the coming one, today
-  included); default 7 days; in the future and at most 90 days away.
+  before today means next year's), with a time ``12月10日18:00`` / ``12月10日 18:00`` /
+  ``12-10 18:00`` (after a bare number the time needs its space: ``3-1 18:00`` is March 1st),
+  a time alone ``18:00`` (today), a length ``3d`` ``48h`` ``3天`` ``48小时`` ``2周``, or a
+  weekday ``周五`` / ``星期五`` (the coming one, today included; ``周五18:00``); default 7 days;
+  at least 10 minutes and at most 90 days away. A time of today already gone, or a month-day
+  gone by whose next year's is too far, is "already past".
 * **--pass**: ``2/3`` ``三分之二`` ``67%`` ``2/3以上`` (at least that share of the eligible
   households voting the first option), ``过半`` ``半数以上`` ``超过1/2`` ``>1/2`` (more than);
   default 过半. **--quorum**: a share (at least) of the eligible households that answered.
@@ -35,6 +40,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.categories import CategoryCatalog
+from bot.fit import utf16_len
 from bot.parsing.location import chinese_numeral_to_int, parse_location
 
 __all__ = [
@@ -45,7 +51,9 @@ __all__ = [
     "MAX_OPTION",
     "MAX_OPTIONS",
     "MAX_QUESTION",
+    "MIN_DEADLINE",
     "WITHDRAW",
+    "Deadline",
     "Label",
     "Rule",
     "VoteLine",
@@ -58,6 +66,8 @@ __all__ = [
     "parse_scope",
     "parse_share",
     "parse_vote_line",
+    "read_deadline",
+    "read_vote_command",
     "room_subcommand",
     "vote_number",
     "vote_subcommand",
@@ -66,6 +76,8 @@ __all__ = [
 DEFAULT_OPTIONS: tuple[str, ...] = ("同意", "不同意", "弃权")
 DEFAULT_DEADLINE = timedelta(days=7)
 MAX_DEADLINE = timedelta(days=90)
+MIN_MINUTES = 10
+MIN_DEADLINE = timedelta(minutes=MIN_MINUTES)  # a vote shorter than this is a mistake
 MAX_QUESTION = 300  # Telegram's poll question
 MAX_OPTION = 100  # Telegram's poll option
 MAX_OPTIONS = 10
@@ -253,58 +265,107 @@ def parse_rule(word: str) -> Rule | None:
 _LENGTH = re.compile(r"(\d{1,4})\s*(d|h|w|天|日|小时|个小时|周|星期)", re.IGNORECASE)
 _LENGTH_HOURS = {"d": 24, "天": 24, "日": 24, "h": 1, "小时": 1, "个小时": 1}
 _LENGTH_HOURS |= {"w": 168, "周": 168, "星期": 168}
-_CN_DATE = re.compile(
-    r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号號]?"
-    r"(?:\s*(?P<H>\d{1,2})[:点時时](?P<M>\d{2})?分?)?"
-)
-_DASH_DATE = re.compile(
-    r"(?:(?P<y>\d{4})[-/.])?(?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
-    r"(?:\s*(?P<H>\d{1,2}):(?P<M>\d{2}))?"
-)
+# a day, then maybe its time: after 日/号 or a weekday the time may follow at once
+# (12月10日18:00, 周五18点); after a bare number only past a space or T (12-10 18:00), so that
+# "3-1 18:00" never reads as 3-11 8:00
+_CN_DAY = re.compile(r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})(?P<mark>[日号號])?")
+_DASH_DAY = re.compile(r"(?:(?P<y>\d{4})[-/.])?(?P<m>\d{1,2})[-/.](?P<d>\d{1,2})")
+_CLOCK = re.compile(r"(?P<H>\d{1,2})(?::(?P<M>\d{2})|[点時时](?:(?P<half>半)|(?P<M2>\d{1,2})分?)?)")
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
 _WEEKDAY = re.compile(r"(?:周|星期|礼拜)(?P<w>[一二三四五六日天七])")
 _END_OF_DAY = time(23, 59, 59)
+_SEPARATOR = re.compile(r"\s+|t")  # casefolded: 2026-12-10T18:00 too
 
 
-def _on_day(day: date, hour: str | None, minute: str | None, tz: ZoneInfo) -> datetime | None:
-    if hour is None:
-        return datetime.combine(day, _END_OF_DAY, tzinfo=tz)
-    h, m = int(hour), int(minute or 0)
-    if h > 24 or m > 59 or (h == 24 and m):
+@dataclass(frozen=True)
+class _Clock:
+    hour: int
+    minute: int
+
+
+def _clock(text: str) -> _Clock | None:
+    """``18:00`` ``18点`` ``18点30分`` ``18点半`` -> the time of day; None otherwise."""
+    m = _CLOCK.fullmatch(text)
+    if m is None:
         return None
-    if h == 24:
+    minute = m.group("M") or m.group("M2")
+    h, mm = int(m.group("H")), 30 if m.group("half") else int(minute or 0)
+    if h > 24 or mm > 59 or (h == 24 and mm):
+        return None
+    return _Clock(h, mm)
+
+
+def _time_after(rest: str, glued: bool) -> _Clock | Literal[False] | None:
+    """What follows a day: nothing (None), a time (glued to the day only when ``glued``), or
+    something else (False)."""
+    if not rest:
+        return None
+    sep = _SEPARATOR.match(rest)
+    if sep is not None:
+        rest = rest[sep.end() :]
+    elif not glued:
+        return False
+    found = _clock(rest)
+    return False if found is None else found
+
+
+def _on_day(day: date, clock: _Clock | None, tz: ZoneInfo) -> datetime:
+    if clock is None or clock.hour == 24:
         return datetime.combine(day, _END_OF_DAY, tzinfo=tz)
-    return datetime.combine(day, time(h, m), tzinfo=tz)
+    return datetime.combine(day, time(clock.hour, clock.minute), tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline as read: the moment, and whether a month-day gone by this year was taken as
+    next year's (``rolled``: a message then says "already past" rather than "too far")."""
+
+    moment: datetime
+    rolled: bool = False
+
+
+def read_deadline(text: str, now: datetime, tz: ZoneInfo) -> Deadline | None:
+    """When a vote closes, from ``--until``'s words (see the module's list); None: not a date,
+    a time or a length. Not checked against ``now`` here (:func:`parse_vote_line` does): a
+    time of today already gone, or a day of this year, stays in the past."""
+    folded = re.sub(r"\s+", " ", _fold(text).casefold())
+    if (m := _LENGTH.fullmatch(folded.replace(" ", ""))) is not None:
+        return Deadline(now + timedelta(hours=int(m.group(1)) * _LENGTH_HOURS[m.group(2)]))
+    local = now.astimezone(tz)
+    if (alone := _clock(folded)) is not None:  # 18:00: today's
+        return Deadline(_on_day(local.date(), alone, tz))
+    if (m := _WEEKDAY.match(folded)) is not None:
+        clock = _time_after(folded[m.end() :], glued=True)
+        if clock is False:
+            return None
+        ahead = (_WEEKDAYS[m.group("w")] - local.weekday()) % 7
+        return Deadline(_on_day(local.date() + timedelta(days=ahead), clock, tz))
+    for pattern in (_CN_DAY, _DASH_DAY):
+        m = pattern.match(folded)
+        if m is None:
+            continue
+        glued = pattern is _CN_DAY and m.group("mark") is not None
+        clock = _time_after(folded[m.end() :], glued)
+        if clock is False:
+            return None
+        year = int(m.group("y")) if m.group("y") else local.year
+        try:
+            day = date(year, int(m.group("m")), int(m.group("d")))
+        except ValueError:
+            return None
+        if m.group("y") or day >= local.date():
+            return Deadline(_on_day(day, clock, tz))
+        try:  # a month-day gone by this year: next year's
+            return Deadline(_on_day(day.replace(year=year + 1), clock, tz), rolled=True)
+        except ValueError:  # 2月29日
+            return None
+    return None
 
 
 def parse_deadline(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """When a vote closes, from ``--until``'s words (see the module's list); None: not a date,
-    a time or a length. Not checked against ``now`` here (:func:`parse_vote_line` does)."""
-    folded = _fold(text).casefold().replace(" ", "")
-    if (m := _LENGTH.fullmatch(folded)) is not None:
-        return now + timedelta(hours=int(m.group(1)) * _LENGTH_HOURS[m.group(2)])
-    local = now.astimezone(tz)
-    if (m := _WEEKDAY.fullmatch(folded)) is not None:
-        ahead = (_WEEKDAYS[m.group("w")] - local.weekday()) % 7
-        return _on_day(local.date() + timedelta(days=ahead), None, None, tz)
-    m = _CN_DATE.fullmatch(folded) or _DASH_DATE.fullmatch(folded)
-    if m is None:
-        return None
-    month, day_number = int(m.group("m")), int(m.group("d"))
-    year = int(m.group("y")) if m.group("y") else local.year
-    try:
-        day = date(year, month, day_number)
-    except ValueError:
-        return None
-    moment = _on_day(day, m.group("H"), m.group("M"), tz)
-    if moment is None:
-        return None
-    if not m.group("y") and moment <= now:  # a month-day gone by this year: next year's
-        try:
-            moment = moment.replace(year=year + 1)
-        except ValueError:  # 2月29日
-            return None
-    return moment
+    """:func:`read_deadline`'s moment."""
+    found = read_deadline(text, now, tz)
+    return None if found is None else found.moment
 
 
 # -- the /vote line -------------------------------------------------------------------------
@@ -330,7 +391,12 @@ FLAGS: dict[str, Flag] = {
 }
 _FLAG = re.compile(r"^(?:[-—–―]{2}|[—–―])(?P<name>[^\s=\-—–―][^\s=]*)(?:=(?P<value>.*))?$")
 _OPTIONS_SEPARATOR = re.compile(r"[|｜]")
-_TIME_WORD = re.compile(r"\d{1,2}[:：]\d{2}")
+_SPACED_SEPARATOR = re.compile(r"\s*([|｜])\s*")  # 同意 | 不同意: one word
+
+
+def _is_time_word(word: str) -> bool:
+    """``18:00`` ``18：00`` ``18点`` ``18点半``: the time after ``--until``'s day."""
+    return _clock(_fold(word).casefold()) is not None
 
 
 @dataclass(frozen=True)
@@ -372,7 +438,7 @@ def parse_vote_line(
 ) -> VoteLine:
     """The words after ``/vote`` (the command itself is dropped if present) -> a VoteLine with
     its deadline; raises :class:`VoteLineError` naming what is wrong."""
-    words = _strip_command(text).split()
+    words = _SPACED_SEPARATOR.sub(r"\1", _strip_command(text)).split()
     question: list[str] = []
     options: tuple[str, ...] | None = None
     values: dict[Flag, str] = {}
@@ -392,7 +458,7 @@ def parse_vote_line(
                 i += 1
                 value = words[i]
             # a date then its time: --until 12月10日 18:00
-            if key == "until" and i + 1 < len(words) and _TIME_WORD.fullmatch(words[i + 1]):
+            if key == "until" and i + 1 < len(words) and _is_time_word(words[i + 1]):
                 i += 1
                 value = f"{value} {words[i]}"
             values[key] = value
@@ -405,12 +471,12 @@ def parse_vote_line(
     line_question = " ".join(question).strip()
     if not line_question:
         raise VoteLineError("vote.error_question")
-    if len(line_question) > MAX_QUESTION:
+    if utf16_len(line_question) > MAX_QUESTION:
         raise VoteLineError("vote.error_question_long", limit=MAX_QUESTION)
     chosen = options if options is not None else DEFAULT_OPTIONS
     if any(not o for o in chosen) or not MIN_OPTIONS <= len(chosen) <= MAX_OPTIONS:
         raise VoteLineError("vote.error_options", low=MIN_OPTIONS, high=MAX_OPTIONS)
-    if any(len(o) > MAX_OPTION for o in chosen):
+    if any(utf16_len(o) > MAX_OPTION for o in chosen):
         raise VoteLineError("vote.error_option_long", limit=MAX_OPTION)
     if len({o.casefold() for o in chosen}) != len(chosen):
         raise VoteLineError("vote.error_options_alike")
@@ -422,11 +488,14 @@ def parse_vote_line(
         scope = found
     deadline = now + DEFAULT_DEADLINE
     if "until" in values:
-        until = parse_deadline(values["until"], now, tz)
-        if until is None:
+        read = read_deadline(values["until"], now, tz)
+        if read is None:
             raise VoteLineError("vote.error_until", value=values["until"])
-        if until <= now:
+        until = read.moment
+        if until <= now or (read.rolled and until - now > MAX_DEADLINE):
             raise VoteLineError("vote.error_until_past", value=values["until"])
+        if until - now < MIN_DEADLINE:
+            raise VoteLineError("votes.error_until_soon", minutes=MIN_MINUTES)
         if until - now > MAX_DEADLINE:
             raise VoteLineError("vote.error_until_far", days=MAX_DEADLINE.days)
         deadline = until
@@ -463,7 +532,7 @@ VOTE_SUBCOMMANDS: dict[str, VoteSubcommand] = {
     "代投": "proxy",
     "代录": "proxy",
 }
-RoomSubcommand = Literal["add", "list"]
+RoomSubcommand = Literal["add", "list", "del"]
 ROOM_SUBCOMMANDS: dict[str, RoomSubcommand] = {
     "add": "add",
     "添加": "add",
@@ -472,6 +541,13 @@ ROOM_SUBCOMMANDS: dict[str, RoomSubcommand] = {
     "ls": "list",
     "列表": "list",
     "名单": "list",
+    "del": "del",
+    "delete": "del",
+    "rm": "del",
+    "remove": "del",
+    "删除": "del",
+    "移除": "del",
+    "注销": "del",
 }
 WITHDRAW_WORDS = frozenset({"撤回", "撤销", "取消", "withdraw", "retract", "-"})
 WITHDRAW: Literal["withdraw"] = "withdraw"
@@ -479,7 +555,25 @@ _VOTE_NUMBER = re.compile(r"^(?:议事|no\.?|#)?(\d{1,9})号?$", re.IGNORECASE)
 
 
 def vote_subcommand(word: str) -> VoteSubcommand | None:
+    """The subcommand a word names (see :func:`read_vote_command` for whether it is one)."""
     return VOTE_SUBCOMMANDS.get(_fold(word).casefold())
+
+
+def read_vote_command(words: Sequence[str]) -> VoteSubcommand | None:
+    """The subcommand ``/vote``'s words name, only when the rest has its shape: ``list``
+    alone; ``show`` / ``close`` alone (their usage) or with one vote number; ``proxy`` alone or
+    with a vote number first. Otherwise None: the words are a question (``/vote 关闭 东门``)."""
+    if not words:
+        return None
+    sub = vote_subcommand(words[0])
+    rest = words[1:]
+    if sub is None or not rest:
+        return sub
+    if sub == "list" or vote_number(rest[0]) is None:
+        return None
+    if sub in ("show", "close") and len(rest) > 1:
+        return None
+    return sub
 
 
 def room_subcommand(word: str) -> RoomSubcommand | None:

@@ -7,6 +7,11 @@ queues a ``poll`` update with its new state; a vote in a non-anonymous poll also
 ``poll_answer`` (``option_ids`` ``[]`` = the vote was retracted).  An anonymous group admin votes as
 the chat: ``voter_chat`` is the group and, for backward compatibility, ``user`` is @Channel_Bot.
 
+The question and each option are plain text unless ``question_parse_mode`` / an option's
+``text_parse_mode`` says otherwise: then they are parsed as a message's text is (HTML; an
+unknown tag or a bare ``<`` or ``&`` is refused) and, as on Telegram, only custom emoji
+entities are kept (``question_entities`` / ``text_entities``).
+
 Quizzes are not simulated (``type=quiz`` answers 400), nor are options added after creation.
 """
 
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entities import utf16_len
+from .entities import EntityParseError, parse_html, strip_text, utf16_len
 from .models import CHANNEL_BOT, JSON, bad_request
 from .params import Params
 
@@ -82,7 +87,7 @@ def poll_from_params(
 ) -> tuple[JSON, int | None]:
     """The ``Poll`` object a ``sendPoll`` call asks for, and when it closes by itself; raises
     Telegram's 400s (texts marked *approximation* are the simulator's wording)."""
-    question = (p.str_("question") or "").strip()
+    question, question_entities = _parsed(p.str_("question") or "", p.str_("question_parse_mode"))
     if not question:
         raise bad_request("poll question must be non-empty")
     if utf16_len(question) > MAX_QUESTION:
@@ -94,7 +99,8 @@ def poll_from_params(
         raise bad_request("poll must have at least 2 option")
     if len(raw) > MAX_OPTIONS:
         raise bad_request(f"poll can't have more than {MAX_OPTIONS} options")
-    texts = [_option_text(item) for item in raw]
+    parsed = [_option_text(item) for item in raw]
+    texts = [text for text, _entities in parsed]
     if len(set(texts)) != len(texts):
         raise bad_request("POLL_OPTION_DUPLICATE")  # approximation (tdlib's error code)
     kind = p.str_("type") or "regular"
@@ -109,8 +115,13 @@ def poll_from_params(
         "id": poll_id,
         "question": question,
         "options": [
-            {"persistent_id": f"{poll_id}-{n}", "text": text, "voter_count": 0}
-            for n, text in enumerate(texts)
+            {
+                "persistent_id": f"{poll_id}-{n}",
+                "text": text,
+                **({"text_entities": entities} if entities else {}),
+                "voter_count": 0,
+            }
+            for n, (text, entities) in enumerate(parsed)
         ],
         "total_voter_count": 0,
         "is_closed": p.bool_("is_closed"),
@@ -120,19 +131,40 @@ def poll_from_params(
         "allows_revoting": p.bool_("allows_revoting", True),
         "members_only": False,
     }
+    if question_entities:
+        poll["question_entities"] = question_entities
     return poll, _closing(p, poll, now)
 
 
-def _option_text(item: Any) -> str:
+def _parsed(text: str, mode: str | None) -> tuple[str, list[JSON]]:
+    """A poll text after its parse mode (none: plain, as written), stripped; only custom emoji
+    entities survive, as on Telegram."""
+    entities: list[JSON] = []
+    mode = (mode or "").strip()
+    if mode.lower() == "html":
+        try:
+            text, entities = parse_html(text)
+        except EntityParseError as exc:
+            raise bad_request(f"can't parse entities: {exc}") from None  # approximation
+    elif mode.lower() in ("markdown", "markdownv2"):
+        raise bad_request(f"can't parse entities: parse_mode {mode} is not simulated, use HTML")
+    elif mode:
+        raise bad_request("unsupported parse_mode")
+    text, entities = strip_text(text, entities)
+    return text, [e for e in entities if e.get("type") == "custom_emoji"]
+
+
+def _option_text(item: Any) -> tuple[str, list[JSON]]:
     text = item.get("text") if isinstance(item, dict) else item
     if not isinstance(text, str):
         raise bad_request("can't parse InputPollOption JSON object")  # approximation
-    text = text.strip()
+    mode = item.get("text_parse_mode") if isinstance(item, dict) else None
+    text, entities = _parsed(text, mode if isinstance(mode, str) else None)
     if not text:
         raise bad_request("poll options must be non-empty")
     if utf16_len(text) > MAX_OPTION_TEXT:
         raise bad_request(f"poll options length must not exceed {MAX_OPTION_TEXT}")
-    return text
+    return text, entities
 
 
 def _closing(p: Params, poll: JSON, now: int) -> int | None:

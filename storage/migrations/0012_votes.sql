@@ -15,6 +15,9 @@ CREATE TABLE households (
     room        TEXT NOT NULL,
     created_by  INTEGER,
     created_at  TEXT NOT NULL,
+    vouched     INTEGER NOT NULL DEFAULT 0,       -- 1: an officer added it or set/confirmed a member
+    removed_at  TEXT,                         -- an officer removed it: no new vote counts it
+    removed_by  INTEGER,
     UNIQUE (grid_id, label)
 );
 
@@ -30,6 +33,20 @@ CREATE TABLE household_members (
     UNIQUE (grid_id, user_id)                     -- one room per person per grid
 );
 CREATE INDEX household_members_household ON household_members (household_id);
+
+-- who tied whom to which household, and when (tie, move, set, confirm, untie, add, remove)
+CREATE TABLE household_events (
+    id            INTEGER PRIMARY KEY,
+    grid_id       INTEGER NOT NULL REFERENCES grids(id),
+    household_id  INTEGER REFERENCES households(id),
+    kind          TEXT NOT NULL,
+    user_id       INTEGER,                          -- whom (NULL: the household itself)
+    user_name     TEXT NOT NULL DEFAULT '',
+    actor_id      INTEGER,                          -- who (NULL: unknown / the system)
+    note          TEXT NOT NULL DEFAULT '',
+    at            TEXT NOT NULL
+);
+CREATE INDEX household_events_grid ON household_events (grid_id, at);
 
 CREATE TABLE votes (
     id                 INTEGER PRIMARY KEY,
@@ -54,6 +71,7 @@ CREATE TABLE votes (
     closed_by          INTEGER,                   -- NULL: the deadline
     closed_by_name     TEXT NOT NULL DEFAULT '',
     result             TEXT,                      -- JSON: counts, voted, eligible, passed …
+                                                  -- (failed: the poll could not be sent)
     source_chat_id     INTEGER,                   -- the /vote message (a replay starts nothing)
     source_message_id  INTEGER,
     UNIQUE (source_chat_id, source_message_id)
@@ -95,7 +113,7 @@ CREATE TABLE vote_answers (
     answered_at         TEXT NOT NULL,
     poll_id             TEXT
 );
-CREATE INDEX vote_answers_vote ON vote_answers (vote_id, answered_at);
+CREATE INDEX vote_answers_vote ON vote_answers (vote_id, id);
 
 CREATE TABLE vote_events (
     id          INTEGER PRIMARY KEY,
