@@ -258,7 +258,10 @@ async def _play(
             f"\nDemo finished with {len(scene.failures)} problem(s): " + "; ".join(scene.failures)
         )
         return 1
-    print("\nDemo finished: every report got its receipt; reminders, 督办, 回访 and digests ran.")
+    print(
+        "\nDemo finished: every report got its receipt; reminders, 督办, 回访, digests and"
+        " the 议事 vote ran."
+    )
     return 0
 
 
@@ -363,6 +366,11 @@ async def _scene(scene: Scene, secretary: SimUser) -> Cast:
 
     print("\n— 关爱走访: the officer keeps his roster of people living alone, privately —")
     await _care(scene, officer)
+
+    print("\n— 议事: the households of 3号楼2单元 decide on the 凉房, one household one vote —")
+    await _vote(
+        scene, grid1, officer, ((wang, "王阿姨", "3-2-501", 0), (li, "李大爷", "3-2-502", 1))
+    )
     return Cast(grid1, grid2, office, li)
 
 
@@ -403,6 +411,55 @@ async def _care(scene: Scene, officer: SimUser) -> None:
         await scene.expect_reply(private, sent["message_id"], text)
 
 
+VOTE_LINE = "/vote 3号楼2单元凉房改造 同意|不同意|弃权 --where 3号楼2单元 --until 3h"
+
+
+async def _vote(
+    scene: Scene,
+    grid: SimChat,
+    officer: SimUser,
+    residents: Iterable[tuple[SimUser, str, str, int]],
+) -> None:
+    """Residents (user, name, room, the option each taps) tie themselves to their rooms, the
+    officer registers a household without Telegram and starts a vote closing in three hours
+    (the day's clock closes it), residents tap the poll, the officer records the third
+    household's 同意, given by phone."""
+    sim = scene.sim
+    people = list(residents)
+    for user, who, room, _ in people:
+        await _command(scene, grid, user, who, f"/room {room}")
+    await _command(scene, grid, officer, "刘网格员", "/room add 3-2-503")
+    polls = len(sim.poll_messages(grid.id))
+    await _command(scene, grid, officer, "刘网格员", VOTE_LINE)
+    sent = await scene.expect(
+        lambda: sim.poll_messages(grid.id)[polls:] or None, "the 议事 poll was not posted"
+    )
+    if not sent:
+        return
+    poll = sent[0]
+    scene.shown.add((grid.id, poll["message_id"]))
+    state: JSON = poll["poll"]
+    options = [o["text"] for o in state["options"]]
+    print(f"[{grid.title}] 邻里通: 📊 {state['question']}（{' / '.join(options)}）")
+    for user, who, _, option in people:
+        print(f"[{grid.title}] {who} taps {options[option]}")
+        state = sim.answer_poll(grid, poll["message_id"], user, [option])
+    counts = " · ".join(f"{o['text']} {o['voter_count']}" for o in state["options"])
+    print(f"  (the poll shows {counts}; the bot counts households when the vote closes)")
+    # updates are handled in order: once the proxy is answered, the taps were recorded
+    proxy = "/vote proxy 1 3-2-503 同意 电话确认"
+    print(f"[刘网格员 ↔ 邻里通, private] 刘网格员: {proxy}")
+    await _command(scene, sim.private_chat(officer), officer, None, proxy)
+
+
+async def _command(scene: Scene, chat: SimChat, user: SimUser, who: str | None, text: str) -> None:
+    """``who`` says ``text`` in ``chat`` (printed unless ``who`` is None); the bot's reply."""
+    if who is not None:
+        scene.say(chat, who, text)
+    sent = scene.sim.send_text(chat, user, text)
+    await scene.expect_reply(chat, sent["message_id"], text)
+
+
 async def _day(scene: Scene, cast: Cast) -> None:
     """Print what the bot says on its own while the day runs; answer the 回访 as 李大爷 would."""
     chats = (cast.grid1, cast.grid2, cast.office)
@@ -415,6 +472,8 @@ async def _day(scene: Scene, cast: Cast) -> None:
         "a grid digest": ("日报",),
         "the community ranking": ("各网格排名",),
         "an escalation (督办)": ("🔺",),
+        "the 议事 result": ("议事 1 结果",),
+        "the 议事 poll stopped": (),
     }
     found: set[str] = set()
     deadline = time.monotonic() + 45
@@ -425,8 +484,21 @@ async def _day(scene: Scene, cast: Cast) -> None:
             found |= {k for k, needles in wanted.items() if any(n in text for n in needles)}
             if "满意吗" in text and "工单 2" in text and await _rate(scene, cast, message):
                 found.add("a rating")
+            if "议事 1 结果" in text and await _poll_closed(scene, cast.grid1):
+                found.add("the 议事 poll stopped")
     for missing in set(wanted) - found:
         scene.failures.append(f"the day passed without {missing}")
+
+
+async def _poll_closed(scene: Scene, grid: SimChat) -> bool:
+    """At its deadline the vote's poll was stopped (before its result was posted)."""
+    closed = await scene.expect(
+        lambda: all(m["poll"]["is_closed"] for m in scene.sim.poll_messages(grid.id)),
+        "the 议事 poll was not stopped",
+    )
+    if closed:
+        print("  (the poll above is closed: no more taps)")
+    return bool(closed)
 
 
 async def _rate(scene: Scene, cast: Cast, question: JSON) -> bool:
