@@ -101,6 +101,44 @@ async def test_demo_runs_offline_and_exits_0() -> None:
         assert shown in transcript, shown
     assert "Tickets in the database (5)" in transcript
     assert "附件：相册" in transcript
+    # the 议事 scene: rooms, the poll, a proxy; the day's clock reaches its deadline
+    scene, day = transcript.split("— 邻里通 restarts;")
+    scene = scene.split("— 议事:")[1]
+    # two residents tie their rooms in the group, the officer adds a household without Telegram
+    assert scene.count("✅ 已登记") == 2, scene
+    for line in (
+        "王阿姨: /room 3-2-501",
+        "李大爷: /room 3-2-502",
+        "新添加 1 户",
+        "议事 1 已发起：3号楼2单元凉房改造",
+        "3 户",
+        "📊 3号楼2单元凉房改造（同意 / 不同意 / 弃权）",
+        "王阿姨 taps 同意",
+        "李大爷 taps 不同意",
+        "the poll shows 同意 1 · 不同意 1 · 弃权 0",
+        "✅ 已为 3-2-503 代录“同意”",
+    ):
+        assert line in scene, line
+    assert "议事 1 结果" not in scene  # the deadline (3 h) passes in the day, not by hand
+    # the day's clock reaches the deadline: the poll stopped, the result posted once,
+    # per household (the proxy's included), with no names
+    assert day.count("议事 1 结果") == 1
+    result = day.split("议事 1 结果", 1)[1].split("\n[", 1)[0]
+    for line in (
+        "· 同意：2 户",
+        "· 不同意：1 户",
+        "· 弃权：0 户",
+        "参与 3 户 / 应参与 3 户",
+        "其中 1 户由网格员代为登记",
+        "✅ 通过",
+        "the poll above is closed",
+    ):
+        assert line in result, result
+    for name in ("王阿姨", "李大爷", "刘网格员"):
+        assert name not in result
+    # the vote opened no ticket: the day's five reports are still the table's five
+    assert "Tickets in the database (5):" in day
+    assert "the 议事 vote ran" in day
 
 
 async def test_a_ticket_through_every_status_in_the_real_process(
