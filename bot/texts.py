@@ -2031,6 +2031,10 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "📋 工单 {id} 已受理：{text}\n—— {name}",
         "en": "📋 Ticket {id} accepted: {text}\n— {name}",
     },
+    "abtn.reply_hint": {
+        "zh": "要改动请点 ✏️ 改一改，再回复那条消息。",
+        "en": "To change the words, press ✏️ Edit, then reply to the message it sends.",
+    },
     # -- 议事 (bot/votes.py, bot/parsing/vote.py: VCORE): what the domain writes, the /vote
     # line's errors ---------------------------------------------------------------------------
     "vote.result_title": {
@@ -2099,20 +2103,37 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     },
     "vote.untied": {
         "zh": "您在议事 {id}「{question}」中的选择已收到，但您还没有登记房号，所以暂未计入。\n"
-        "议事按“一户一票”计：请直接在这里回复 <code>/room 楼号-单元-房号</code>"
-        "（例如 <code>/room 3-2-501</code>）登记；登记后无需重新投票，截止时会自动计入。",
+        "议事按“一户一票”计，可投票的住户在发起时已确定：如您家在本次议事的名单上"
+        "（发起时已登记的住户），请直接在这里回复 <code>/room 楼号-单元-房号</code>"
+        "（例如 <code>/room 3-2-501</code>）登记，无需重新投票，截止时会自动计入；"
+        "如不在名单上，请联系网格员代为登记本户的选择（/vote proxy）。",
         "en": "Your answer to vote {id} “{question}” was received, but you have not told us "
-        "your room yet, so it does not count for now.\nVotes count one per household: send "
-        "<code>/room building-unit-room</code> (e.g. <code>/room 3-2-501</code>) right here; "
-        "you need not vote again — it counts at the close.",
+        "your room yet, so it does not count for now.\nVotes count one per household, and "
+        "the households were fixed when the vote started: if yours is on this vote's list "
+        "(the households registered then), send <code>/room building-unit-room</code> (e.g. "
+        "<code>/room 3-2-501</code>) right here and your answer counts at the close without "
+        "voting again; if it is not, ask an officer to record your household's answer "
+        "(/vote proxy).",
     },
     "vote.not_eligible": {
         "zh": "您在议事 {id}「{question}」中的选择已收到，但您登记的房号 {label} "
-        "不在本次议事的范围内，所以不计入。如房号有误，请直接在这里回复 "
-        "<code>/room 正确房号</code> 更正，截止时会按新房号计入。",
+        "不在本次议事的名单内（范围和名单在发起时已确定），所以不计入。如房号有误，请直接在这里"
+        "回复 <code>/room 正确房号</code> 更正：正确房号在本次名单上的，截止时会自动计入；"
+        "否则请联系网格员代为登记本户的选择（/vote proxy）。",
         "en": "Your answer to vote {id} “{question}” was received, but your room {label} is "
-        "not among the households of this vote, so it does not count. If your room is wrong, "
-        "send <code>/room your-room</code> right here; it counts at the close.",
+        "not on this vote's list (its scope and households were fixed when it started), so it "
+        "does not count. If your room is wrong, send <code>/room your-room</code> right here: "
+        "if that room is on this vote's list, your answer counts at the close; if not, ask an "
+        "officer to record your household's answer (/vote proxy).",
+    },
+    "vote.not_eligible_removed": {
+        "zh": "您在议事 {id}「{question}」中的选择已收到，但您登记的房号 {label} "
+        "已被网格员移出住户名册，所以不计入。如您确实住在这里，请联系网格员把本户加回名册"
+        "（/room add）；本次议事的名单在发起时已确定，可请网格员代为登记本户的选择（/vote proxy）。",
+        "en": "Your answer to vote {id} “{question}” was received, but your room {label} was "
+        "taken off the roster by an officer, so it does not count. If you do live there, ask "
+        "an officer to add it back (/room add); this vote's list was fixed when it started, so "
+        "ask the officer to record your household's answer (/vote proxy).",
     },
     "vote.split": {
         "zh": "⚠️ 议事 {id}「{question}」：{label} 的家庭成员选择不一致。"
@@ -2145,8 +2166,8 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "“{value}” is no building or unit; e.g. --where 3号楼2单元.",
     },
     "vote.error_until": {
-        "zh": "没看懂截止时间“{value}”，可以写 12月10日、12月10日18:00、3d 或 48h。",
-        "en": "“{value}” is no deadline; write e.g. 12月10日, 12月10日18:00, 3d or 48h.",
+        "zh": "没看懂截止时间“{value}”，可以写 12月10日、12月10日18:00、3d、48h 或 30m。",
+        "en": "“{value}” is no deadline; write e.g. 12月10日, 12月10日18:00, 3d, 48h or 30m.",
     },
     "vote.error_until_past": {
         "zh": "截止时间“{value}”已经过去了，请换一个将来的时间。",
@@ -2312,8 +2333,8 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "be in the group).",
     },
     "votes.room_nothing_to_untie": {
-        "zh": "{name} 没有登记房号，无需解除。",
-        "en": "{name} has no room to withdraw.",
+        "zh": "对方没有登记房号，无需解除。",
+        "en": "That person has no room to withdraw.",
     },
     "votes.room_untied": {
         "zh": "✅ 已解除 {name} 的房号登记（原 {label}）。",
@@ -2335,6 +2356,33 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "zh": "✅ 已将 {label} 移出住户名册：此后发起的议事不再包括该户（进行中的议事不变）。",
         "en": "✅ {label} is off the roster: votes started from now on leave it out (open "
         "votes are unchanged).",
+    },
+    "votes.room_removed_residents": {
+        "zh": "🏠 {label} 已移出名册，但仍有 {count} 人登记在该户：{names}。他们的选择在此后的议事中"
+        "不计入；如已搬走，请解除登记：在群里回复其消息发 /room del，或发 /room del 用户ID；"
+        "如该户确有人住，请 /room add {label} 加回名册。",
+        "en": "🏠 {label} is off the roster, but {count} people are still tied to it: {names}. "
+        "Their answers count in no vote started from now on; if they moved out, untie them: "
+        "reply to their message in the group with /room del, or send /room del user-id; if "
+        "someone does live there, /room add {label} brings it back.",
+    },
+    "votes.room_removed_residents_group": {
+        "zh": "该户仍有 {count} 人登记；名单和处理办法请私聊我发 /room list 查看。",
+        "en": "{count} people are still tied to it; see who in private (/room list).",
+    },
+    "votes.room_removed_mark": {"zh": "（已移出名册）", "en": " (off the roster)"},
+    "votes.room_claim_removed": {
+        "zh": "\n⚠️ {label} 已被网格员移出住户名册，您的选择在议事中不计入；如您确实住在这里，"
+        "请联系网格员把本户加回名册（/room add）。",
+        "en": "\n⚠️ {label} was taken off the roster by an officer: your answers count in no "
+        "vote. If you do live there, ask an officer to add it back (/room add).",
+    },
+    "votes.room_outside_vote": {
+        "zh": "\n⚠️ 议事 {id}「{question}」的名单在发起时已确定，不包括 {label}，"
+        "所以您在其中的选择仍不计入；请联系网格员代为登记本户的选择（/vote proxy）。",
+        "en": "\n⚠️ The list of vote {id} “{question}” was fixed when it started and leaves "
+        "{label} out, so your answer there still does not count; ask an officer to record your "
+        "household's answer (/vote proxy).",
     },
     "votes.room_claim_pending": {
         "zh": "\n{label} 已有网格员确认的住户：您的选择在网格员确认您的登记后才计入本户。",
@@ -2377,8 +2425,9 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "\n(instead of {before})",
     },
     "votes.room_nothing_to_confirm": {
-        "zh": "{name} 还没有登记房号。回复她的消息发送 /room 3-2-501 即可代为登记。",
-        "en": "{name} has not given a room yet. Reply to her message with /room 3-2-501 to set it.",
+        "zh": "对方还没有登记房号。回复其消息发送 /room 3-2-501 即可代为登记。",
+        "en": "That person has not given a room yet. Reply to their message with /room 3-2-501 "
+        "to set it.",
     },
     "votes.room_confirmed": {
         "zh": "✅ 已确认 {name} 的房号 {label}。",
@@ -2481,11 +2530,14 @@ _TEXTS: Final[dict[str, dict[Language, str]]] = {
     "votes.started": {
         "zh": "🗳 <b>议事 {id}</b> 已发起：{question}\n可投票：{scope} {eligible} 户\n"
         "通过规则：{rule}\n截止：{deadline}\n请在下面的投票中选择；可改选或撤回，每户以最新一次选择为准。"
-        '还没登记房号的请先<a href="{link}">私聊我</a>发送 /room 3-2-501。',
+        "可投票的住户以现在已登记的为准：还没登记房号、但家在名单上的请先"
+        '<a href="{link}">私聊我</a>发送 /room 3-2-501；不在名单上的住户可请网格员代录（/vote proxy）。',
         "en": "🗳 <b>Vote {id}</b> started: {question}\nEligible: {scope}, {eligible} households\n"
         "Rule: {rule}\nCloses: {deadline}\nChoose in the poll below; you may change or retract "
-        "your answer, and each household's latest counts. Not listed yet? "
-        '<a href="{link}">Send me /room 3-2-501 in private</a>.',
+        "your answer, and each household's latest counts. The households are those registered "
+        "now: if yours is on the list but you have not told me your room, "
+        '<a href="{link}">send me /room 3-2-501 in private</a>; a household not on the list can '
+        "ask an officer to record its answer (/vote proxy).",
     },
     "votes.list_none_private": {
         "zh": "没有找到您能查看的议事：登记房号（/room 3-2-501）后即可查看本网格的议事。",

@@ -628,10 +628,9 @@ async def answer(
     question = escape(vote.question)
     if tied is None:
         untied_text = texts("vote.untied", id=vote.id, question=question)
-    else:
-        untied_text = texts(
-            "vote.not_eligible", id=vote.id, question=question, label=escape(tied[0].label)
-        )
+    else:  # off the roster, or outside this vote's list (fixed at its start)
+        key = "vote.not_eligible_removed" if tied[0].removed else "vote.not_eligible"
+        untied_text = texts(key, id=vote.id, question=question, label=escape(tied[0].label))
     untied_notice = OutboxDraft(
         chat_id=user_id,
         kind="vote_notice",

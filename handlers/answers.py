@@ -7,15 +7,21 @@ message into a preview (the variables filled: the very post the resident will re
 [发送] [改一改] [返回]; the preview is a draft (``answer_drafts``: its chat and message).
 
 * [发送] performs the action as the officer command does (``handlers.common.perform``:
-  ``bot.tickets.act``, the post replying to the report; the receipt refreshed); the draft is
-  used, and the template's use recorded, inside the ticket's move (``storage.answers.sending``,
-  a storage.tickets.OnMoved hook): a crash sends nothing and leaves the draft to send again; a
-  double press or a replayed update finds it used and moves nothing. The preview becomes
-  "已发送 ✓". The ticket is the draft's, whatever the press says.
-* [改一改] uses the preview's draft and sends a new private message with the text (in
+  ``bot.tickets.act``, then the post replying to the report, a direct send; the receipt
+  refreshed); the draft is used, and the template's use recorded, inside the ticket's move
+  (``storage.answers.sending``, a storage.tickets.OnMoved hook): a crash before the move
+  commits moves nothing and leaves the draft to send again; a crash between that commit and
+  the post loses the post, as for the officer commands (the ticket moved, the draft used; the
+  receipt shows the new status). A double press or a replayed update finds the draft used and
+  moves nothing ("已经发送过了"); a draft forgotten (返回) or re-picked meanwhile moves nothing
+  either ("按钮已失效": nothing was sent). The preview becomes "已发送 ✓". The ticket is the
+  draft's, whatever the press says.
+* [改一改] uses the preview's draft (by itself, outside any move: a crash before the prompt
+  leaves the officer to press 💬 again) and sends a new private message with the text (in
   ``<code>``: a tap copies it) and a ForceReply; that prompt is a draft too (kind ``prompt``),
   and the officer's reply to it is the text sent, once, as [发送] would. Only a reply to a
-  prompt is taken: a reply to a preview or to the choice is not an answer to send.
+  prompt is taken: a reply to an unused preview or to a choice is answered with one line (press
+  改一改, then reply to its message) and sends nothing.
 * [返回] shows the choice again and forgets the preview's draft: a 发送 of that preview still
   on another device sends nothing.
 * The private chat not started yet (Telegram: Forbidden): the press is answered with the
@@ -26,13 +32,15 @@ Who may press is ``handlers.common.authorize_press`` (the presser works the tick
 every step; previews and prompts only in her own private chat); a reply to a prompt is checked
 the same way here. That reply is read in group -1, before the commands' group 0 where an open
 /care form (a ConversationHandler) would take any text: a reply to one of our prompts is
-handled there and stops the update (ApplicationHandlerStop); anything else passes on.
+handled there and stops the update (ApplicationHandlerStop), as is a reply to one of our
+unused previews or choices (answered with the one line); anything else passes on.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from html import escape
 from typing import Final
 
@@ -319,8 +327,8 @@ async def _send(
     user, message = query.from_user, query.message
     assert message is not None
     draft = await _draft_of(runtime, message.chat.id, message.message_id, user.id, PREVIEW)
-    if draft is None:
-        await pop_up(query, popups("abtn.popup_used"))
+    if isinstance(draft, str):
+        await pop_up(query, popups(draft))
         return
     if draft.ticket_id != press.ticket_id or (draft.template_id or 0) != press.template_id:
         await pop_up(query, popups("popup.invalid"))  # not this preview's button: forged
@@ -332,8 +340,9 @@ async def _send(
     ticket, action = got
     hook = runtime.storage.answers.sending(draft, by=user.id, now=runtime.clock.now())
     done = await carry_out(context, ticket, action, draft.text, _actor(user), hook)
-    if not done.outcome.moved and await _used(runtime, draft):
-        await pop_up(query, popups("abtn.popup_used"))  # a double press: the other one sent it
+    why = None if done.outcome.moved else await _unsent(runtime, draft)
+    if why is not None:  # a double press (the other one sent it), or 返回 / a re-pick meanwhile
+        await pop_up(query, popups(why))
         return
     text = _told(runtime, popups, action, done, user.full_name, draft.text)
     await _edit_pressed(query, text, None)
@@ -348,11 +357,15 @@ async def _send(
 
 async def _draft_of(
     runtime: Runtime, chat_id: int, message_id: int, user_id: int, kind: str
-) -> Draft | None:
-    """The unused draft of that kind kept for a message of this person; None otherwise."""
+) -> Draft | str:
+    """The unused draft of that kind kept for a message of this person; else the pop-up's key:
+    "已经发送过了" for a used one, "按钮已失效" when there is none (forgotten by 返回, pruned)
+    or it is not this person's preview."""
     draft = await runtime.storage.answers.find_draft(chat_id, message_id)
-    if draft is None or draft.kind != kind or draft.user_id != user_id or draft.used_at:
-        return None
+    if draft is None or draft.kind != kind or draft.user_id != user_id:
+        return "popup.invalid"
+    if draft.used_at is not None:
+        return "abtn.popup_used"
     return draft
 
 
@@ -370,9 +383,17 @@ async def _workable(
     return ticket, action
 
 
-async def _used(runtime: Runtime, draft: Draft) -> bool:
+async def _unsent(runtime: Runtime, draft: Draft) -> str | None:
+    """Why the move with ``draft``'s hook may have been undone, as a pop-up's key: the draft
+    used ("已经发送过了"), or gone or changed since it was read (返回, another template picked
+    on the same message: "按钮已失效", nothing was sent). None: the draft is as read and
+    unused, so the lifecycle refused the move (the caller says the status)."""
     found = await runtime.storage.answers.find_draft(draft.chat_id, draft.message_id)
-    return found is None or found.used_at is not None
+    if found is not None and found.used_at is not None:
+        return "abtn.popup_used"
+    if found is None or replace(found, created_at=draft.created_at) != draft:
+        return "popup.invalid"
+    return None
 
 
 async def _edit(context: LinliContext, query: CallbackQuery, popups: Texts) -> None:
@@ -381,15 +402,16 @@ async def _edit(context: LinliContext, query: CallbackQuery, popups: Texts) -> N
     user, message = query.from_user, query.message
     assert message is not None
     found = await _draft_of(runtime, message.chat.id, message.message_id, user.id, PREVIEW)
-    got = None if found is None else await _workable(runtime, found, user.id)
+    got = found if isinstance(found, str) else await _workable(runtime, found, user.id)
     if isinstance(got, str):
         await pop_up(query, popups(got))
         return
     draft = await runtime.storage.answers.claim_draft(
         message.chat.id, message.message_id, user.id, runtime.clock.now()
     )
-    if draft is None or got is None:
-        await pop_up(query, popups("abtn.popup_used"))
+    if draft is None:  # used or forgotten since it was read
+        assert not isinstance(found, str)
+        await pop_up(query, popups(await _unsent(runtime, found) or "abtn.popup_used"))
         return
     ticket, action = got
     try:  # the preview keeps its words, not its buttons: the prompt is the way on
@@ -481,10 +503,38 @@ async def on_prompt_reply(update: Update, context: LinliContext) -> None:
         return
     runtime = context.runtime
     draft = await runtime.storage.answers.find_draft(message.chat_id, replied.message_id)
-    if draft is None or draft.kind != PROMPT:
-        return  # a reply to another message of the bot (a preview, the choice): not words to send
-    await _reply_to_prompt(context, message, user, draft)
-    raise ApplicationHandlerStop
+    if draft is not None and draft.kind == PROMPT:
+        await _reply_to_prompt(context, message, user, draft)
+        raise ApplicationHandlerStop
+    if _unused_preview(draft, user.id) or (draft is None and _is_choice(replied)):
+        # words replying to a preview or to the choice: not what is sent; say how
+        await answer(message, texts_for(runtime, message)("abtn.reply_hint"))
+        raise ApplicationHandlerStop
+    # any other reply (to a used preview, to the care form's question…) passes on
+
+
+def _unused_preview(draft: Draft | None, user_id: int) -> bool:
+    return (
+        draft is not None
+        and draft.kind == PREVIEW
+        and draft.user_id == user_id
+        and draft.used_at is None
+    )
+
+
+def _is_choice(message: Message) -> bool:
+    """The message shows the 💬 choice: its buttons pick a template or one's own words (sent
+    by 💬 or /start answers_<ticket>, or a preview turned back by 返回). Not stored: its
+    buttons, as Telegram gives the replied message, tell."""
+    markup = message.reply_markup
+    if markup is None:
+        return False
+    for row in markup.inline_keyboard:
+        for button in row:
+            parsed = callbacks.parse(button.callback_data)
+            if isinstance(parsed, AnswerPress) and parsed.step in ("pick", "write"):
+                return True
+    return False
 
 
 async def _reply_to_prompt(
@@ -506,8 +556,8 @@ async def _reply_to_prompt(
     words = (message.text or "").strip()[:TEXT_LIMIT]
     hook = runtime.storage.answers.sending(draft, by=user.id, now=runtime.clock.now())
     done = await carry_out(context, ticket, action, words, _actor(user), hook)
-    if not done.outcome.moved and await _used(runtime, draft):
-        await answer(message, texts("abtn.already_sent", id=ticket.id))
+    if not done.outcome.moved and await _unsent(runtime, draft) is not None:
+        await answer(message, texts("abtn.already_sent", id=ticket.id))  # a replay, a double
         return
     await answer(message, _told(runtime, texts, action, done, user.full_name, words))
 

@@ -588,7 +588,8 @@ async def perform(
 ) -> Performed:
     """One officer action, as a command does it and a ready answer too: ``bot.tickets.act``
     (the lifecycle check, then the guarded move), then, moved, the post replying to the
-    resident's report. ``then`` runs in the move's transaction and may undo it
+    resident's report: a direct send after the move commits, so a crash in between keeps the
+    move and loses the post. ``then`` runs in the move's transaction and may undo it
     (storage.tickets.OnMoved: a ready answer's draft is used there). The caller answers the
     officer and refreshes the receipt."""
     runtime = context.runtime

@@ -374,6 +374,16 @@ async def _tie_self(
         detail += own("votes.room_claim_pending", label=escape(tied.household.label))
         if not tied.repeat:  # the same claim again tells nobody again
             await _tell_officers(context, grid, user, tied.household.label)
+    if tied.household.removed:  # a claim does not bring a removed household back
+        detail += own("votes.room_claim_removed", label=escape(tied.household.label))
+    # open votes she answered whose list (fixed at their start) leaves this household out
+    for vote in await runtime.storage.votes.answered_outside(grid.id, user.id, tied.household.id):
+        detail += own(
+            "votes.room_outside_vote",
+            id=vote.id,
+            question=escape(vote.question),
+            label=escape(tied.household.label),
+        )
     logger.info("room: user %s tied in grid %s (%s)", user.id, grid.id, status)
     done = texts("votes.done_tied" if officer else "votes.done_claimed")
     await _privately(message, context, texts, detail, done)
@@ -415,7 +425,7 @@ async def _room_for(
     if not words:
         confirmed = await runtime.storage.votes.confirm(grid.id, person.user_id, officer or 0, now)
         if confirmed is None:
-            await answer(message, texts("votes.room_nothing_to_confirm", name=name))
+            await answer(message, texts("votes.room_nothing_to_confirm"))
             return
         logger.info("room: user %s confirmed in grid %s by %s", person.user_id, grid.id, officer)
         detail = own("votes.room_confirmed", name=name, label=escape(confirmed.household.label))
@@ -476,7 +486,7 @@ async def _room_del(
         if not officer:
             await answer(message, texts("votes.room_officers_only"))
             return
-        await _remove_household(message, runtime, texts, grid, words)
+        await _remove_household(message, context, texts, grid, words)
         return
     if person is not None and person.user_id is not None:
         if not officer:
@@ -486,8 +496,7 @@ async def _room_del(
         by = user.id if user else None
         detail = await _untie(runtime, own, grid, person.user_id, escape(person.name), by)
         if detail is None:
-            name = escape(person.name)
-            await answer(message, texts("votes.room_nothing_to_untie", name=name))
+            await answer(message, texts("votes.room_nothing_to_untie"))
             return
         await _privately(message, context, texts, detail, texts("votes.done_untied"))
         return
@@ -524,14 +533,29 @@ async def _untie(
 
 
 async def _remove_household(
-    message: Message, runtime: Runtime, texts: Texts, grid: GridInfo, words: list[str]
+    message: Message, context: LinliContext, texts: Texts, grid: GridInfo, words: list[str]
 ) -> None:
-    """``/room del 3-2-502``: the household takes no part in votes started from now on."""
+    """``/room del 3-2-502``: the household takes no part in votes started from now on; the
+    people still tied to it are named to the officer privately, with how to untie them.
+    ``/room del 123456789``: the person of that user id is untied."""
+    runtime = context.runtime
+    user = message.from_user
+    officer = user.id if user else None
+    own = _own_texts(runtime, user) if user else texts
+    user_id = _user_id_word(words[0]) if len(words) == 1 else None
+    if user_id is not None:
+        tied = await runtime.storage.votes.household_of(grid.id, user_id)
+        name = escape(tied[1].user_name or str(user_id)) if tied else str(user_id)
+        detail = await _untie(runtime, own, grid, user_id, name, officer)
+        if detail is None:
+            await answer(message, texts("votes.room_nothing_to_untie"))
+            return
+        await _privately(message, context, texts, detail, texts("votes.done_untied"))
+        return
     label = _label_of(words)
     if label is None:
         await _bad_label(message, texts, words, "votes.room_del_example")
         return
-    officer = message.from_user.id if message.from_user else None
     removed = await votes.remove_household(
         runtime.care_desk, grid_id=grid.id, label=label, by=officer, now=runtime.clock.now()
     )
@@ -539,7 +563,36 @@ async def _remove_household(
         await answer(message, texts("votes.room_not_listed", label=escape(label.text)))
         return
     logger.info("room: household %s removed in grid %s by %s", label.text, grid.id, officer)
-    await answer(message, texts("votes.room_removed", label=escape(label.text)))
+    done = texts("votes.room_removed", label=escape(removed.label))
+    residents = [
+        m
+        for line in await runtime.storage.votes.households(grid.id, removed.label, removed=True)
+        if line.household.id == removed.id
+        for m in line.members
+    ]
+    if not residents:
+        await answer(message, done)
+        return
+    names = own("text.list_separator").join(
+        escape(m.user_name or str(m.user_id)) + f" ({m.user_id})" for m in residents
+    )
+    detail = own(
+        "votes.room_removed_residents",
+        label=escape(removed.label),
+        count=len(residents),
+        names=names,
+    )
+    if is_private(message):
+        await answer(message, f"{done}\n{detail}")
+        return
+    # the group reads the removal and a count; the names go to the officer's private chat
+    told = (
+        user is not None
+        and not is_anonymous_admin(message)
+        and await _tell(context, user.id, detail)
+    )
+    tail = "" if told else "\n" + texts("votes.room_removed_residents_group", count=len(residents))
+    await answer(message, done + tail)
 
 
 async def _room_add(
@@ -636,7 +689,7 @@ async def _room_private(
         if sub == "add":
             await _room_add(message, runtime, texts, grids[0], words)
         else:
-            await _remove_household(message, runtime, texts, grids[0], words)
+            await _remove_household(message, context, texts, grids[0], words)
         return
     if not words:
         tied = await _tied_grids(runtime, user.id)
@@ -721,10 +774,16 @@ async def _room_list(
     every = await runtime.storage.grids.grids() if grids is None else grids
     parts: list[str] = []
     for grid in every:
-        lines = await runtime.storage.votes.households(grid.id, prefix)
+        # households off the roster are listed (marked) while someone is still tied to them
+        lines = [
+            line
+            for line in await runtime.storage.votes.households(grid.id, prefix, removed=True)
+            if not line.household.removed or line.members
+        ]
         if not lines:
             continue
-        households, members, unconfirmed = _counts(lines)
+        _all, members, unconfirmed = _counts(lines)
+        households = sum(1 for line in lines if not line.household.removed)
         parts.append(
             texts(
                 "votes.room_list_head",
@@ -744,10 +803,11 @@ async def _room_list(
                 )
                 for m in line.members
             )
+            mark = texts("votes.room_removed_mark") if line.household.removed else ""
             parts.append(
                 texts(
                     "votes.room_list_line",
-                    label=escape(line.household.label),
+                    label=escape(line.household.label) + mark,
                     members=people or texts("votes.room_list_nobody"),
                 )
             )

@@ -9,8 +9,13 @@ under the dedupe key ``answer:auto:<ticket id>``, so a replay or a restart does 
 draft (a preview or a ForceReply prompt of the 💬 flow) is used once (``UPDATE … WHERE used_at IS
 NULL``): to send, by :meth:`AnswerRepository.sending`, a hook run in the ticket's move
 (storage.tickets.OnMoved) that uses the draft and records the template's use in the move's own
-transaction — a draft already used undoes the move — so a crash, a double press or a replay
-cannot send twice nor lose a send; :meth:`claim_draft` uses one by itself (改一改).
+transaction — a draft used already, forgotten (↩️返回) or changed since it was read (another
+template picked on the same message) undoes the move — so a double press or a replay moves the
+ticket once, and a crash before that commit leaves the draft unused, to send again. The post
+to the resident is the caller's direct send after that commit, as for the officer commands: a
+crash between the commit and the post loses the post (the ticket moved, the draft used; the
+receipt shows the new status). :meth:`claim_draft` uses one by itself, outside any move (改一改:
+a crash before its prompt is sent leaves the officer to press 💬 again).
 """
 
 from __future__ import annotations
@@ -324,9 +329,9 @@ class AnswerRepository:
 
     def sending(self, draft: Draft, *, by: int, now: datetime) -> OnMoved:
         """The hook for the ticket's move that sends ``draft`` (storage.tickets.OnMoved): in
-        the move's transaction it uses the draft (only ``by``'s, once) and records its
-        template's use on the ticket as moved; a draft used already (a double press, a replay)
-        undoes the move."""
+        the move's transaction it uses the draft (only ``by``'s, once, and only as read: the
+        same words and template) and records its template's use on the ticket as moved; a
+        draft used already (a double press, a replay), forgotten or changed undoes the move."""
 
         async def then(conn: AsyncConn, ticket: Ticket) -> bool:
             return await use_draft_in(conn, draft, by=by, ticket=ticket, now=now)
@@ -359,11 +364,23 @@ async def use_draft_in(
     conn: AsyncConn, draft: Draft, *, by: int, ticket: Ticket, now: datetime
 ) -> bool:
     """Inside the caller's transaction (a ticket's move): use ``draft`` once (it must be
-    ``by``'s) and record its template's use on ``ticket``; False when it was used already."""
+    ``by``'s, and still as read: a preview's message re-picked meanwhile holds other words)
+    and record its template's use on ``ticket``; False when it was used already, is gone
+    (↩️返回, pruned) or was changed since ``draft`` was read."""
     stamp = to_db_time(now)
     cursor = await conn.execute(
-        "UPDATE answer_drafts SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL",
-        (stamp, draft.id, by),
+        "UPDATE answer_drafts SET used_at = ? WHERE id = ? AND user_id = ? AND used_at IS NULL"
+        " AND kind = ? AND ticket_id = ? AND action = ? AND template_id IS ? AND text = ?",
+        (
+            stamp,
+            draft.id,
+            by,
+            draft.kind,
+            draft.ticket_id,
+            draft.action,
+            draft.template_id,
+            draft.text,
+        ),
     )
     if cursor.rowcount == 0:
         return False

@@ -1209,6 +1209,21 @@ class VoteRepository:
         )
         return [Vote.from_row(r) for r in rows]
 
+    async def answered_outside(self, grid_id: int, user_id: int, household_id: int) -> list[Vote]:
+        """The grid's open votes where the person answered (her latest answer is no
+        retraction) and whose eligible households, fixed at the start, leave ``household_id``
+        out: her answer there counts for nobody, whatever room she gives now."""
+        rows = await self._db.fetch_all(
+            "SELECT v.* FROM votes v WHERE v.grid_id = ? AND v.status = 'open'"
+            " AND NOT EXISTS (SELECT 1 FROM vote_households vh WHERE vh.vote_id = v.id"
+            " AND vh.household_id = ?)"
+            " AND (SELECT a.option FROM vote_answers a WHERE a.vote_id = v.id"
+            " AND a.user_id = ? AND a.proxy_household_id IS NULL"
+            " ORDER BY a.id DESC LIMIT 1) IS NOT NULL ORDER BY v.id",
+            (grid_id, household_id, user_id),
+        )
+        return [Vote.from_row(r) for r in rows]
+
     async def state(self, vote_id: int) -> VoteState | None:
         """The vote with what its count reads (for /vote show, and tests)."""
 

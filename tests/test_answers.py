@@ -675,6 +675,71 @@ async def test_sending_uses_the_draft_inside_the_move_once_or_not_at_all(storage
     assert [n for _, n in await storage.answers.uses(NOW, NOW + timedelta(1))] == [1]
 
 
+async def test_a_draft_changed_or_forgotten_since_it_was_read_is_not_sent(
+    storage: Storage,
+) -> None:
+    """A 发送 racing a re-pick (or 返回) on the same message: the hook was built from the
+    draft as read; the move finds other words (or none) there and is undone, nothing used."""
+    opened = await opened_ticket(storage)
+    first = await storage.answers.add("consult", "done", "甲", (), None, NOW)
+    second = await storage.answers.add("consult", "progress", "乙", (), None, NOW)
+    read = await storage.answers.draft(
+        55, 900, 8, opened.id, "done", first, "甲", NOW, kind="preview"
+    )
+    # another device picks another template on the same message: same row, other words
+    now_there = await storage.answers.draft(
+        55, 900, 8, opened.id, "progress", second, "乙", NOW, kind="preview"
+    )
+    assert now_there.id == read.id
+    officer = tickets.Actor(8, "刘")
+    stale = storage.answers.sending(read, by=8, now=NOW)
+    refused = await tickets.act(
+        storage, tickets.Action.DONE, opened, officer, NOW, "甲", then=stale
+    )
+    assert not refused.moved and refused.ticket.status == "new"
+    kept = await storage.answers.find_draft(55, 900)
+    assert kept == now_there and kept.used_at is None  # still there, with its own words
+    assert await storage.answers.uses(NOW, NOW + timedelta(1)) == []
+    # the same words again but from another template: still not the draft as read
+    same_words = await storage.answers.draft(
+        55, 900, 8, opened.id, "done", second, "甲", NOW, kind="preview"
+    )
+    refused = await tickets.act(
+        storage, tickets.Action.DONE, opened, officer, NOW, "甲", then=stale
+    )
+    assert not refused.moved
+    # the draft as it is now sends
+    sent = await tickets.act(
+        storage,
+        tickets.Action.DONE,
+        opened,
+        officer,
+        NOW,
+        "甲",
+        then=storage.answers.sending(same_words, by=8, now=NOW),
+    )
+    assert sent.moved
+    assert [(t.id, n) for t, n in await storage.answers.uses(NOW, NOW + timedelta(1))] == [
+        (second, 1)
+    ]
+    # forgotten (返回) after it was read: undone too
+    other = await opened_ticket(storage, message_id=11)
+    gone = await storage.answers.draft(
+        55, 901, 8, other.id, "done", first, "甲", NOW, kind="preview"
+    )
+    assert await storage.answers.void_draft(55, 901, 8)
+    refused = await tickets.act(
+        storage,
+        tickets.Action.DONE,
+        other,
+        officer,
+        NOW,
+        "甲",
+        then=storage.answers.sending(gone, by=8, now=NOW),
+    )
+    assert not refused.moved and refused.ticket.status == "new"
+
+
 async def test_back_forgets_a_draft_and_old_drafts_are_pruned(storage: Storage) -> None:
     opened = await opened_ticket(storage)
     await storage.answers.draft(55, 900, 8, opened.id, "done", None, "甲", NOW, kind="preview")

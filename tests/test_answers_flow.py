@@ -416,14 +416,44 @@ async def test_a_plain_reply_to_a_preview_or_to_the_choice_sends_nothing(bot: Ha
     w = await world(bot)
     shown, _ = await preview(bot, w, w.officer, "done")
     chat = bot.sim.private_chat(w.officer)
-    await bot.say(chat, w.officer, "这条模板不太合适，先不发", reply_to=shown["message_id"])
+    hint = TEXTS("abtn.reply_hint")
+    to_preview = await bot.say(chat, w.officer, "这条模板不太合适", reply_to=shown["message_id"])
+    assert [m["text"] for m in bot.replies(chat, to_preview)] == [hint]
     await press(
         bot, w.officer, shown["message_id"], w.officer, encode(AnswerPress("back", w.ticket.id))
     )
-    await bot.say(chat, w.officer, "请问哪个是进展？", reply_to=shown["message_id"])
+    to_choice = await bot.say(chat, w.officer, "请问哪个是进展？", reply_to=shown["message_id"])
+    assert [m["text"] for m in bot.replies(chat, to_choice)] == [hint]
     assert (await bot.fresh(w.ticket)).status == "new"
     assert group_posts(bot, w) == []
     assert not any(m["text"].startswith("已发送") for m in private(bot, w.officer))
+    # the preview is still there to send: the hint used nothing
+    choice = now(bot, w.officer, shown["message_id"])
+    data, template_id = pick(choice, "progress")
+    await press(bot, w.officer, shown["message_id"], w.officer, data)
+    send = encode(AnswerPress("send", w.ticket.id, template_id))
+    answer = await press(bot, w.officer, shown["message_id"], w.officer, send)
+    assert answer.get("text") == TEXTS("abtn.popup_sent", id=w.ticket.id, status="处理中")
+    # a reply to the sent preview ("已发送 ✓", no buttons) is not ours to answer: it passes on
+    after = await bot.say(chat, w.officer, "好的", reply_to=shown["message_id"])
+    assert hint not in [m["text"] for m in bot.replies(chat, after)]
+    assert len(group_posts(bot, w)) == 1
+
+
+async def test_a_reply_to_a_preview_gets_the_hint_even_with_a_care_form_open(
+    bot: Harness,
+) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.named, "done")
+    chat = bot.sim.private_chat(w.named)
+    started = await bot.say(chat, w.named, "/care add")
+    question = bot.reply_text(chat, started)
+    reply = await bot.say(chat, w.named, "张大爷", reply_to=shown["message_id"])
+    assert [m["text"] for m in bot.replies(chat, reply)] == [TEXTS("abtn.reply_hint")]
+    # the form did not take it: its next plain answer is still the first one it reads
+    answered = await bot.say(chat, w.named, "张大爷")
+    assert bot.replies(chat, answered) and bot.reply_text(chat, answered) != question
+    assert (await bot.fresh(w.ticket)).status == "new" and group_posts(bot, w) == []
 
 
 async def test_back_forgets_the_preview_so_its_stale_send_sends_nothing(bot: Harness) -> None:
@@ -436,8 +466,30 @@ async def test_back_forgets_the_preview_so_its_stale_send_sends_nothing(bot: Har
     )
     assert await bot.storage.answers.find_draft(w.officer.id, shown["message_id"]) is None
     answer = await stale_press(bot, w.officer, seen, send)
-    assert answer.get("text") == TEXTS("abtn.popup_used")
+    # nothing was sent: the button is stale, not "sent already"
+    assert answer.get("text") == TEXTS("popup.invalid")
     assert (await bot.fresh(w.ticket)).status == "new" and group_posts(bot, w) == []
+
+
+async def test_a_stale_send_of_another_template_on_the_same_message_sends_nothing(
+    bot: Harness,
+) -> None:
+    w = await world(bot)
+    shown, _ = await preview(bot, w, w.officer, "done")
+    seen = copy.deepcopy(shown)  # 办结's preview, as another device still shows it
+    old = encode(AnswerPress("send", w.ticket.id, pick_id(shown)))
+    await press(
+        bot, w.officer, shown["message_id"], w.officer, encode(AnswerPress("back", w.ticket.id))
+    )
+    data, template_id = pick(now(bot, w.officer, shown["message_id"]), "progress")
+    await press(bot, w.officer, shown["message_id"], w.officer, data)
+    answer = await stale_press(bot, w.officer, seen, old)
+    assert answer.get("text") == TEXTS("popup.invalid")
+    assert (await bot.fresh(w.ticket)).status == "new" and group_posts(bot, w) == []
+    # the message's own preview (进展) still sends, with its own words
+    new = encode(AnswerPress("send", w.ticket.id, template_id))
+    await press(bot, w.officer, shown["message_id"], w.officer, new)
+    assert (await bot.fresh(w.ticket)).status == "accepted" and len(group_posts(bot, w)) == 1
 
 
 async def test_a_send_naming_another_ticket_moves_neither(bot: Harness) -> None:
@@ -522,7 +574,7 @@ async def test_the_tick_forgets_old_drafts(bot: Harness) -> None:
     assert await bot.storage.answers.find_draft(w.officer.id, shown["message_id"]) is None
     send = encode(AnswerPress("send", w.ticket.id, pick_id(shown)))
     answer = await press(bot, w.officer, shown["message_id"], w.officer, send)
-    assert answer.get("text") == TEXTS("abtn.popup_used")
+    assert answer.get("text") == TEXTS("popup.invalid")  # forgotten, never sent
     assert (await bot.fresh(w.ticket)).status == "new"
 
 

@@ -218,7 +218,7 @@ def test_shares() -> None:
         ("议题 --until 11月26日 09:00", "vote.error_until_past"),  # today, an hour ago
         ("议题 --until 9:30", "vote.error_until_past"),
         ("议题 --until 10:05", "votes.error_until_soon"),
-        ("议题 --until 5m", "vote.error_until"),
+        ("议题 --until 5m", "votes.error_until_soon"),
         ("议题 " + "🏠" * 151, "vote.error_question_long"),  # 302 UTF-16 units
         ("议题 同意|" + "🏠" * 51, "vote.error_option_long"),
         ("议题 --pass 大多数", "vote.error_pass"),
@@ -367,7 +367,21 @@ def test_subcommands_numbers_and_choices() -> None:
         ("代投 是否允许", None),
         ("凉房改造", None),
         ("", None),
+        # an English subcommand word is the subcommand: the rest that does not fit gets its usage
+        ("show x", "show"),
+        ("close 最后", "close"),
+        ("list all", "list"),
+        ("proxy 东门", "proxy"),
     ],
 )
 def test_subcommand_words_do_not_shadow_questions(line: str, sub: str | None) -> None:
     assert read_vote_command(line.split()) == sub
+
+
+def test_a_length_in_minutes_at_least_ten() -> None:
+    for words in ("30m", "30min", "30分钟", "30分"):
+        line = parse_vote_line(f"/vote 凉房 --until {words}", NOW, TZ)
+        assert line.deadline == NOW + timedelta(minutes=30), words
+    with pytest.raises(VoteLineError) as refused:
+        parse_vote_line("/vote 凉房 --until 9m", NOW, TZ)
+    assert refused.value.key == "votes.error_until_soon"

@@ -14,8 +14,9 @@ subcommands and of a proxy's choice.
 * **--until**: ``12月10日`` / ``12-10`` / ``2026-12-10`` (the end of that local day; a month-day
   before today means next year's), with a time ``12月10日18:00`` / ``12月10日 18:00`` /
   ``12-10 18:00`` (after a bare number the time needs its space: ``3-1 18:00`` is March 1st),
-  a time alone ``18:00`` (today), a length ``3d`` ``48h`` ``3天`` ``48小时`` ``2周``, or a
-  weekday ``周五`` / ``星期五`` (the coming one, today included; ``周五18:00``); default 7 days;
+  a time alone ``18:00`` (today), a length ``3d`` ``48h`` ``30m`` ``3天`` ``48小时``
+  ``30分钟`` ``2周``, or a weekday ``周五`` / ``星期五`` (the coming one, today included;
+  ``周五18:00``); default 7 days;
   at least 10 minutes and at most 90 days away. A time of today already gone, or a month-day
   gone by whose next year's is too far, is "already past".
 * **--pass**: ``2/3`` ``三分之二`` ``67%`` ``2/3以上`` (at least that share of the eligible
@@ -262,9 +263,10 @@ def parse_rule(word: str) -> Rule | None:
 
 # -- deadlines ------------------------------------------------------------------------------
 
-_LENGTH = re.compile(r"(\d{1,4})\s*(d|h|w|天|日|小时|个小时|周|星期)", re.IGNORECASE)
-_LENGTH_HOURS = {"d": 24, "天": 24, "日": 24, "h": 1, "小时": 1, "个小时": 1}
-_LENGTH_HOURS |= {"w": 168, "周": 168, "星期": 168}
+_LENGTH = re.compile(r"(\d{1,4})\s*(d|h|w|m|min|天|日|小时|个小时|周|星期|分钟|分)", re.IGNORECASE)
+_LENGTH_MINUTES = {"d": 1440, "天": 1440, "日": 1440, "h": 60, "小时": 60, "个小时": 60}
+_LENGTH_MINUTES |= {"w": 10080, "周": 10080, "星期": 10080}
+_LENGTH_MINUTES |= {"m": 1, "min": 1, "分钟": 1, "分": 1}
 # a day, then maybe its time: after 日/号 or a weekday the time may follow at once
 # (12月10日18:00, 周五18点); after a bare number only past a space or T (12-10 18:00), so that
 # "3-1 18:00" never reads as 3-11 8:00
@@ -330,7 +332,7 @@ def read_deadline(text: str, now: datetime, tz: ZoneInfo) -> Deadline | None:
     time of today already gone, or a day of this year, stays in the past."""
     folded = re.sub(r"\s+", " ", _fold(text).casefold())
     if (m := _LENGTH.fullmatch(folded.replace(" ", ""))) is not None:
-        return Deadline(now + timedelta(hours=int(m.group(1)) * _LENGTH_HOURS[m.group(2)]))
+        return Deadline(now + timedelta(minutes=int(m.group(1)) * _LENGTH_MINUTES[m.group(2)]))
     local = now.astimezone(tz)
     if (alone := _clock(folded)) is not None:  # 18:00: today's
         return Deadline(_on_day(local.date(), alone, tz))
@@ -560,14 +562,18 @@ def vote_subcommand(word: str) -> VoteSubcommand | None:
 
 
 def read_vote_command(words: Sequence[str]) -> VoteSubcommand | None:
-    """The subcommand ``/vote``'s words name, only when the rest has its shape: ``list``
-    alone; ``show`` / ``close`` alone (their usage) or with one vote number; ``proxy`` alone or
-    with a vote number first. Otherwise None: the words are a question (``/vote 关闭 东门``)."""
+    """The subcommand ``/vote``'s words name. An English word (``show x``, ``close 最后``)
+    always: the handler answers with the subcommand's usage when the rest is no number. A
+    Chinese one only when the rest has its shape: ``列表`` alone; ``查看`` / ``关闭`` alone
+    (their usage) or with one vote number; ``代投`` alone or with a vote number first.
+    Otherwise None: the words are a question (``/vote 关闭 东门``)."""
     if not words:
         return None
     sub = vote_subcommand(words[0])
     rest = words[1:]
     if sub is None or not rest:
+        return sub
+    if _fold(words[0]).isascii():  # show x, close 最后: no English question starts so
         return sub
     if sub == "list" or vote_number(rest[0]) is None:
         return None
