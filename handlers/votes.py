@@ -562,7 +562,7 @@ async def _remove_household(
     if removed is None:
         await answer(message, texts("votes.room_not_listed", label=escape(label.text)))
         return
-    logger.info("room: household %s removed in grid %s by %s", label.text, grid.id, officer)
+    logger.info("room: household %s removed in grid %s by %s", removed.id, grid.id, officer)
     done = texts("votes.room_removed", label=escape(removed.label))
     residents = [
         m
