@@ -200,6 +200,14 @@ def pick_id(preview_message: JSON) -> int:
     raise AssertionError("no 发送 on the preview")
 
 
+async def prompt_for(bot: Harness, w: World, who: SimUser) -> JSON:
+    """A progress template's preview, 改一改 pressed: the ForceReply prompt it sends."""
+    shown, _ = await preview(bot, w, who, "progress")
+    edit = encode(AnswerPress("edit", w.ticket.id, pick_id(shown)))
+    await press(bot, who, shown["message_id"], who, edit)
+    return private(bot, who)[-1]
+
+
 async def test_a_double_press_and_a_replayed_update_send_once(bot: Harness) -> None:
     w = await world(bot)
     shown, _ = await preview(bot, w, w.officer, "progress")
@@ -255,15 +263,7 @@ async def test_edit_sends_the_officers_reply_once(bot: Harness) -> None:
 
 async def test_someone_else_replying_to_a_prompt_is_refused(bot: Harness) -> None:
     w = await world(bot)
-    shown, _ = await preview(bot, w, w.officer, "progress")
-    await press(
-        bot,
-        w.officer,
-        shown["message_id"],
-        w.officer,
-        encode(AnswerPress("edit", w.ticket.id, pick_id(shown))),
-    )
-    prompt = private(bot, w.officer)[-1]
+    prompt = await prompt_for(bot, w, w.officer)
     # only the officer can write in his private chat: another person's reply is a forged update
     forged = {
         "update_id": 900_000_001,
@@ -512,15 +512,7 @@ async def test_a_send_naming_another_ticket_moves_neither(bot: Harness) -> None:
 
 async def test_a_prompt_reply_is_sent_even_with_a_care_form_open(bot: Harness) -> None:
     w = await world(bot)
-    shown, _ = await preview(bot, w, w.named, "progress")
-    await press(
-        bot,
-        w.named,
-        shown["message_id"],
-        w.named,
-        encode(AnswerPress("edit", w.ticket.id, pick_id(shown))),
-    )
-    prompt = private(bot, w.named)[-1]
+    prompt = await prompt_for(bot, w, w.named)
     chat = bot.sim.private_chat(w.named)
     started = await bot.say(chat, w.named, "/care add")
     question = bot.reply_text(chat, started)
