@@ -63,8 +63,14 @@ class IntakeMessage:
 
 @dataclass(frozen=True)
 class OpenResult:
-    ticket: Ticket
-    created: bool  # False: the same message was delivered before (its receipt is queued once)
+    binding: ChatBinding | None  # the chat's active binding, as the opening read it
+    ticket: Ticket | None  # None: nothing opened (no grid's chat, or a tag alone: says_enough)
+    created: bool = False  # False: the same message was delivered before (one receipt)
+
+
+def says_enough(parsed: ParsedReport, message: IntakeMessage) -> bool:
+    """A tag that needs words (``needs_detail``: #报修 alone) says enough with a photo."""
+    return not parsed.needs_detail or bool(message.media)
 
 
 def deadlines(category: Category, opened_at: datetime) -> tuple[datetime, datetime]:
@@ -111,23 +117,35 @@ def new_ticket(
 async def open_ticket(
     storage: Storage,
     catalog: CategoryCatalog,
-    binding: ChatBinding,
     parsed: ParsedReport,
     message: IntakeMessage,
     now: datetime,
     then: OnOpened | None = None,
+    *,
+    stashed: bool = False,
 ) -> OpenResult:
-    """Open one ticket for a tagged message; the same message twice gives the same ticket.
-    ``then``: what else a new ticket owes, queued in its transaction (storage.tickets.OnOpened)."""
-    if binding.grid_id is None:
-        raise ValueError("only a grid chat opens tickets")
-    draft = new_ticket(catalog, binding.grid_id, parsed, message, now)
+    """Open one ticket for a tagged message when its chat is a grid's and it says enough; the
+    same message twice gives the same ticket. The chat's binding is read in the opening's own
+    hand-over. ``then``: what else a new ticket owes, queued in its transaction
+    (storage.tickets.OnOpened); ``stashed``: the message's files were kept as an album's items,
+    which the ticket adopts."""
+
+    def draft_for(binding: ChatBinding | None) -> NewTicket | None:
+        if binding is None or not binding.is_grid or binding.grid_id is None:
+            return None
+        if not says_enough(parsed, message):
+            return None
+        draft = new_ticket(catalog, binding.grid_id, parsed, message, now)
+        return replace(draft, media=()) if stashed else draft
+
     # the receipt's likely duplicates are found in the opening transaction, with the ticket
     since = now - DUPLICATE_WINDOW
-    ticket, created = await storage.tickets.open(
-        draft, receipt=True, duplicates_since=since, then=then
+    binding, opened = await storage.tickets.open_if_bound(
+        message.chat_id, draft_for, receipt=True, duplicates_since=since, then=then
     )
-    return OpenResult(ticket, created)
+    if opened is None:
+        return OpenResult(binding, None)
+    return OpenResult(binding, *opened)
 
 
 async def apply_edit(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -14,6 +13,7 @@ from bot.context import LinliApp, LinliContext, Runtime
 from bot.parsing import ParsedReport, parse_report
 from bot.tickets import IntakeMessage, MediaItem, Ticket, apply_edit, open_ticket
 from handlers.common import answer, refresh_receipt, texts_for
+from storage import ChatBinding
 
 logger = logging.getLogger(__name__)
 
@@ -112,34 +112,47 @@ async def take_report(message: Message, context: LinliContext) -> None:
     text = message.text or message.caption or ""
     parsed = parse_report(text, runtime.catalog)
     intake = intake_message(message, text)
+    album = bool(intake.media_group_id and intake.media)
     if not parsed.is_report:
-        if intake.media_group_id and intake.media:
+        if album:
             await _album_part(runtime, intake)
         return
-    binding = await runtime.storage.grids.active_binding(message.chat_id)
-    if binding is None or not binding.is_grid:
-        if binding is None:
-            await _hint_unbound(message, runtime)
-        return
-    if parsed.needs_detail and not intake.media:
-        await answer(message, runtime.texts("intake.need_detail", tag=parsed.tag))
-        return
-    if intake.media_group_id and intake.media:
+    if album:
+        # an album's item is kept only in a grid's chat (its binding read first)
+        binding = await runtime.storage.grids.active_binding(message.chat_id)
+        if binding is None or not binding.is_grid:
+            await _not_opened(message, runtime, binding, parsed)
+            return
         existing = await _album_part(runtime, intake)
         if existing is not None:
             return  # a second captioned item of an album that already has its ticket
-        intake = replace(intake, media=())  # stashed above: the new ticket adopts it
     now = runtime.clock.now()
     # 咨询 and the like: an automatic answer when a template's keywords match (from memory),
     # queued in the ticket's own transaction
     then = await answers.on_opening(
         runtime.storage, runtime.catalog, runtime.settings.tz, runtime.texts, now
     )
-    result = await open_ticket(runtime.storage, runtime.catalog, binding, parsed, intake, now, then)
-    if result.created:
+    # the chat's binding is read in the opening's own hand-over (the hot path: one trip)
+    result = await open_ticket(
+        runtime.storage, runtime.catalog, parsed, intake, now, then, stashed=album
+    )
+    if result.ticket is None:
+        await _not_opened(message, runtime, result.binding, parsed)
+    elif result.created:
         # the receipt (and an automatic answer) was queued with the ticket, and handed to the
         # running sender there (storage.outbox.Adopter): nothing to wake
         logger.info("ticket %s opened in chat %s", result.ticket.id, result.ticket.chat_id)
+
+
+async def _not_opened(
+    message: Message, runtime: Runtime, binding: ChatBinding | None, parsed: ParsedReport
+) -> None:
+    """Why a report opened no ticket, said when it helps: an unbound group is hinted (not
+    often), a grid's chat asks for words after a bare tag; a supervisors' chat stays quiet."""
+    if binding is None:
+        await _hint_unbound(message, runtime)
+    elif binding.is_grid:
+        await answer(message, runtime.texts("intake.need_detail", tag=parsed.tag))
 
 
 async def _album_part(runtime: Runtime, intake: IntakeMessage) -> Ticket | None:

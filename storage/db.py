@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
     from storage.outbox import Adopter
@@ -37,6 +37,15 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 LEADER_LOCK = "leader"  # the instance that runs the scheduled tick
 POLLER_LOCK = "poller"  # the one instance polling Telegram
 LOCK_RETRY_S = 0.25  # claim_poller(wait=…): how often a taken lock is asked for again
+
+
+class Rollback(Exception):
+    """Raised by the work of :meth:`Database.atomic` that found nothing to change: the
+    transaction is rolled back and ``atomic`` returns ``result``."""
+
+    def __init__(self, result: object) -> None:
+        super().__init__("nothing to change")
+        self.result = result
 
 
 class SchemaTooNewError(RuntimeError):
@@ -283,27 +292,32 @@ class Database:
 
     async def atomic(self, work: Callable[[Conn], T]) -> T:
         """:meth:`transaction` in one hand-over: BEGIN, ``work``, the handled update's record
-        (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises."""
+        (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises. ``work`` that
+        finds nothing to change raises :class:`Rollback` with its result: rolled back, nothing
+        recorded, and that result returned."""
         scope = unrecorded_scope()
         record = None if scope is None else (scope.update_id, to_db_time(scope.at))
         if scope is not None:
             self.note_handled(scope.update_id)
         begin = self.BEGIN
 
-        def whole(conn: Conn) -> T:
+        def whole(conn: Conn) -> tuple[bool, T]:
             conn.execute(begin)
             try:
                 result = work(conn)
                 if record is not None:
                     conn.execute(_RECORD_HANDLED, record)
                 conn.execute("COMMIT")
+            except Rollback as nothing:
+                conn.execute("ROLLBACK")
+                return False, cast(T, nothing.result)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return result
+            return True, result
 
-        result = await self.run(whole)
-        if scope is not None:
+        committed, result = await self.run(whole)
+        if scope is not None and committed:
             scope.recorded = True
         return result
 

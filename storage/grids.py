@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from storage.db import AsyncConn, Database, to_db_time
+from storage.db import AsyncConn, Conn, Database, to_db_time
 from storage.models import ChatBinding, GridInfo
 from storage.outbox import OutboxDraft, queue
 
@@ -295,3 +295,10 @@ async def _binding_in(conn: AsyncConn, chat_id: int) -> ChatBinding:
         row = await cursor.fetchone()
     assert row is not None
     return ChatBinding.from_row(row)
+
+
+def active_binding_in(conn: Conn, chat_id: int) -> ChatBinding | None:
+    """:meth:`GridRepository.active_binding` for work in the engine's thread."""
+    row = conn.execute(_BINDING_SELECT + " WHERE c.chat_id = ?", (chat_id,)).fetchone()
+    binding = None if row is None else ChatBinding.from_row(row)
+    return binding if binding is not None and binding.active else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,16 +133,20 @@ def queue_in(conn: Conn, draft: OutboxDraft, now: datetime) -> bool:
     return conn.execute(_QUEUE, _queue_values(draft, now)).rowcount > 0
 
 
-def _with_tickets(conn: Conn, rows: list[Row]) -> list[OutboxItem]:
-    """The rows as items, each receipt with its ticket read in the same hand-over."""
+def _with_tickets(conn: Conn, rows: list[Row], known: Ticket | None = None) -> list[OutboxItem]:
+    """The rows as items, each receipt with its ticket read in the same hand-over (``known``:
+    one as it stands in this transaction already, not read again)."""
     wanted = {r["ticket_id"] for r in rows if r["kind"] == "receipt" and r["ticket_id"]}
     tickets: dict[int, Ticket] = {}
+    if known is not None and known.id in wanted:
+        wanted.discard(known.id)
+        tickets[known.id] = known
     if wanted:
         found = conn.execute(
             "SELECT * FROM tickets WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(wanted)),),
         ).fetchall()
-        tickets = {t.id: t for t in map(Ticket.from_row, found)}
+        tickets.update((t.id, t) for t in map(Ticket.from_row, found))
     return [OutboxItem.from_row(r, tickets.get(r["ticket_id"])) for r in rows]
 
 
@@ -165,11 +171,12 @@ class Adopter(Protocol):
 
 
 def claim_chat_in(
-    conn: Conn, db: Database, chat_id: int, now: datetime, rows: int
+    conn: Conn, db: Database, chat_id: int, now: datetime, rows: int, known: Ticket | None = None
 ) -> list[OutboxItem] | None:
     """Claim one chat's outbox (:meth:`Database.claim_outbox_in`) and read its due rows under
     the claim, receipts with their tickets (as :meth:`OutboxRepository.claim_due` does for
-    the chats it finds); None if another instance holds the chat."""
+    the chats it finds; ``known``: a ticket of this transaction, as it stands); None if
+    another instance holds the chat."""
     if not db.claim_outbox_in(conn, [chat_id]):
         return None
     found = conn.execute(
@@ -177,7 +184,7 @@ def claim_chat_in(
         " AND o.not_before <= ? ORDER BY o.id LIMIT ?",
         (chat_id, to_db_time(now), rows),
     ).fetchall()
-    return _with_tickets(conn, found)
+    return _with_tickets(conn, found, known)
 
 
 @dataclass(frozen=True)
@@ -194,9 +201,54 @@ class Claimed:
         return len(self.rows) + len(self.refused)
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """One :meth:`OutboxRepository.mark_sent`, waiting to be written with others."""
+
+    ids: tuple[int, ...]
+    message_id: int | None
+    stamp: str
+    receipt_of: tuple[int, ...]
+    release: int | None
+
+
+def _mark_in(conn: Conn, marks: Sequence[_Mark]) -> None:
+    conn.executemany(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
+        " attempts = attempts + 1 WHERE id = ?",
+        [(m.stamp, m.message_id, item_id) for m in marks for item_id in m.ids],
+    )
+    receipts = [(m.message_id, ticket_id) for m in marks for ticket_id in m.receipt_of]
+    if receipts:
+        conn.executemany("UPDATE tickets SET receipt_message_id = ? WHERE id = ?", receipts)
+
+
+class _BatchFailed(Exception):
+    """A batch of marks whose transaction failed (the cause): each waiting mark learns it."""
+
+    def __init__(self, batch: list[tuple[_Mark, asyncio.Future[None]]]) -> None:
+        super().__init__("marking sent failed")
+        self.batch = batch
+
+
+def _settle(
+    batch: Sequence[tuple[_Mark, asyncio.Future[None]]], error: BaseException | None
+) -> None:
+    for _, written in batch:
+        if written.done():  # (its caller was cancelled: the mark was written all the same)
+            continue
+        if error is None:
+            written.set_result(None)
+        else:
+            written.set_exception(error)
+
+
 class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # mark_sent's marks waiting to be written, and whether a batch is being written
+        self._marks: deque[tuple[_Mark, asyncio.Future[None]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
 
     async def add(self, draft: OutboxDraft, now: datetime) -> bool:
         return await self._db.atomic(lambda conn: queue_in(conn, draft, now))
@@ -297,42 +349,65 @@ class OutboxRepository:
         receipt_of: Sequence[int] = (),
         release: int | None = None,
     ) -> None:
-        """Sent; receipts' tickets learn the receipt's message id in the same transaction (one
-        hand-over to the engine's thread). ``release``: then let go of that chat
-        (:meth:`claim_due`), after the COMMIT, in the same hand-over."""
-        stamp = to_db_time(now)
+        """Sent; receipts' tickets learn the receipt's message id in the same transaction.
+        ``release``: then let go of that chat (:meth:`claim_due`), after the COMMIT.
 
-        def mark(conn: Conn) -> None:
-            conn.executemany(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
-                [(stamp, message_id, item_id) for item_id in ids],
-            )
-            conn.executemany(
-                "UPDATE tickets SET receipt_message_id = ? WHERE id = ?",
-                [(message_id, ticket_id) for ticket_id in receipt_of],
-            )
-
-        if release is None or unrecorded_scope() is not None:  # (the sender has no update)
-            await self._db.atomic(mark)
+        Marks are written together: one waits only while another batch is being written, and
+        the batch takes every mark that came meanwhile (the drains of many chats finish their
+        sends together) — one transaction and one hand-over for them all, returning when its
+        own is committed."""
+        mark = _Mark(tuple(ids), message_id, to_db_time(now), tuple(receipt_of), release)
+        if unrecorded_scope() is not None:  # (the sender has no update): recorded with it
+            await self._db.atomic(lambda conn: _mark_in(conn, [mark]))
             if release is not None:
                 await self.release_chat(release)
             return
+        written = asyncio.get_running_loop().create_future()
+        self._marks.append((mark, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_marks(), name="outbox-marks")
+        await written
+
+    async def _write_marks(self) -> None:
+        """Write batches while marks wait: each batch every mark waiting when the engine's
+        thread takes it (marks added meanwhile go in the next). A batch that fails fails each
+        of its marks; a trip that fails before taking any fails every mark waiting."""
         db = self._db
-        chat_id = release
+        waiting = self._marks
 
-        def mark_then_release(conn: Conn) -> None:
-            conn.execute(db.BEGIN)
+        def write(conn: Conn) -> list[tuple[_Mark, asyncio.Future[None]]]:
+            batch = []
+            while waiting:  # (a deque: the loop may append while this thread takes)
+                batch.append(waiting.popleft())
+            if not batch:
+                return batch
+            committed = False
             try:
-                mark(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            # after the COMMIT: the instance that claims the chat next reads these rows as sent
-            db.release_outbox_in(conn, chat_id)
+                conn.execute(db.BEGIN)
+                try:
+                    _mark_in(conn, [mark for mark, _ in batch])
+                    conn.execute("COMMIT")
+                    committed = True
+                finally:
+                    if not committed:
+                        conn.execute("ROLLBACK")
+                # after the COMMIT: the instance that claims a chat next reads these rows as sent
+                for mark, _ in batch:
+                    if mark.release is not None:
+                        db.release_outbox_in(conn, mark.release)
+            except BaseException as exc:
+                raise _BatchFailed(batch) from exc
+            return batch
 
-        await db.run(mark_then_release)
+        while waiting:
+            try:
+                batch = await db.run(write)
+            except _BatchFailed as failed:
+                _settle(failed.batch, failed.__cause__ or failed)
+            except Exception as exc:  # the trip itself failed: no batch was taken
+                _settle([waiting.popleft() for _ in range(len(waiting))], exc)
+            else:
+                _settle(batch, None)
 
     async def postpone_chat(
         self, chat_id: int, failed: Sequence[int], not_before: datetime, error: str

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import AsyncConn, Conn, Database, first, to_db_time
-from storage.models import MediaItem, NewTicket, Ticket, TicketEvent
+from storage.db import AsyncConn, Conn, Database, Rollback, first, to_db_time
+from storage.grids import active_binding_in
+from storage.models import ChatBinding, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.outbox import (
     CLAIM_ROWS,
     OutboxDraft,
@@ -81,6 +82,21 @@ class TicketFilter:
     reporter_id: int | None = None  # reporter or co-reporter
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """What the opening transaction did: the chat's binding (when it was read there), the
+    ticket (None: nothing drafted, rolled back) and the chat's due rows read under its claim."""
+
+    binding: ChatBinding | None
+    ticket: Ticket | None = None
+    created: bool = False
+    rows: list[OutboxItem] | None = None
+
+    @property
+    def result(self) -> tuple[ChatBinding | None, tuple[Ticket, bool] | None]:
+        return self.binding, None if self.ticket is None else (self.ticket, self.created)
+
+
 class TicketRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -99,28 +115,62 @@ class TicketRepository:
         ticket (:class:`~storage.outbox.ReceiptFacts`): its files, and the open tickets of the
         same place and category since ``duplicates_since`` (none without it); ``then`` (a new
         ticket only) queues what else it owes, in the same transaction."""
+        _, opened = await self._open(
+            draft.chat_id, lambda conn: (None, draft), receipt, duplicates_since, then
+        )
+        assert opened is not None
+        return opened
+
+    async def open_if_bound(
+        self,
+        chat_id: int,
+        draft_for: Callable[[ChatBinding | None], NewTicket | None],
+        *,
+        receipt: bool = False,
+        duplicates_since: datetime | None = None,
+        then: OnOpened | None = None,
+    ) -> tuple[ChatBinding | None, tuple[Ticket, bool] | None]:
+        """The chat's active binding, and the ticket ``draft_for(binding)`` drafts opened as
+        :meth:`open` opens it, in the same hand-over (the intake's hot path). ``draft_for``
+        runs in the engine's thread (pure and quick); when it drafts none (an unbound chat, say),
+        nothing is written and the second value is None."""
+
+        def make(conn: Conn) -> tuple[ChatBinding | None, NewTicket | None]:
+            binding = active_binding_in(conn, chat_id)
+            return binding, draft_for(binding)
+
+        return await self._open(chat_id, make, receipt, duplicates_since, then)
+
+    async def _open(
+        self,
+        chat_id: int,
+        make: Callable[[Conn], tuple[ChatBinding | None, NewTicket | None]],
+        receipt: bool,
+        duplicates_since: datetime | None,
+        then: OnOpened | None,
+    ) -> tuple[ChatBinding | None, tuple[Ticket, bool] | None]:
         db = self._db
         adopter = db.outbox_adopter if receipt else None
-        if adopter is None:
-            return await db.atomic(
-                lambda conn: open_in(conn, draft, receipt, duplicates_since, then)
-            )
         # The running sender takes the receipt from here: the chat claimed and its due rows
         # read in this transaction, no read of the sender's own (storage.outbox.Adopter).
-        chat_id = draft.chat_id
-        claim = adopter.reserve(chat_id)
+        claim = adopter is not None and adopter.reserve(chat_id)
 
-        def open_and_claim(conn: Conn) -> tuple[Ticket, bool, list[OutboxItem] | None]:
+        def opening(conn: Conn) -> _Opening:
+            binding, draft = make(conn)
+            if draft is None:
+                raise Rollback(_Opening(binding))
             ticket, created = open_in(conn, draft, receipt, duplicates_since, then)
             rows = None
             if claim and created:
-                rows = claim_chat_in(conn, db, chat_id, draft.created_at, CLAIM_ROWS)
-            return ticket, created, rows
+                rows = claim_chat_in(conn, db, chat_id, draft.created_at, CLAIM_ROWS, ticket)
+            return _Opening(binding, ticket, created, rows)
 
+        if adopter is None:
+            return (await db.atomic(opening)).result
         # A cancelled await does not stop the engine's thread, which runs on to COMMIT (and,
         # on PostgreSQL, keeps the chat's advisory lock): the transaction is shielded and
         # awaited to its end, then handed over or let go as if nothing had happened.
-        work = asyncio.ensure_future(db.atomic(open_and_claim))
+        work = asyncio.ensure_future(db.atomic(opening))
         cancelled: asyncio.CancelledError | None = None
         while not work.done():
             try:
@@ -135,14 +185,14 @@ class TicketRepository:
                 finally:
                     adopter.adopt(chat_id, None, queued=False)
             raise cancelled or error or asyncio.CancelledError()
-        ticket, created, rows = work.result()
+        done = work.result()
         if claim:
-            adopter.adopt(chat_id, rows, queued=created)
-        elif created:
+            adopter.adopt(chat_id, done.rows, queued=done.created)
+        elif done.created:
             adopter.wake(chat_id)
         if cancelled is not None:
             raise cancelled
-        return ticket, created
+        return done.result
 
     async def get(self, ticket_id: int) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
@@ -638,18 +688,21 @@ def open_in(
             draft.source,
         ),
     )
-    conn.executemany(
-        _INSERT_MEDIA,
-        [_media_values(ticket.id, draft.chat_id, item, stamp) for item in draft.media],
-    )
+    if draft.media:
+        conn.executemany(
+            _INSERT_MEDIA,
+            [_media_values(ticket.id, draft.chat_id, item, stamp) for item in draft.media],
+        )
     if draft.media_group_id is not None:
         conn.execute(_ADOPT_ALBUM_PARTS, (ticket.id, draft.chat_id, draft.media_group_id))
         conn.execute(_FORGET_ALBUM_PARTS, (draft.chat_id, draft.media_group_id))
     if receipt:
         # the receipt is owed from the moment the ticket exists: same transaction
-        files = conn.execute(
-            "SELECT COUNT(*) FROM ticket_media WHERE ticket_id = ?", (ticket.id,)
-        ).fetchone()[0]
+        files = 0
+        if draft.media or draft.media_group_id is not None:  # (an album's kept items adopted)
+            files = conn.execute(
+                "SELECT COUNT(*) FROM ticket_media WHERE ticket_id = ?", (ticket.id,)
+            ).fetchone()[0]
         duplicates: tuple[int, ...] = ()
         if duplicates_since is not None and (ticket.building or ticket.estate):
             values = _duplicates_values(ticket, duplicates_since, RECEIPT_DUPLICATES)

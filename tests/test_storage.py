@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,3 +268,54 @@ async def test_backup_and_integrity_check(storage: Storage, tmp_path: Path) -> N
         assert await copy.db.integrity_check() == []
     finally:
         await copy.close()
+
+
+async def test_marks_sent_together_share_one_transaction(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drains of many chats finish their sends together: their marks go in one trip to the
+    engine's thread, each receipt's message id kept on its ticket."""
+    await bind(storage)
+    for n in range(10):
+        await storage.tickets.open(draft(10 + n), receipt=True)
+    due = await storage.outbox.due(NOW)
+    assert len(due) == 10
+    trips = 0
+    run = storage.db.run
+
+    async def counted(work: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await run(work)
+
+    monkeypatch.setattr(storage.db, "run", counted)
+    await asyncio.gather(
+        *(
+            storage.outbox.mark_sent([item.id], 500 + n, NOW, receipt_of=[item.ticket_id or 0])
+            for n, item in enumerate(due)
+        )
+    )
+    assert trips == 1
+    monkeypatch.setattr(storage.db, "run", run)
+    assert await storage.outbox.due(NOW) == []
+    for n, item in enumerate(due):
+        ticket = await storage.tickets.get(item.ticket_id or 0)
+        assert ticket is not None and ticket.receipt_message_id == 500 + n
+    # one more, alone, after them: written on its own
+    await storage.tickets.open(draft(99), receipt=True)
+    (last,) = await storage.outbox.due(NOW)
+    await storage.outbox.mark_sent([last.id], 600, NOW, receipt_of=[last.ticket_id or 0])
+    assert await storage.outbox.due(NOW) == []
+
+
+async def test_a_mark_that_cannot_be_written_fails_its_sender(database: Path | str) -> None:
+    """A mark whose trip fails raises in the drain that waits for it (which keeps the row
+    pending, to be sent again): no mark waits for ever."""
+    storage = await Storage.open(database)
+    await bind(storage)
+    await storage.tickets.open(draft(), receipt=True)
+    (item,) = await storage.outbox.due(NOW)
+    await storage.db.close()
+    # (aiosqlite: "no active connection"; PostgreSQL's thread: no new work after shutdown)
+    with pytest.raises((ValueError, RuntimeError)):
+        await asyncio.wait_for(storage.outbox.mark_sent([item.id], 500, NOW), timeout=60)
