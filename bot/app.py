@@ -36,6 +36,7 @@ from bot.ratelimit import (
 )
 from bot.roles import RoleBook
 from bot.texts import Texts
+from bot.transport import Transport, proxy_in_environment
 from bot.webhook import BadUpdate, Deliver, Healthy, WebhookServer, build_app, listen_socket
 from handlers import (
     admin,
@@ -105,6 +106,9 @@ def build_application(
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
+    if request is None and get_updates_request is None and uses_transport(settings):
+        # LinliTong's own HTTP client (bot.transport): a fraction of httpx's CPU a request
+        request, get_updates_request = Transport(), Transport(pool_size=1)
     if request is not None:
         builder.request(request)  # the builder's setters mutate it in place
     if get_updates_request is not None:
@@ -117,6 +121,12 @@ def build_application(
     app.bot_data[RUNTIME_KEY] = runtime
     register_handlers(app)
     return app
+
+
+def uses_transport(settings: Settings) -> bool:
+    """bot.transport unless TELEGRAM_HTTP=httpx or a proxy is set in the environment (which
+    httpx reads and bot.transport does not)."""
+    return settings.telegram_http == "builtin" and not proxy_in_environment()
 
 
 def budget_for(settings: Settings) -> TelegramBudget:

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     poll_timeout: int = Field(default=10, ge=0, le=50)
     # Telegram's paid broadcast: past the free ~30 messages a second, send at once and pay
     paid_broadcast: bool = False
+    # the HTTP client of the bot's requests: LinliTong's own (bot.transport) or httpx
+    telegram_http: Annotated[
+        Literal["builtin", "httpx"],
+        BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    ] = "builtin"
     # demos only: business time runs this many times faster than the wall, from CLOCK_START
     clock_speed: float = Field(default=1.0, gt=0)
     clock_start: datetime | None = None
