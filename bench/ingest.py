@@ -22,6 +22,9 @@ The runs, in order:
   messages past the free rate go at once as paid broadcasts; what LinliTong's own work costs.
 * ``bare-limited`` — the bare bot with python-telegram-bot's ``AIORateLimiter``, simulator
   limits on: a bare bot that keeps Telegram's limits.
+* ``linlitong-paid-httpx`` — ``linlitong-paid`` with TELEGRAM_HTTP=httpx: python-telegram-bot's
+  own HTTP client (the bare bot's) instead of ``bot.transport``; what LinliTong's own work
+  costs beside the same client.
 
 Ten reports per group keeps each group inside Telegram's 20 messages a minute (with its /bind
 answer). ``--runs issue`` runs only the first two (or name the runs: ``--runs
@@ -100,6 +103,12 @@ RUNS = (
     Run("bare", bare_command(), False, {}),
     Run("linlitong-paid", linlitong_command(), True, {**MORNING, "PAID_BROADCAST": "true"}),
     Run("bare-limited", bare_command(), True, {"BARE_RATE_LIMITER": "1"}),
+    Run(
+        "linlitong-paid-httpx",
+        linlitong_command(),
+        True,
+        {**MORNING, "PAID_BROADCAST": "true", "TELEGRAM_HTTP": "httpx"},
+    ),
 )
 
 
@@ -243,7 +252,8 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
             print(f"median     {name}: {median[name]:.1f} reports/s ({runs_text})")
     pairs = [
         ("linlitong", "bare", f"target ≥ {TARGET_RATIO}"),
-        ("linlitong-paid", "bare", "paid broadcast against the unlimited bare bot"),
+        ("linlitong-paid", "bare", "paid broadcast against the unlimited bare bot; target ≥ 0.7"),
+        ("linlitong-paid-httpx", "bare", "the same, through httpx as the bare bot"),
         ("linlitong@baseline", "bare", "the baseline's code"),
         ("linlitong-paid@baseline", "bare", "the baseline's code, paid broadcast"),
         ("linlitong", "bare-limited", "both keeping Telegram's free rate"),
