@@ -34,6 +34,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.request import BaseRequest
 
 from bot import votes
 from bot.context import Runtime
@@ -47,6 +48,11 @@ from storage import Ticket
 from storage.outbox import CLAIM_ROWS, Claimed, OutboxItem, ReceiptFacts
 
 logger = logging.getLogger(__name__)
+# sendMessage's parameters that Bot.send_message leaves to telegram.ext.Defaults
+_DEFAULTED = dict.fromkeys(
+    ("parse_mode", "link_preview_options", "disable_notification", "protect_content"),
+    BaseRequest.DEFAULT_NONE,
+)
 FOREVER = datetime.max.replace(tzinfo=UTC)  # every row, whatever its time
 
 MAX_BACKOFF = timedelta(minutes=5)
@@ -77,7 +83,6 @@ class OutboxSender:
         self._running = False  # run() is sending: transactions may hand it their rows
         self._releases: set[asyncio.Task[None]] = set()
         self._claiming = 0  # reads of what is due under way (their chats are not known yet)
-        self._text_defaults = _text_defaults(bot)
 
     def wake(self, chat_id: int | None = None) -> None:
         """Something was queued (for ``chat_id``, if given): look now rather than at the next
@@ -411,10 +416,11 @@ class OutboxSender:
         receipt's holds the resident's message it replies to, ~0.4 ms of CPU a receipt — and
         the outbox keeps only its id. ``Bot._post`` is what ``Bot.send_message`` calls: the
         same request through the same :class:`~bot.ratelimit.FloodLimiter` and the same errors
-        (RetryAfter, ChatMigrated, Forbidden …), without the Message. It inserts no default
-        for values given, so the application's (HTML, no link previews) are given here.
+        (RetryAfter, ChatMigrated, Forbidden …), without the Message; the parameters that
+        ``send_message`` leaves to the application's Defaults (HTML, no link previews) are
+        left to them here too.
         """
-        data: dict[str, Any] = {"chat_id": chat_id, "text": text, **self._text_defaults}
+        data: dict[str, Any] = {"chat_id": chat_id, "text": text, **_DEFAULTED}
         if reply_to is not None and reply_to > 0:  # ≤ 0: a ticket of no message (关爱走访)
             data["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
         if keyboard is not None:
@@ -574,17 +580,3 @@ def _keyboard(rows: Any) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
     )
-
-
-def _text_defaults(bot: Any) -> dict[str, Any]:
-    """The application's defaults for a message's text (``telegram.ext.Defaults``), as
-    ``sendMessage`` parameters (:meth:`OutboxSender._send_text`)."""
-    defaults = getattr(bot, "defaults", None)
-    if defaults is None:
-        return {}
-    found: dict[str, Any] = {}
-    if defaults.parse_mode is not None:
-        found["parse_mode"] = defaults.parse_mode
-    if defaults.link_preview_options is not None:
-        found["link_preview_options"] = defaults.link_preview_options.to_dict()
-    return found

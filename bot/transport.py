@@ -12,11 +12,14 @@ only what the Bot API asks of a client, at ~0.2 ms:
 * the answer read by its ``Content-Length``, chunked, or to the end of the connection;
 * connections kept alive and reused, up to ``pool_size`` at once (a request waits
   ``pool_timeout`` for one, then fails as ``TimedOut`` without being sent), an idle one
-  closed after :data:`KEEPALIVE_EXPIRY` (as httpx does); a connection that failed or was
-  cancelled half way is closed, never reused;
-* TLS with certifi's certificate authorities (what httpx trusts) for ``https`` URLs;
-* timeouts as python-telegram-bot means them (connect, write, read, pool; ``None`` waits for
-  ever), raised as :class:`~telegram.error.TimedOut`; every other failure as
+  closed after :data:`KEEPALIVE_EXPIRY` (as httpx does), or as soon as its server closed it or
+  sent anything while it was idle (its socket readable, or bytes left unread); a connection that
+  failed or was cancelled half way is closed, never reused;
+* TLS for ``https`` URLs, trusting what httpx trusts: ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``,
+  else certifi's authorities; IPv6 and IPv4 tried side by side (Happy Eyeballs), as httpx does;
+* timeouts as python-telegram-bot means them (connect, write, pool; read for each read of the
+  answer, as httpx; ``None`` waits for ever), raised as :class:`~telegram.error.TimedOut`;
+  every other failure as
   :class:`~telegram.error.NetworkError`, naming what failed but never the URL, which holds the
   token.
 
@@ -33,8 +36,10 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import ssl
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -48,15 +53,26 @@ if TYPE_CHECKING:
     from telegram._utils.types import ODVInput
 
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's default)
-PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+_BODY_READ = 64 * 1024  # an answer's body is read this much at a time, each within the read timeout
 _HEAD_LIMIT = 64 * 1024  # a response's status line and headers
 _STREAM_LIMIT = 1024 * 1024
 
 
-def proxy_in_environment(environ: dict[str, str] | None = None) -> bool:
-    """Whether httpx would send the bot's requests through a proxy (``trust_env``)."""
-    env = os.environ if environ is None else environ
-    return any(env.get(name) or env.get(name.upper()) for name in PROXY_VARIABLES)
+def proxy_in_environment() -> bool:
+    """Whether httpx would send the bot's requests through a proxy: it asks
+    :func:`urllib.request.getproxies` (``*_proxy`` variables in any case; on macOS and Windows
+    the system's settings too)."""
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
+
+
+def tls_context() -> ssl.SSLContext:
+    """What httpx trusts (``trust_env``): ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else
+    certifi's authorities. Reads files: not on the event loop."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 @dataclass(frozen=True)
@@ -77,11 +93,20 @@ class _Connection:
     idle_since: float = 0.0
 
     def usable(self, now: float) -> bool:
-        return (
-            now - self.idle_since < KEEPALIVE_EXPIRY
-            and not self.reader.at_eof()
-            and not self.writer.is_closing()
-        )
+        """Fresh, and nothing came while idle: no close, no bytes (a 408, say) — neither read
+        by the loop yet (the socket readable) nor read and waiting (the reader's buffer)."""
+        if now - self.idle_since >= KEEPALIVE_EXPIRY or self.writer.is_closing():
+            return False
+        if self.reader.at_eof() or _buffered(self.reader):
+            return False
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # (already closed, or its loop is gone)
@@ -103,7 +128,7 @@ class Transport(BaseRequest):
         media_write_timeout: float | None = 20.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        """``tls``: the context for https URLs (default: certifi's authorities, verified)."""
+        """``tls``: the context for https URLs (default: :func:`tls_context`)."""
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -115,7 +140,7 @@ class Transport(BaseRequest):
         self._origins: dict[str, _Origin] = {}
         self._tls = tls
         self._uploads = HTTPXRequest(
-            connection_pool_size=min(pool_size, 8),
+            connection_pool_size=pool_size,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             write_timeout=write_timeout,
@@ -133,8 +158,7 @@ class Transport(BaseRequest):
             return
         await self._uploads.initialize()
         if self._tls is None:
-            # reading the certificate bundle blocks: not on the event loop
-            self._tls = await asyncio.to_thread(ssl.create_default_context, cafile=certifi.where())
+            self._tls = await asyncio.to_thread(tls_context)  # (reads files)
         self._slots = asyncio.Semaphore(self._pool_size)
         self._open = True
 
@@ -173,9 +197,9 @@ class Transport(BaseRequest):
         origin = self._origin(url)
         body = b""
         if request_data is not None and request_data.parameters:
-            body = json.dumps(
-                request_data.parameters, ensure_ascii=False, separators=(",", ":")
-            ).encode()
+            # ASCII (\u escapes, as python-telegram-bot's own JSON): a lone surrogate in a text
+            # is then Telegram's to refuse, not an encoding error quoting the text
+            body = json.dumps(request_data.parameters, separators=(",", ":")).encode()
         head = _request_head(method, origin, body)
         slots = self._slots
         try:
@@ -214,9 +238,9 @@ class Transport(BaseRequest):
             connection.writer.write(request)
             async with _timeout(write, "writing the request"):
                 await connection.writer.drain()
-            async with _timeout(read, "waiting for the answer"):
-                status, keep_alive, payload = await _read_response(connection.reader, method)
-            kept = keep_alive and self._open
+            status, keep_alive, payload = await _read_response(connection.reader, method, read)
+            # (bytes past the answer: the connection is out of step, not reused)
+            kept = keep_alive and self._open and not _buffered(connection.reader)
             return status, payload
         except (TimedOut, NetworkError):
             raise
@@ -253,6 +277,7 @@ class Transport(BaseRequest):
                     ssl=self._tls if origin.https else None,
                     server_hostname=origin.host if origin.https else None,
                     limit=_STREAM_LIMIT,
+                    happy_eyeballs_delay=0.25,  # (RFC 8305's recommended delay)
                 )
         except (OSError, ssl.SSLError) as exc:
             raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
@@ -271,6 +296,11 @@ class Transport(BaseRequest):
         return sum(len(c) for c in self._idle.values())
 
 
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    """Whether bytes the loop read are waiting in ``reader`` (asyncio has no public way to ask)."""
+    return bool(getattr(reader, "_buffer", b""))
+
+
 def _key(origin: _Origin) -> tuple[bool, str, int]:
     return origin.https, origin.host, origin.port
 
@@ -283,9 +313,8 @@ def _parse_url(url: str) -> _Origin:
     port = parts.port or (443 if https else 80)
     host = parts.hostname
     default_port = port == (443 if https else 80)
-    host_header = host if default_port else f"{host}:{port}"
-    if ":" in host and not default_port:  # an IPv6 literal
-        host_header = f"[{host}]:{port}"
+    named = f"[{host}]" if ":" in host else host  # an IPv6 literal goes in brackets
+    host_header = named if default_port else f"{named}:{port}"
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -308,10 +337,14 @@ def _request_head(method: str, origin: _Origin, body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, bool, bytes]:
-    """The status, whether the connection may be reused, and the body."""
+async def _read_response(
+    reader: asyncio.StreamReader, method: str, read: float | None
+) -> tuple[int, bool, bytes]:
+    """The status, whether the connection may be reused, and the body; each read within
+    ``read`` seconds."""
     while True:
-        head = await reader.readuntil(b"\r\n\r\n")
+        async with _timeout(read, "waiting for the answer"):
+            head = await reader.readuntil(b"\r\n\r\n")
         if len(head) > _HEAD_LIMIT:
             raise ValueError("the answer's headers are too long")
         status_line, _, header_block = head.decode("latin-1").partition("\r\n")
@@ -328,14 +361,32 @@ async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[int
     if method == "HEAD" or status in (204, 304):
         return status, keep_alive, b""
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        return status, keep_alive, await _read_chunked(reader)
+        return status, keep_alive, await _read_chunked(reader, read)
     length = headers.get("content-length")
     if length is not None:
-        size = int(length)
-        if size < 0:
-            raise ValueError("a negative Content-Length")
-        return status, keep_alive, await reader.readexactly(size)
-    return status, False, await reader.read()  # to the end of the connection
+        if not length.isdigit():
+            raise ValueError("a Content-Length that is no number")
+        return status, keep_alive, await _read_exactly(reader, int(length), read)
+    parts: list[bytes] = []  # to the end of the connection
+    while True:
+        async with _timeout(read, "reading the answer"):
+            part = await reader.read(_BODY_READ)
+        if not part:
+            return status, False, b"".join(parts)
+        parts.append(part)
+
+
+async def _read_exactly(reader: asyncio.StreamReader, size: int, read: float | None) -> bytes:
+    if size <= _BODY_READ:
+        async with _timeout(read, "reading the answer"):
+            return await reader.readexactly(size)
+    parts: list[bytes] = []
+    while size > 0:
+        async with _timeout(read, "reading the answer"):
+            part = await reader.readexactly(min(size, _BODY_READ))
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _headers(block: str) -> Iterator[tuple[str, str]]:
@@ -348,18 +399,24 @@ def _headers(block: str) -> Iterator[tuple[str, str]]:
         yield name.strip().lower(), value.strip()
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+async def _read_chunked(reader: asyncio.StreamReader, read: float | None) -> bytes:
     parts: list[bytes] = []
     while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        async with _timeout(read, "reading the answer"):
+            size_line = await reader.readuntil(b"\r\n")
+        size_text = size_line.split(b";", 1)[0].strip()
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise ValueError("a chunk size that is no hex number")
+        size = int(size_text, 16)
         if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass  # trailers
-            return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
-            raise ValueError("a chunk without its CRLF")
+            while True:  # trailers, up to the empty line
+                async with _timeout(read, "reading the answer"):
+                    if await reader.readuntil(b"\r\n") == b"\r\n":
+                        return b"".join(parts)
+        parts.append(await _read_exactly(reader, size, read))
+        async with _timeout(read, "reading the answer"):
+            if await reader.readexactly(2) != b"\r\n":
+                raise ValueError("a chunk without its CRLF")
 
 
 def _seconds(given: ODVInput[float], default: float | None) -> float | None:

@@ -118,7 +118,7 @@ async def take_report(message: Message, context: LinliContext) -> None:
             await _album_part(runtime, intake)
         return
     if album:
-        # an album's item is kept only in a grid's chat (its binding read first)
+        # a tagged album item is kept with the album only in a grid's chat (binding read first)
         binding = await runtime.storage.grids.active_binding(message.chat_id)
         if binding is None or not binding.is_grid:
             await _not_opened(message, runtime, binding, parsed)

@@ -102,4 +102,5 @@ class Storage:
         return cls(await open_database(target, migrate=migrate, create=create))
 
     async def close(self) -> None:
+        await self.outbox.settle()  # the marks of messages sent are written first
         await self.db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from storage.db import (
     unrecorded_scope,
 )
 from storage.models import Ticket
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -366,7 +369,25 @@ class OutboxRepository:
         self._marks.append((mark, written))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_marks(), name="outbox-marks")
-        await written
+        try:
+            await written
+        except asyncio.CancelledError:
+            # (a stopping sender): the mark is written all the same; the drain lets go of its
+            # chat only after it, or another instance would read the row as pending
+            await self.settle()
+            raise
+
+    async def settle(self) -> None:
+        """Until every mark waiting is written (a cancellation waits on, then is raised):
+        before a drain that was stopped lets go of its chat, and before the database closes."""
+        cancelled: asyncio.CancelledError | None = None
+        while (writer := self._writer) is not None and not writer.done():
+            try:
+                await asyncio.wait({writer})
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        if cancelled is not None:
+            raise cancelled
 
     async def _write_marks(self) -> None:
         """Write batches while marks wait: each batch every mark waiting when the engine's
@@ -391,12 +412,15 @@ class OutboxRepository:
                 finally:
                     if not committed:
                         conn.execute("ROLLBACK")
-                # after the COMMIT: the instance that claims a chat next reads these rows as sent
-                for mark, _ in batch:
-                    if mark.release is not None:
-                        db.release_outbox_in(conn, mark.release)
             except BaseException as exc:
                 raise _BatchFailed(batch) from exc
+            # after the COMMIT: the instance that claims a chat next reads these rows as sent
+            for mark, _ in batch:
+                if mark.release is not None:
+                    try:
+                        db.release_outbox_in(conn, mark.release)
+                    except Exception:  # (the marks are written: they did not fail)
+                        logger.exception("outbox: letting go of chat %s failed", mark.release)
             return batch
 
         while waiting:

@@ -10,6 +10,7 @@ row queued by an older release, and when the ticket changed while the receipt wa
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ async def test_a_report_and_its_receipt_take_two_trips_to_sqlite(
         assert "已登记" in bot.reply_text(chat, report)
         ticket = await bot.storage.tickets.by_message(chat.id, report["message_id"])
         assert ticket is not None and ticket.receipt_message_id is not None
+    # sent by Bot._post, with what Bot.send_message takes from the application's Defaults
+    for call in bot.sim.calls_to("sendMessage")[-len(reports) :]:
+        assert call.params["parse_mode"] == "HTML"
+        assert json.loads(call.params["link_preview_options"]) == {"is_disabled": True}
 
 
 @pytest.mark.sqlite_only

@@ -319,3 +319,20 @@ async def test_a_mark_that_cannot_be_written_fails_its_sender(database: Path | s
     # (aiosqlite: "no active connection"; PostgreSQL's thread: no new work after shutdown)
     with pytest.raises((ValueError, RuntimeError)):
         await asyncio.wait_for(storage.outbox.mark_sent([item.id], 500, NOW), timeout=60)
+
+
+async def test_a_stopped_drain_returns_only_once_its_mark_is_written(storage: Storage) -> None:
+    """A stopping sender cancels its drains: one waiting for its mark still gets it written
+    before it lets go of its chat (another instance would read the row as pending)."""
+    await bind(storage)
+    for n in range(2):
+        await storage.tickets.open(draft(10 + n), receipt=True)
+    first, second = await storage.outbox.due(NOW)
+    kept = asyncio.create_task(storage.outbox.mark_sent([first.id], 500, NOW))
+    stopped = asyncio.create_task(storage.outbox.mark_sent([second.id], 501, NOW))
+    await asyncio.sleep(0)  # both wait for the writer now
+    stopped.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopped
+    assert await storage.outbox.due(NOW) == []  # both written when the cancelled one returned
+    await kept

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -163,6 +165,48 @@ async def server_closed(client: Transport) -> None:
             assert await connection.reader.read() == b""  # waits for the server's close
 
 
+async def test_bytes_past_an_answer_or_while_idle_are_never_read_as_the_next_answer() -> None:
+    """A server may say more than was asked (a 408 and a close while the connection waits):
+    the next request goes on a new connection and gets its own answer."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        late = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        writer.write(ok(server.connections) + late)  # in one write: there before the next ask
+        await writer.drain()
+        await reader.read()  # (until the client lets go)
+
+    async with serving(answer) as server, transport() as client:
+        for n in (1, 2, 3):
+            status, payload = await client.do_request(server.url(), "POST")
+            assert (status, json.loads(payload)["result"]) == (200, n)
+        assert server.connections == 3
+
+
+async def test_a_cancelled_request_frees_its_place_and_drops_its_connection() -> None:
+    release = asyncio.Event()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await server.read_request(reader)
+            if server.connections == 1:
+                await release.wait()  # the first is cancelled while it waits here
+            writer.write(ok(server.connections))
+            await writer.drain()
+
+    async with serving(answer) as server, transport(pool_size=1) as client:
+        first = asyncio.create_task(client.do_request(server.url(), "POST"))
+        while not server.requests:  # noqa: ASYNC110 - a loop turn at a time
+            await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # the pool's one place is free again, and the half-used connection is not reused
+        _, payload = await client.do_request(server.url(), "POST", pool_timeout=0)
+        assert json.loads(payload)["result"] == 2
+        release.set()
+
+
 async def test_a_silent_server_times_out_and_its_connection_is_dropped() -> None:
     release = asyncio.Event()
 
@@ -211,10 +255,12 @@ async def test_failures_never_name_the_url() -> None:
     async with serving(nonsense) as server, transport() as client:
         with pytest.raises(NetworkError) as unreadable:
             await client.do_request(server.url(), "POST")
-        port = server.port
-    async with transport() as client:
-        with pytest.raises(NetworkError) as refused:  # nothing listens there any more
-            await client.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
+    with socket.socket() as bound:  # bound and not listening: a connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        async with transport() as client:
+            with pytest.raises(NetworkError) as refused:
+                await client.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
     for error in (unreadable.value, refused.value):
         assert TOKEN not in str(error) and TOKEN not in repr(error)
 
@@ -308,10 +354,13 @@ async def test_python_telegram_bot_through_it_against_the_simulator() -> None:
             photo = await bot.send_photo(group.id, InputFile(b"\x89PNG fake", filename="a.png"))
             assert photo.photo
             # a long poll that ends with an update sent meanwhile
+            polls = len(sim.calls_to("getUpdates"))
             polling = asyncio.create_task(
-                bot.get_updates(offset=updates[-1].update_id + 1, timeout=5)
+                bot.get_updates(offset=updates[-1].update_id + 1, timeout=10)
             )
-            sim.send_text(group, resident, "谢谢")  # (before or while the poll waits)
+            # past Transport's own read timeout (5 s): python-telegram-bot adds the poll's
+            await sim.wait_for(lambda: len(sim.calls_to("getUpdates")) > polls)
+            sim.send_text(group, resident, "谢谢")  # while the poll waits
             (later,) = await polling
             assert later.message is not None and later.message.text == "谢谢"
     finally:
@@ -321,8 +370,11 @@ async def test_python_telegram_bot_through_it_against_the_simulator() -> None:
 def test_a_proxy_in_the_environment_or_the_setting_chooses_httpx(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
     settings = Settings(_env_file=None, bot_token=TOKEN)
-    assert not proxy_in_environment({})
+    assert not proxy_in_environment()
     assert uses_transport(settings)
     assert isinstance(build_application(settings).bot.request, Transport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
@@ -330,9 +382,9 @@ def test_a_proxy_in_the_environment_or_the_setting_chooses_httpx(
     assert not uses_transport(settings)
     assert isinstance(build_application(settings).bot.request, HTTPXRequest)
     monkeypatch.delenv("HTTPS_PROXY")
-    monkeypatch.setenv("all_proxy", "socks5://proxy.example:1080")
+    monkeypatch.setenv("All_Proxy", "socks5://proxy.example:1080")  # any case, as httpx reads it
     assert not uses_transport(settings)
-    monkeypatch.delenv("all_proxy")
+    monkeypatch.delenv("All_Proxy")
     httpx_settings = Settings(_env_file=None, bot_token=TOKEN, telegram_http="httpx")
     assert not uses_transport(httpx_settings)
     assert isinstance(build_application(httpx_settings).bot.request, HTTPXRequest)
