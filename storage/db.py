@@ -290,12 +290,13 @@ class Database:
         async with self._lock:
             return await self._in_thread(work)
 
-    async def atomic(self, work: Callable[[Conn], T]) -> T:
+    async def atomic(self, work: Callable[[Conn], T], *, scope: UpdateScope | None = None) -> T:
         """:meth:`transaction` in one hand-over: BEGIN, ``work``, the handled update's record
         (as :meth:`transaction` writes it), COMMIT; ROLLBACK if ``work`` raises. ``work`` that
         finds nothing to change raises :class:`Rollback` with its result: rolled back, nothing
-        recorded, and that result returned."""
-        scope = unrecorded_scope()
+        recorded, and that result returned. ``scope``: the update a task of its own runs this
+        for (its handler's :func:`unrecorded_scope`, taken in the handler's task)."""
+        scope = scope or unrecorded_scope()
         record = None if scope is None else (scope.update_id, to_db_time(scope.at))
         if scope is not None:
             self.note_handled(scope.update_id)

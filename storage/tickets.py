@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import AsyncConn, Conn, Database, Rollback, first, to_db_time
+from storage.db import AsyncConn, Conn, Database, Rollback, first, to_db_time, unrecorded_scope
 from storage.grids import active_binding_in
 from storage.models import ChatBinding, MediaItem, NewTicket, Ticket, TicketEvent
 from storage.outbox import (
@@ -170,7 +170,8 @@ class TicketRepository:
         # A cancelled await does not stop the engine's thread, which runs on to COMMIT (and,
         # on PostgreSQL, keeps the chat's advisory lock): the transaction is shielded and
         # awaited to its end, then handed over or let go as if nothing had happened.
-        work = asyncio.ensure_future(db.atomic(opening))
+        # (a task of its own: the handler's update is recorded with the ticket all the same)
+        work = asyncio.ensure_future(db.atomic(opening, scope=unrecorded_scope()))
         cancelled: asyncio.CancelledError | None = None
         while not work.done():
             try:
