@@ -328,10 +328,17 @@ async def test_a_stopped_drain_returns_only_once_its_mark_is_written(storage: St
     for n in range(2):
         await storage.tickets.open(draft(10 + n), receipt=True)
     first, second = await storage.outbox.due(NOW)
+
+    async def stopped_while_waiting() -> None:
+        # the cancel comes on the loop's next turn: the mark is queued by then (mark_sent
+        # queues it before its first wait)
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().call_soon(task.cancel)
+        await storage.outbox.mark_sent([second.id], 501, NOW)
+
     kept = asyncio.create_task(storage.outbox.mark_sent([first.id], 500, NOW))
-    stopped = asyncio.create_task(storage.outbox.mark_sent([second.id], 501, NOW))
-    await asyncio.sleep(0)  # both wait for the writer now
-    stopped.cancel()
+    stopped = asyncio.create_task(stopped_while_waiting())
     with pytest.raises(asyncio.CancelledError):
         await stopped
     assert await storage.outbox.due(NOW) == []  # both written when the cancelled one returned

@@ -38,6 +38,7 @@ class Server:
         self.handler = handler
         self.connections = 0
         self.requests: list[tuple[bytes, bytes]] = []  # (head, body)
+        self.arrived = asyncio.Event()  # a request was read
         self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,6 +58,7 @@ class Server:
                 length = int(line.split(b":")[1])
         body = await reader.readexactly(length)
         self.requests.append((head, body))
+        self.arrived.set()
         return body
 
     def url(self, method: str = "getMe", scheme: str = "http") -> str:
@@ -196,8 +198,7 @@ async def test_a_cancelled_request_frees_its_place_and_drops_its_connection() ->
 
     async with serving(answer) as server, transport(pool_size=1) as client:
         first = asyncio.create_task(client.do_request(server.url(), "POST"))
-        while not server.requests:  # noqa: ASYNC110 - a loop turn at a time
-            await asyncio.sleep(0)
+        await server.arrived.wait()
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -237,8 +238,7 @@ async def test_a_full_pool_refuses_before_sending() -> None:
 
     async with serving(answer) as server, transport(pool_size=1, pool_timeout=0.1) as client:
         first = asyncio.create_task(client.do_request(server.url(), "POST"))
-        while not server.requests:  # noqa: ASYNC110 - a loop turn at a time
-            await asyncio.sleep(0)
+        await server.arrived.wait()
         with pytest.raises(TimedOut, match="not sent"):
             await client.do_request(server.url(), "POST")
         assert len(server.requests) == 1
