@@ -52,8 +52,7 @@ class GridRepository:
         return None if row is None else ChatBinding.from_row(row)
 
     async def active_binding(self, chat_id: int) -> ChatBinding | None:
-        binding = await self.binding(chat_id)
-        return binding if binding is not None and binding.active else None
+        return await self._db.run(lambda conn: active_binding_in(conn, chat_id))
 
     async def bindings(self, *, include_inactive: bool = False) -> list[ChatBinding]:
         where = "" if include_inactive else " WHERE c.active = 1"
@@ -300,5 +299,4 @@ async def _binding_in(conn: AsyncConn, chat_id: int) -> ChatBinding:
 def active_binding_in(conn: Conn, chat_id: int) -> ChatBinding | None:
     """:meth:`GridRepository.active_binding` for work in the engine's thread."""
     row = conn.execute(_BINDING_SELECT + " WHERE c.chat_id = ?", (chat_id,)).fetchone()
-    binding = None if row is None else ChatBinding.from_row(row)
-    return binding if binding is not None and binding.active else None
+    return None if row is None or not row["active"] else ChatBinding.from_row(row)

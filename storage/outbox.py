@@ -234,7 +234,7 @@ class _BatchFailed(Exception):
         self.batch = batch
 
 
-def _settle(
+def _resolve(
     batch: Sequence[tuple[_Mark, asyncio.Future[None]]], error: BaseException | None
 ) -> None:
     for _, written in batch:
@@ -427,11 +427,11 @@ class OutboxRepository:
             try:
                 batch = await db.run(write)
             except _BatchFailed as failed:
-                _settle(failed.batch, failed.__cause__ or failed)
+                _resolve(failed.batch, failed.__cause__ or failed)
             except Exception as exc:  # the trip itself failed: no batch was taken
-                _settle([waiting.popleft() for _ in range(len(waiting))], exc)
+                _resolve([waiting.popleft() for _ in range(len(waiting))], exc)
             else:
-                _settle(batch, None)
+                _resolve(batch, None)
 
     async def postpone_chat(
         self, chat_id: int, failed: Sequence[int], not_before: datetime, error: str
